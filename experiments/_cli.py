@@ -1,0 +1,287 @@
+"""The Hydra glue behind ``run.py``: validate, set up the job, run the experiment, write.
+
+- :func:`prevalidate` composes and validates the config of every job a command line asks for
+  (one, or each job of a ``-m`` sweep) *before* Hydra creates any folder, so bad input gets a
+  one-paragraph error and nothing is written.
+- :func:`run_job` is the task function of every job.
+- :class:`SweepSummary` is a Hydra callback that summarises a sweep when it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+import experiments
+from experiments._schema import ConfigError, RunSettings, build
+
+log = logging.getLogger("mathml_jax")
+
+EXIT_BAD_CONFIG = 2
+EXIT_FAILED = 1
+
+
+def _by_profile(default: Any, fast: Any, *, _root_: DictConfig) -> Any:
+    """``${by_profile:DEFAULT,FAST}``: the value for the current ``profile``."""
+    return fast if _root_.get("profile", "default") == "fast" else default
+
+
+OmegaConf.register_new_resolver("by_profile", _by_profile, replace=True)
+
+
+class BadInput(Exception):
+    """Bad input found before any work: the message is the whole, user-facing explanation."""
+
+
+def _experiment_name(cfg: DictConfig) -> str:
+    try:
+        return HydraConfig.get().runtime.choices["experiment"]
+    except ValueError:  # HydraConfig not set (compose without hydra config)
+        return cfg.hydra.runtime.choices["experiment"]
+
+
+def validate(cfg: DictConfig, name: str) -> tuple[RunSettings, Any, Any]:
+    """Validates the whole composed config; returns (settings, experiment module, its config).
+
+    Raises:
+      BadInput: with a message naming the key, value and what is allowed.
+    """
+    names = experiments.available()
+    if name not in names:
+        raise BadInput(f"Unknown experiment {name!r}. Available experiments: {', '.join(names)}.")
+    top = {k: cfg.get(k) for k in ("seed", "platform", "precision", "profile", "strict", "figures")
+           if k in cfg}
+    try:
+        settings = build(RunSettings, OmegaConf.create(
+            OmegaConf.to_container(OmegaConf.create(top), resolve=True)), prefix="")
+        module = experiments.load(name)
+        section = cfg.get(name)
+        section = OmegaConf.create(OmegaConf.to_container(section, resolve=True)) if section else {}
+        exp_cfg = build(module.Config, section, prefix=name)
+    except ConfigError as e:
+        raise BadInput(str(e)) from None
+    return settings, module, exp_cfg
+
+
+# ----------------------------------------------------------------------------- pre-validation
+
+_HYDRA_FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
+                           "--experimental-rerun", "--info", "-i"}
+_NO_PREVALIDATION = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i",
+                     "--shell-completion", "-sc", "--resolve", "--version",
+                     "--experimental-rerun"}
+
+
+def _split_argv(argv: list[str]) -> tuple[list[str], bool, bool]:
+    """(overrides, multirun?, should prevalidate?) from a run.py command line."""
+    overrides, multirun, skip = [], False, False
+    it = iter(argv)
+    for a in it:
+        if a in _NO_PREVALIDATION:
+            skip = True
+        if a in ("-m", "--multirun"):
+            multirun = True
+        elif a in _HYDRA_FLAGS_WITH_VALUE:
+            next(it, None)
+        elif a.startswith("-"):
+            if "=" not in a:
+                skip = True  # an option we do not know: let Hydra handle it
+        elif not (a.startswith("hydra.") or a.startswith("hydra/") or a.startswith("+hydra")):
+            overrides.append(a)
+    return overrides, multirun, not skip
+
+
+def _job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
+    if not multirun:
+        return [overrides]
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def prevalidate(argv: list[str] | None = None) -> None:
+    """Composes and validates every job of the command line; on bad input prints one paragraph
+    to stderr and exits with status 2 before any folder is created.
+
+    Errors Hydra reports itself (an unknown key, an unknown experiment) are left to Hydra,
+    whose message lists the available options; this only adds what Hydra cannot know.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides, multirun, ok = _split_argv(list(sys.argv[1:] if argv is None else argv))
+    if not ok:
+        return
+    try:
+        jobs = _job_overrides(overrides, multirun)
+    except (HydraException, OmegaConfBaseException):
+        return  # a malformed override: Hydra's own parser error is the clearest message
+    with initialize_config_dir(config_dir=str(experiments.CONFIG_DIR), version_base="1.3"):
+        try:
+            for job in jobs:
+                try:
+                    cfg = compose("config", overrides=job, return_hydra_config=True)
+                except (HydraException, OmegaConfBaseException) as e:
+                    if "experiment" in str(e) and "Could not find" in str(e):
+                        raise BadInput(
+                            f"Unknown experiment in {' '.join(job)!r}. Available experiments: "
+                            f"{', '.join(experiments.available())}.") from None
+                    return  # e.g. an unknown key: Hydra reports it precisely
+                name = cfg.hydra.runtime.choices["experiment"]
+                validate(cfg, name)
+        except BadInput as e:
+            print(f"Error: {e}", file=sys.stderr)
+            raise SystemExit(EXIT_BAD_CONFIG) from None
+        finally:
+            GlobalHydra.instance().clear()
+
+
+# ------------------------------------------------------------------------------------ one job
+
+def _versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("jax", "jaxlib", "optax", "hydra-core", "numpy", "scipy", "matplotlib",
+                "scikit-learn"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _only_hydra_files(out_dir: Path) -> bool:
+    return all(p.name == ".hydra" or p.suffix == ".log" for p in out_dir.iterdir())
+
+
+def run_job(cfg: DictConfig) -> int:
+    """The task function of one job (``run.py``'s ``main``). Returns 0 on success.
+
+    A single run exits with a non-zero status when the job fails; in a sweep the status is
+    recorded in the job's metrics.json and the sweep goes on (the summary shows failed jobs).
+    """
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    status, _ = execute(cfg, _experiment_name(cfg), Path(hc.runtime.output_dir),
+                        overrides=list(hc.overrides.task))
+    if status == EXIT_BAD_CONFIG or (status and not multirun):
+        raise SystemExit(status)
+    return status
+
+
+def execute(cfg: DictConfig, name: str, out_dir: Path, overrides: list[str] | None = None):
+    """Validates, sets up the runtime, runs experiment ``name`` and writes its job folder.
+
+    This is the whole life of a job, without Hydra's launcher: tests call it in-process on a
+    config from ``hydra.compose``.
+
+    Returns:
+      (status, report): status 0 (done), 1 (crashed, or a claim failed under ``strict``) or
+      2 (bad input: nothing was run and the job folder is removed); report is None unless
+      the experiment ran.
+    """
+    out_dir = Path(out_dir)
+    try:
+        settings, module, exp_cfg = validate(cfg, name)
+    except BadInput as e:
+        _discard(out_dir)
+        print(f"Error: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG, None
+
+    from mathml_jax import runtime
+    from mathml_jax.writer import write_json, write_report
+
+    try:
+        info = runtime.configure(settings.platform, settings.precision)
+    except runtime.PlatformUnavailable as e:
+        _discard(out_dir)
+        print(f"Error: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG, None
+
+    ctx = runtime.RunContext(seed=settings.seed, profile=settings.profile, runtime=info)
+    context = {
+        "overrides": list(overrides or []),
+        "seed": settings.seed,
+        "profile": settings.profile,
+        "device": info.as_dict(),
+        "precision": settings.precision,
+        "versions": _versions(),
+        "config": _resolved_without_hydra(cfg),
+        "experiment_config": asdict(exp_cfg),
+    }
+    log.info("%s | %s | %s on %s (%d device%s) | seed %d | profile %s", name, module.SECTION,
+             settings.precision, info.platform, info.device_count,
+             "" if info.device_count == 1 else "s", settings.seed, settings.profile)
+    t0 = time.perf_counter()
+    try:
+        report = module.run(exp_cfg, ctx)
+    except Exception as e:  # a crash is recorded in the job folder, then reported
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "error.txt").write_text(traceback.format_exc())
+        write_json(out_dir / "metrics.json", {
+            "experiment": name, "status": "error", "error": f"{type(e).__name__}: {e}",
+            "claims_passed": 0, "claims_total": 0, "metrics": {}, **context})
+        log.error("%s failed: %s: %s (traceback in %s)", name, type(e).__name__, e,
+                  out_dir / "error.txt")
+        return EXIT_FAILED, None
+    wall_s = time.perf_counter() - t0
+    compile_s = sum(t.compile_s for t in report.timings.values())
+    run_s = sum(t.run_s for t in report.timings.values())
+    write_report(report, out_dir, formats=settings.figures.formats, dpi=settings.figures.dpi,
+                 wall_s=wall_s, compile_s=compile_s, run_s=run_s, **context)
+
+    log.info("\n%s\n", report.claims_text())
+    log.info("compile %.2fs, run %.2fs, total %.2fs | outputs in %s", compile_s, run_s, wall_s,
+             out_dir)
+    if settings.strict and not report.passed:
+        log.error("strict: %d claim(s) failed", report.n_failed)
+        return EXIT_FAILED, report
+    return 0, report
+
+
+def _resolved_without_hydra(cfg: DictConfig) -> dict:
+    plain = OmegaConf.to_container(cfg, resolve=False)
+    plain.pop("hydra", None)
+    root = OmegaConf.create(plain)
+    return OmegaConf.to_container(root, resolve=True)
+
+
+def _discard(out_dir: Path) -> None:
+    """Removes a job folder that holds nothing but what Hydra wrote at its start."""
+    if out_dir.is_dir() and _only_hydra_files(out_dir):
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------ sweep summary
+
+class SweepSummary(Callback):
+    """Writes summary.csv / summary.md (and a plot) into the sweep folder when a sweep ends,
+    and makes the exit status non-zero if any job failed."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from mathml_jax.sweep_summary import summarize
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if not sweep_dir.exists():
+            return
+        result = summarize(sweep_dir)
+        print(result.markdown)
+        print(f"\nsummary written to {result.csv_path.parent}")
+        if result.n_failed:
+            print(f"{result.n_failed} of {result.n_jobs} job(s) failed", file=sys.stderr)
+            raise SystemExit(EXIT_FAILED)

@@ -1,0 +1,150 @@
+"""Typed config schemas and their validation, before any computation.
+
+Every experiment declares its section of the config as a dataclass named ``Config``; fields
+carry their allowed range in metadata through :func:`param`. Validation merges the composed
+section into ``OmegaConf.structured(Config)`` (types: "abc" is not an int), instantiates it
+(``__post_init__`` cross-field checks run), then checks every field's range or choices. The
+result is a plain dataclass instance: no ``DictConfig`` goes further than this module.
+
+Any problem is a :class:`ConfigError` whose message is one paragraph naming the key, the
+value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from mathml_jax.runtime import PLATFORMS, PRECISIONS
+
+PROFILES = ("default", "fast")
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+class ConfigError(ValueError):
+    """A config value that is not allowed; the message names the key, value and what is allowed."""
+
+    def __init__(self, key: str, value: Any, allowed: str):
+        self.key, self.value, self.allowed = key, value, allowed
+        super().__init__(
+            f"Invalid config value {key}={value!r}: {allowed}. Nothing was run. Change it on the "
+            "command line (e.g. python run.py " f"{key}=...) or in the experiment's YAML file."
+        )
+
+
+def param(default: Any = dataclasses.MISSING, *, gt: float | None = None,
+          ge: float | None = None, lt: float | None = None, le: float | None = None,
+          choices: tuple[Any, ...] | None = None, help: str = "") -> Any:
+    """A dataclass field with its allowed values in metadata.
+
+    For list fields every element is checked. Example::
+
+        lr: float = param(0.1, gt=0, help="learning rate")
+        optimizer: str = param("sgd", choices=("sgd", "momentum", "adam"))
+        batch_sizes: list[int] = param([1, 16, 128], ge=1)
+    """
+    meta = {"gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices, "help": help}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _describe(meta: dict[str, Any]) -> str:
+    if meta.get("choices") is not None:
+        return "allowed values are " + ", ".join(map(str, meta["choices"]))
+    parts = []
+    for k, word in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+        if meta.get(k) is not None:
+            parts.append(f"{word} {meta[k]}")
+    return "it must be " + " and ".join(parts)
+
+
+def _check_value(key: str, value: Any, meta: dict[str, Any]) -> None:
+    if meta.get("choices") is not None:
+        if value not in meta["choices"]:
+            raise ConfigError(key, value, _describe(meta))
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    bad = ((meta.get("gt") is not None and not value > meta["gt"])
+           or (meta.get("ge") is not None and not value >= meta["ge"])
+           or (meta.get("lt") is not None and not value < meta["lt"])
+           or (meta.get("le") is not None and not value <= meta["le"])
+           or value != value)  # NaN
+    if bad:
+        raise ConfigError(key, value, _describe(meta))
+
+
+def check_ranges(obj: Any, prefix: str) -> None:
+    """Checks every field of the dataclass ``obj`` against its ``param`` metadata."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        if dataclasses.is_dataclass(value):
+            check_ranges(value, key)
+        elif isinstance(value, list | tuple):
+            if not value:
+                raise ConfigError(key, value, "it must be a non-empty list")
+            for i, v in enumerate(value):
+                _check_value(f"{key}[{i}]", v, dict(f.metadata))
+        else:
+            _check_value(key, value, dict(f.metadata))
+
+
+def _type_error_message(prefix: str, e: OmegaConfBaseException) -> ConfigError:
+    key = getattr(e, "full_key", None) or "?"
+    key = f"{prefix}.{key}" if prefix and not key.startswith(prefix) else key
+    msg = str(e).splitlines()[0]
+    expected = getattr(e, "ref_type", None) or ""
+    value = getattr(e, "value", None)
+    if "could not be converted" in msg or "Value '" in msg:
+        allowed = f"wrong type ({msg.rstrip('.')})"
+    elif "not in" in msg.lower() or "key" in msg.lower():
+        allowed = f"unknown key ({msg})"
+    else:
+        allowed = msg if not expected else f"{msg} (expected {expected})"
+    return ConfigError(key, value, allowed)
+
+
+def build(schema: type, section: DictConfig | dict | None, prefix: str) -> Any:
+    """Validates ``section`` against the dataclass ``schema``; returns the plain instance.
+
+    Raises:
+      ConfigError: a wrong type, an unknown key, or a value out of its allowed range.
+    """
+    try:
+        base = OmegaConf.structured(schema)
+        merged = OmegaConf.merge(base, section if section is not None else {})
+        obj = OmegaConf.to_object(merged)
+    except ConfigError:
+        raise
+    except OmegaConfBaseException as e:
+        # to_object calls __post_init__; its ConfigError arrives wrapped by OmegaConf.
+        cause = e.__cause__ or e.__context__
+        if isinstance(cause, ConfigError):
+            raise cause from None
+        raise _type_error_message(prefix, e) from None
+    check_ranges(obj, prefix)
+    return obj
+
+
+@dataclass
+class Figures:
+    formats: list[str] = param(["png"], choices=FIGURE_FORMATS)
+    dpi: int = param(150, ge=50, le=600)
+
+
+@dataclass
+class RunSettings:
+    """The top-level keys every run has (``configs/config.yaml``)."""
+
+    seed: int = param(0, ge=0, le=2**32 - 1, help="drives every random number via jax.random")
+    platform: str = param("auto", choices=PLATFORMS)
+    precision: str = param("float32", choices=PRECISIONS)
+    profile: str = param("default", choices=PROFILES, help="fast shrinks every size for tests")
+    strict: bool = param(False, help="a failed claim makes the exit status non-zero")
+    figures: Figures = field(default_factory=Figures)

@@ -1,0 +1,194 @@
+"""The report of one experiment run: metrics, checked claims, series, figures and timings.
+
+Every experiment returns a :class:`Report`. A :class:`Claim` is one mathematical statement the
+run demonstrates, with the measured value, what theory expects, the tolerance and whether it
+held. Claims are built with the constructors below so that pass/fail is always computed the
+same way (and a NaN measurement always fails).
+
+Example::
+
+    report = Report("sgd", section="Law of large numbers")
+    report.claim(Claim.close("central differences converge at order 2",
+                             measured=1.98, expected=2.0, tol=0.1))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+def _as_float(x: Any) -> float:
+    return float(np.asarray(x, dtype=np.float64))
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, str):
+        return x
+    if x == 0 or (1e-3 <= abs(x) < 1e5):
+        return f"{x:.4g}"
+    return f"{x:.3e}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checked mathematical statement.
+
+    Attributes:
+      statement: the claim in words, e.g. "minibatch gradient is unbiased".
+      measured: the value the run measured.
+      expected: the value or bound theory gives, as a human-readable string.
+      tolerance: the allowed deviation (None for one-sided bounds and exact checks).
+      passed: whether the measurement satisfies the claim.
+      detail: optional extra context (units, which case, the error bound used).
+    """
+
+    statement: str
+    measured: float
+    expected: str
+    tolerance: float | None
+    passed: bool
+    detail: str = ""
+
+    @classmethod
+    def close(cls, statement: str, measured, expected, tol: float, detail: str = "") -> Claim:
+        """Passes when |measured - expected| <= tol."""
+        m, e = _as_float(measured), _as_float(expected)
+        ok = math.isfinite(m) and abs(m - e) <= tol
+        return cls(statement, m, _fmt(e), float(tol), bool(ok), detail)
+
+    @classmethod
+    def relative(cls, statement: str, measured, expected, rtol: float, detail: str = "") -> Claim:
+        """Passes when |measured - expected| <= rtol * |expected|."""
+        m, e = _as_float(measured), _as_float(expected)
+        ok = math.isfinite(m) and abs(m - e) <= rtol * abs(e)
+        return cls(statement, m, _fmt(e), float(rtol), bool(ok), detail or "relative tolerance")
+
+    @classmethod
+    def at_most(cls, statement: str, measured, bound, detail: str = "") -> Claim:
+        """Passes when measured <= bound."""
+        m, b = _as_float(measured), _as_float(bound)
+        ok = math.isfinite(m) and m <= b
+        return cls(statement, m, f"<= {_fmt(b)}", None, bool(ok), detail)
+
+    @classmethod
+    def at_least(cls, statement: str, measured, bound, detail: str = "") -> Claim:
+        """Passes when measured >= bound."""
+        m, b = _as_float(measured), _as_float(bound)
+        ok = math.isfinite(m) and m >= b
+        return cls(statement, m, f">= {_fmt(b)}", None, bool(ok), detail)
+
+    @classmethod
+    def within(cls, statement: str, measured, low, high, detail: str = "") -> Claim:
+        """Passes when low <= measured <= high."""
+        m, lo, hi = _as_float(measured), _as_float(low), _as_float(high)
+        ok = math.isfinite(m) and lo <= m <= hi
+        return cls(statement, m, f"in [{_fmt(lo)}, {_fmt(hi)}]", None, bool(ok), detail)
+
+    @classmethod
+    def holds(cls, statement: str, ok: bool, measured=float("nan"), detail: str = "") -> Claim:
+        """A yes/no fact (e.g. "x^3 at 0 is classified as inconclusive")."""
+        return cls(statement, _as_float(measured), "true", None, bool(ok), detail)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "statement": self.statement,
+            "measured": self.measured if math.isfinite(self.measured) else None,
+            "expected": self.expected,
+            "tolerance": self.tolerance,
+            "passed": self.passed,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class Timing:
+    """Seconds spent compiling a kernel and running it (compiled), measured separately."""
+
+    compile_s: float
+    run_s: float
+
+
+@dataclass
+class Report:
+    """Everything one experiment run produces.
+
+    Attributes:
+      experiment: the experiment's name (its module and YAML file name).
+      section: the roadmap section the experiment illustrates.
+      metrics: named scalars written to metrics.json.
+      key_metrics: names of the metrics a sweep summary shows as columns.
+      claims: the checked statements, in the order they were made.
+      series: named groups of arrays the figures are drawn from (one .npz per group).
+      figures: named matplotlib figures (saved as PNG by the writer).
+      timings: compile and run seconds per kernel.
+    """
+
+    experiment: str
+    section: str = ""
+    metrics: dict[str, float | int | str] = field(default_factory=dict)
+    key_metrics: list[str] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    series: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, Timing] = field(default_factory=dict)
+
+    def claim(self, *claims: Claim) -> None:
+        self.claims.extend(claims)
+
+    def metric(self, name: str, value, key: bool = False) -> None:
+        if isinstance(value, str | bool | int):
+            self.metrics[name] = value
+        else:
+            v = _as_float(value)
+            self.metrics[name] = v if math.isfinite(v) else str(v)
+        if key and name not in self.key_metrics:
+            self.key_metrics.append(name)
+
+    def add_series(self, name: str, **arrays) -> None:
+        self.series.setdefault(name, {}).update({k: np.asarray(v) for k, v in arrays.items()})
+
+    def add_figure(self, name: str, fig) -> None:
+        self.figures[name] = fig
+
+    def add_timing(self, name: str, timing: Timing) -> None:
+        self.timings[name] = timing
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.claims)
+
+    @property
+    def n_failed(self) -> int:
+        return sum(not c.passed for c in self.claims)
+
+    def claims_table(self) -> str:
+        """The claims as a Markdown table (statement, measured, expected, tolerance, result)."""
+        rows = ["| claim | measured | expected | tolerance | result |", "|---|---|---|---|---|"]
+        for c in self.claims:
+            stmt = c.statement + (f" ({c.detail})" if c.detail else "")
+            tol = "" if c.tolerance is None else _fmt(c.tolerance)
+            meas = "" if not math.isfinite(c.measured) else _fmt(c.measured)
+            rows.append(
+                f"| {stmt} | {meas} | {c.expected} | {tol} | {'PASS' if c.passed else 'FAIL'} |"
+            )
+        return "\n".join(rows)
+
+    def claims_text(self, width: int = 72) -> str:
+        """The claims as a fixed-width table for the terminal."""
+        header = f"{'claim':<{width}} {'measured':>11} {'expected':>16} {'tol':>9}  result"
+        lines = [header, "-" * len(header)]
+        for c in self.claims:
+            stmt = c.statement if len(c.statement) <= width else c.statement[: width - 1] + "…"
+            tol = "" if c.tolerance is None else _fmt(c.tolerance)
+            meas = "nan" if not math.isfinite(c.measured) else _fmt(c.measured)
+            res = "PASS" if c.passed else "FAIL"
+            lines.append(f"{stmt:<{width}} {meas:>11} {c.expected:>16} {tol:>9}  {res}")
+        n = len(self.claims)
+        lines.append(f"{n - self.n_failed} of {n} claims passed")
+        return "\n".join(lines)

@@ -1,0 +1,18 @@
+"""mathml-jax entry point: ``python run.py [experiment=NAME] [key=value ...]``, ``-m`` to sweep.
+
+Intentionally short: Hydra composes the config, ``experiments._cli`` does the rest.
+"""
+
+import hydra
+
+from experiments._cli import prevalidate, run_job
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="config")
+def main(cfg) -> int:
+    return run_job(cfg)
+
+
+if __name__ == "__main__":
+    prevalidate()  # bad input: one clear paragraph, exit 2, before any folder is created
+    main()

@@ -1,0 +1,48 @@
+"""Shared fixtures: run any experiment end to end, in-process, through the same code path as
+``python run.py`` (Hydra composition, validation, runtime set-up, the writer)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+
+def compose(*overrides: str):
+    """The config ``python run.py OVERRIDES...`` would get (with Hydra's own section)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    import experiments
+
+    with initialize_config_dir(config_dir=str(experiments.CONFIG_DIR), version_base="1.3"):
+        return hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+@pytest.fixture
+def run_experiment(tmp_path):
+    """``run_experiment(name, *overrides)`` runs experiment ``name`` in the fast profile with
+    ``strict=true`` and returns ``(status, report, job_dir)``."""
+
+    def _run(name: str, *overrides: str):
+        from experiments._cli import execute
+
+        job_dir = tmp_path / name
+        cfg = compose(f"experiment={name}", "profile=fast", "strict=true", *overrides)
+        status, report = execute(cfg, name, job_dir, overrides=list(overrides))
+        return status, report, job_dir
+
+    return _run
+
+
+def assert_all_claims_pass(report) -> None:
+    """Fails with the claims table when any claim failed."""
+    assert report is not None, "the experiment did not produce a report"
+    assert report.claims, "an experiment must check at least one claim"
+    assert report.passed, "failed claims:\n" + report.claims_text()
