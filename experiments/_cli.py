@@ -138,18 +138,62 @@ def prevalidate(argv: list[str] | None = None) -> None:
                 try:
                     cfg = compose("config", overrides=job, return_hydra_config=True)
                 except (HydraException, OmegaConfBaseException) as e:
-                    if "experiment" in str(e) and "Could not find" in str(e):
-                        raise BadInput(
-                            f"Unknown experiment in {' '.join(job)!r}. Available experiments: "
-                            f"{', '.join(experiments.available())}.") from None
-                    return  # e.g. an unknown key: Hydra reports it precisely
+                    raise _composition_error(e, job) from None
                 name = cfg.hydra.runtime.choices["experiment"]
                 validate(cfg, name)
+                if cfg.get("platform") == "gpu":
+                    _check_gpu()
         except BadInput as e:
             print(f"Error: {e}", file=sys.stderr)
             raise SystemExit(EXIT_BAD_CONFIG) from None
         finally:
             GlobalHydra.instance().clear()
+
+
+def _composition_error(e: Exception, job: list[str]) -> BadInput:
+    """Hydra's composition errors, said in one paragraph with what is allowed."""
+    import re
+
+    from hydra import compose
+
+    text = f"{e}\n{e.__cause__ or ''}"
+    if "Could not find" in text and "experiment" in text:
+        return BadInput(f"Unknown experiment in {' '.join(job)!r}. Available experiments: "
+                        f"{', '.join(experiments.available())}.")
+    m = re.search(r"Could not override '([^']+)'", text)
+    if m and "not in struct" in text:
+        key = m.group(1)
+        parent, _, leaf = key.rpartition(".")
+        rest = [o for o in job if not o.split("=")[0].lstrip("+~").startswith(key)]
+        try:
+            node = compose("config", overrides=rest)
+            node = OmegaConf.select(node, parent) if parent else node
+            keys = ", ".join(k for k in node if k != "hydra") if isinstance(node, DictConfig) \
+                else ""
+        except Exception:  # noqa: BLE001 - the listing is a courtesy only
+            keys = ""
+        where = f"the keys of {parent} are" if parent else "the top-level keys are"
+        return BadInput(f"Unknown config key {key!r} (no {leaf!r} under "
+                        f"{parent or 'the top level'}); {where}: {keys}. Nothing was run.")
+    first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    return BadInput(f"The command line could not be composed into a config: {first}. "
+                    "Nothing was run.")
+
+
+def _check_gpu() -> None:
+    from mathml_jax.runtime import quiet_startup
+
+    quiet_startup("gpu")
+    import jax
+
+    try:
+        jax.devices("gpu")
+    except RuntimeError:
+        raise BadInput(
+            "Invalid config value platform='gpu': JAX finds no GPU on this machine (it sees: "
+            f"{', '.join(sorted({d.platform for d in jax.devices()}))}). Install a CUDA-enabled "
+            'JAX (pip install -U "jax[cuda12]") or use platform=cpu or platform=auto. '
+            "Nothing was run.") from None
 
 
 # ------------------------------------------------------------------------------------ one job

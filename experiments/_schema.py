@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from mathml_jax.runtime import PLATFORMS, PRECISIONS
 
@@ -32,7 +32,8 @@ class ConfigError(ValueError):
         self.key, self.value, self.allowed = key, value, allowed
         super().__init__(
             f"Invalid config value {key}={value!r}: {allowed}. Nothing was run. Change it on the "
-            "command line (e.g. python run.py " f"{key}=...) or in the experiment's YAML file."
+            f"command line (e.g. python run.py {key.split('[')[0]}=...) or in the experiment's "
+            "YAML file."
         )
 
 
@@ -122,6 +123,11 @@ def build(schema: type, section: DictConfig | dict | None, prefix: str) -> Any:
         obj = OmegaConf.to_object(merged)
     except ConfigError:
         raise
+    except ConfigKeyError as e:
+        key = f"{prefix}.{e.key}" if prefix else str(e.key)
+        raise ConfigError(key, (section or {}).get(e.key), "unknown key; the keys of "
+                          f"{prefix or 'the config'} are: "
+                          + ", ".join(f.name for f in dataclasses.fields(schema))) from None
     except OmegaConfBaseException as e:
         # to_object calls __post_init__; its ConfigError arrives wrapped by OmegaConf.
         cause = e.__cause__ or e.__context__

@@ -252,39 +252,41 @@ def _figures(report, cfg, curves, m, rms, theory_mse, bs, var_meas, var_se, var_
     floor = 1e-9
     fig, (ax1, ax2) = plotting.figure(
         "Loss gap to the optimum: small batches make progress per example seen", ncols=2)
-    for label, (ep, evals, gaps) in curves.items():
-        g = np.maximum(gaps, floor)
-        plotting.band(ax1, ep, g, label, name=label)
-        plotting.band(ax2, np.maximum(evals, 1), g, label, name=label)
+    colors = plotting.ordered_colors(len(curves) - 1) + ["black"]
+    for (label, (ep, evals, gaps)), c in zip(curves.items(), colors, strict=True):
+        g = np.maximum(gaps, floor)[:, 1:]  # from the end of the first epoch (log axes)
+        plotting.band(ax1, ep[1:], g, label, color_=c)
+        plotting.band(ax2, evals[1:], g, label, color_=c)
     for ax in (ax1, ax2):
         ax.axhline(cfg.gap_tol, color="gray", linestyle=":", linewidth=1.2,
                    label=f"stated gap {cfg.gap_tol:g}")
         ax.set_yscale("log")
         ax.set_ylabel("L(w) - L(w*)")
     ax1.set_xlabel("epoch (passes over the data)")
-    ax1.set_xscale("symlog", linthresh=1)
+    ax1.set_xscale("log")
     ax2.set_xscale("log")
     ax2.set_xlabel("per-example gradient evaluations")
     ax1.legend(title=f"median, 10-90% over {cfg.seeds} seeds")
     report.add_figure("training", fig)
 
     fig, ax = plotting.figure(
-        f"Averaging minibatch gradients (B={cfg.batch_size}): error falls like 1/sqrt(m)")
+        f"Averaging m minibatch gradients (B={cfg.batch_size}): error falls like 1/√m",
+        width=7.0)
     plotting.loglog_fit(ax, m, rms, "measured RMS error", name="sgd", marker="")
-    plotting.theory_line(ax, m, np.sqrt(theory_mse), "theory sqrt(Var(g_B)/m)")
+    plotting.theory_line(ax, m, np.sqrt(theory_mse), "theory √(Var(g_B)/m)")
     ax.set_xlabel("number of minibatch gradients averaged, m")
-    ax.set_ylabel("||mean of m minibatch gradients - full gradient||")
+    ax.set_ylabel("RMS of ||average - full gradient||")
     ax.legend()
     report.add_figure("unbiasedness", fig)
 
-    fig, ax = plotting.figure("Minibatch gradient variance = (sigma^2/B)(N-B)/(N-1)")
+    fig, ax = plotting.figure("Minibatch gradient variance is σ²/B · (N−B)/(N−1)", width=6.4)
     part = bs < n
     ax.errorbar(bs[part], var_meas[part], yerr=2 * var_se[part], fmt="o",
                 color=plotting.color("sgd"), label="measured (±2 SE)", zorder=3)
     grid = np.unique(np.geomspace(1, n - 1, 200).round())
     plotting.theory_line(ax, grid, sigma2 / grid * (n - grid) / (n - 1),
                          "exact, without replacement")
-    ax.plot(grid, sigma2 / grid, color="gray", linestyle=":", label="sigma^2/B (with replacement)")
+    ax.plot(grid, sigma2 / grid, color="gray", linestyle=":", label="σ²/B (with replacement)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("batch size B")

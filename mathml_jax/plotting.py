@@ -62,6 +62,15 @@ def color(name: str) -> str:
     return matplotlib.colors.to_hex(cmap(zlib.crc32(key.encode()) % 10))
 
 
+def ordered_colors(n: int, cmap: str = "plasma") -> list[str]:
+    """``n`` distinguishable colours in order, for a sequence (batch sizes, step sizes, ranks).
+
+    Taken from a perceptually ordered colour map so that "larger" reads as "further along".
+    """
+    cm = plt.get_cmap(cmap)
+    return [matplotlib.colors.to_hex(cm(0.05 + 0.8 * i / max(1, n - 1))) for i in range(n)]
+
+
 def figure(title: str, ncols: int = 1, nrows: int = 1, width: float = 5.2, height: float = 4.0,
            **kwargs):
     """A figure with ``nrows x ncols`` axes in the house style; ``title`` states its point."""
@@ -107,12 +116,12 @@ def theory_line(ax, x, y, label: str) -> None:
 
 
 def band(ax, x, samples, label: str, *, name: str | None = None, axis: int = 0,
-         quantiles: tuple[float, float] = (0.1, 0.9)) -> None:
+         quantiles: tuple[float, float] = (0.1, 0.9), color_: str | None = None) -> None:
     """Median of ``samples`` along ``axis`` as a line, with a shaded quantile band around it."""
     s = np.asarray(samples, dtype=np.float64)
     med = np.median(s, axis=axis)
     lo, hi = np.quantile(s, quantiles, axis=axis)
-    c = color(name or label)
+    c = color_ or color(name or label)
     ax.plot(x, med, color=c, label=label)
     if s.shape[axis] > 1:
         ax.fill_between(x, lo, hi, color=c, alpha=0.2, linewidth=0)

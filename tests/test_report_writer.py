@@ -1,0 +1,151 @@
+"""The report, its claims, the atomic writer, the sweep summary and the runtime settings."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from mathml_jax import Claim, Report, Timing
+from mathml_jax.sweep_summary import main as summary_main
+from mathml_jax.sweep_summary import summarize
+from mathml_jax.writer import atomic_write_text, write_report
+
+
+def test_claim_constructors_decide_pass_and_fail():
+    assert Claim.close("a", 1.05, 1.0, tol=0.1).passed
+    assert not Claim.close("a", 1.2, 1.0, tol=0.1).passed
+    assert Claim.relative("r", 101, 100, rtol=0.02).passed
+    assert not Claim.relative("r", 103, 100, rtol=0.02).passed
+    assert Claim.at_most("m", 1.0, 1.0).passed and not Claim.at_most("m", 1.01, 1.0).passed
+    assert Claim.at_least("m", 2, 1).passed and not Claim.at_least("m", 0, 1).passed
+    assert Claim.within("w", 0.5, 0, 1).passed and not Claim.within("w", 2, 0, 1).passed
+    assert Claim.holds("h", True).passed and not Claim.holds("h", False).passed
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_nan_or_inf_measurement_always_fails(bad):
+    for c in (Claim.close("c", bad, 0.0, tol=1e300), Claim.at_most("m", bad, math.inf),
+              Claim.at_least("l", bad, -math.inf), Claim.within("w", bad, -math.inf, math.inf)):
+        assert not c.passed
+
+
+def _report() -> Report:
+    import matplotlib.pyplot as plt
+
+    r = Report("demo", section="Calculus")
+    r.metric("x", np.float32(1.5), key=True)
+    r.metric("nan_metric", float("nan"))
+    r.claim(Claim.close("one is one", 1.0, 1.0, tol=0.0), Claim.at_most("fails", 2.0, 1.0))
+    r.add_series("curve", x=np.arange(3), y=np.ones(3))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    r.add_figure("plot", fig)
+    r.add_timing("kernel", Timing(compile_s=0.5, run_s=0.1))
+    return r
+
+
+def test_write_report_writes_every_part(tmp_path):
+    r = _report()
+    assert not r.passed and r.n_failed == 1
+    write_report(r, tmp_path, formats=("png", "svg"), seed=3)
+    rec = json.loads((tmp_path / "metrics.json").read_text())
+    assert rec["claims_passed"] == 1 and rec["claims_total"] == 2
+    assert rec["metrics"] == {"x": 1.5, "nan_metric": "nan"}
+    assert rec["timings"]["kernel"] == {"compile_s": 0.5, "run_s": 0.1}
+    assert rec["seed"] == 3
+    assert (tmp_path / "plot.png").stat().st_size > 1000 and (tmp_path / "plot.svg").exists()
+    np.testing.assert_array_equal(np.load(tmp_path / "series_curve.npz")["x"], np.arange(3))
+    assert "FAIL" in (tmp_path / "claims.md").read_text()
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary files left behind
+    text = r.claims_text()
+    assert "1 of 2 claims passed" in text and "PASS" in text and "FAIL" in text
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "metrics.json"
+    atomic_write_text(target, '{"old": true}')
+
+    class Boom(Exception):
+        pass
+
+    from mathml_jax.writer import atomic_write
+
+    def half_then_crash(f):
+        f.write(b'{"new": ')
+        raise Boom
+
+    with pytest.raises(Boom):
+        atomic_write(target, half_then_crash)
+    assert json.loads(target.read_text()) == {"old": True}
+    assert os.listdir(tmp_path) == ["metrics.json"]
+
+
+def _fake_job(sweep, num, lr, gap=None, status="ok", broken=False):
+    job = sweep / str(num)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(f"- experiment=gd\n- gd.lr={lr}\n")
+    if broken:
+        (job / "metrics.json").write_text('{"status": "ok", "metr')  # truncated
+    elif gap is not None or status != "ok":
+        (job / "metrics.json").write_text(json.dumps({
+            "status": status, "metrics": {"final_gap": gap} if gap is not None else {},
+            "key_metrics": ["final_gap"], "claims_passed": 2, "claims_total": 3,
+            "error": "" if status == "ok" else "ValueError: boom"}))
+
+
+def test_sweep_summary_with_failed_and_missing_jobs(tmp_path):
+    sweep = tmp_path / "sweep"
+    _fake_job(sweep, 0, 0.01, gap=1.0)
+    _fake_job(sweep, 1, 0.1, gap=0.1)
+    _fake_job(sweep, 2, 1.0, status="error")
+    _fake_job(sweep, 3, 10.0)  # crashed before writing metrics.json
+    _fake_job(sweep, 10, 20.0, broken=True)
+    s = summarize(sweep, metric="final_gap", param="gd.lr")
+    assert [r.job for r in s.rows] == ["0", "1", "2", "3", "10"]
+    assert [r.status for r in s.rows] == ["ok", "ok", "error", "missing", "corrupt"]
+    assert s.n_failed == 3
+    csv_lines = (sweep / "summary.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("job,status,experiment,gd.lr,final_gap,claims")
+    assert len(csv_lines) == 6
+    md = (sweep / "summary.md").read_text()
+    assert "| 3 | missing |" in md and "5 jobs, 3 failed" in md
+    assert s.plot_path is not None and s.plot_path.stat().st_size > 1000
+    # the command: non-zero exit because jobs failed, still writes everything
+    assert summary_main([str(sweep), "--metric", "final_gap"]) == 1
+
+
+def test_sweep_summary_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):
+    assert summary_main([str(tmp_path / "nope")]) == 2
+    assert "no sweep folder" in capsys.readouterr().err
+
+
+def test_precision_is_set_per_job_and_does_not_leak():
+    import jax
+    import jax.numpy as jnp
+
+    from mathml_jax.runtime import configure
+
+    assert configure("cpu", "float64").precision == "float64"
+    assert jnp.ones(2).dtype == jnp.float64
+    configure("cpu", "float32")
+    assert jnp.ones(2).dtype == jnp.float32
+    assert jax.devices()[0].platform == "cpu"
+
+
+def test_every_yaml_has_a_module_and_every_module_a_yaml():
+    from pathlib import Path
+
+    import experiments
+
+    here = Path(experiments.__file__).parent
+    modules = {p.stem for p in here.glob("*.py") if not p.stem.startswith("_")}
+    yamls = {p.stem for p in (experiments.CONFIG_DIR / "experiment").glob("*.yaml")}
+    assert modules == yamls
+    for name in experiments.available():
+        mod = experiments.load(name)
+        assert isinstance(mod.SECTION, str) and mod.SECTION
+        assert callable(mod.run) and hasattr(mod, "Config")
