@@ -1,5 +1,11 @@
 """Calculus of one variable: derivatives as limits, critical points, the chain rule, quadrature."""
 
+from mathml_jax.calculus.chain_rule import (
+    chain_rule_derivative,
+    compose,
+    compositions_and_derivatives,
+    random_compositions,
+)
 from mathml_jax.calculus.critical_points import (
     INCONCLUSIVE,
     KIND_NAMES,
@@ -24,6 +30,10 @@ __all__ = [
     "MAXIMUM",
     "MINIMUM",
     "STATUS_NAMES",
+    "chain_rule_derivative",
+    "compose",
+    "compositions_and_derivatives",
+    "random_compositions",
     "classify_critical_point",
     "derivative_sign_change",
     "newton_critical_points",
