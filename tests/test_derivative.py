@@ -1,0 +1,80 @@
+"""The ``derivative`` experiment and its kernels, against independent references."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import assert_all_claims_pass
+from jax.test_util import check_grads
+
+from experiments.derivative import REFERENCE
+from mathml_jax.calculus import ELEMENTARY, derivative_estimates
+
+
+def test_quotients_of_a_cubic_match_their_closed_forms():
+    """For x^3: forward = 3x^2 + 3xh + h^2 and central = 3x^2 + h^2 exactly (algebra)."""
+    with jax.enable_x64(True):
+        x = np.linspace(-2, 2, 7)
+        h = np.array([0.5, 0.1, 1e-3])
+        fwd, cen, ad = derivative_estimates(jnp.asarray(x), jnp.asarray(h),
+                                            f=ELEMENTARY["cube"][0])
+        X, H = np.meshgrid(x, h)
+        np.testing.assert_allclose(np.asarray(fwd), 3 * X**2 + 3 * X * H + H**2, atol=1e-10)
+        np.testing.assert_allclose(np.asarray(cen), 3 * X**2 + H**2, atol=1e-10)
+        np.testing.assert_allclose(np.asarray(ad), 3 * x**2, rtol=4e-16)
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTARY))
+def test_elementary_derivative_table_matches_numpy_central_difference(name):
+    """The table's f' against a float64 NumPy central difference (error ~ 1e-10)."""
+    with jax.enable_x64(True):
+        f, df = ELEMENTARY[name]
+        x = np.linspace(-2, 2, 41)
+        h = 1e-5
+        fd = (np.asarray(f(jnp.asarray(x + h))) - np.asarray(f(jnp.asarray(x - h)))) / (2 * h)
+        np.testing.assert_allclose(np.asarray(df(jnp.asarray(x))), fd, atol=1e-8)
+        check_grads(f, (jnp.asarray(0.3),), order=2, modes=["rev"])
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_numpy_reference_is_the_table(name):
+    with jax.enable_x64(True):
+        x = np.linspace(-2, 2, 9)
+        for ref, mine in zip(REFERENCE[name], ELEMENTARY[name], strict=True):
+            np.testing.assert_allclose(ref(x), np.asarray(mine(jnp.asarray(x))), rtol=1e-14,
+                                       atol=1e-15)
+
+
+def test_central_difference_error_order_two_in_float64():
+    """Fitted order of the central quotient of exp at 0.3 (independent of the experiment)."""
+    with jax.enable_x64(True):
+        h = np.logspace(-3, -1, 9)
+        _, cen, _ = derivative_estimates(jnp.asarray([0.3]), jnp.asarray(h),
+                                         f=ELEMENTARY["exp"][0])
+        err = np.abs(np.asarray(cen)[:, 0] - np.exp(0.3))
+        assert abs(np.polyfit(np.log(h), np.log(err), 1)[0] - 2) < 0.05
+
+
+def test_new_steps_do_not_recompile():
+    x = jnp.linspace(-1, 1, 4)
+    derivative_estimates(x, jnp.array([0.1, 0.01]), f=jnp.sin)
+    before = derivative_estimates._cache_size()
+    derivative_estimates(x, jnp.array([0.2, 0.02]), f=jnp.sin)
+    assert derivative_estimates._cache_size() == before
+
+
+def test_derivative_experiment_end_to_end_fast_profile(run_experiment):
+    status, report, job = run_experiment("derivative")
+    assert status == 0
+    assert_all_claims_pass(report)
+    for name in ("secants", "errors"):
+        assert (job / f"{name}.png").stat().st_size > 10_000
+
+
+def test_derivative_rejects_duplicate_functions(run_experiment):
+    from experiments._cli import EXIT_BAD_CONFIG
+
+    status, report, _ = run_experiment("derivative", "derivative.functions=[sin,sin]")
+    assert status == EXIT_BAD_CONFIG and report is None
