@@ -21,8 +21,20 @@ from mathml_jax.linalg.random_matrices import (
     random_orthogonal,
     symmetric_with_spectrum,
 )
+from mathml_jax.linalg.svd import (
+    eckart_young_errors,
+    randomized_svd,
+    rank_k_approximation,
+    thin_svd,
+    truncation_residual_norms,
+)
 
 __all__ = [
+    "eckart_young_errors",
+    "randomized_svd",
+    "rank_k_approximation",
+    "thin_svd",
+    "truncation_residual_norms",
     "PowerState",
     "circle_image",
     "diagonalisation_error",

@@ -37,6 +37,8 @@ def matrix_with_singular_values(key, singular_values, *, rows: int):
     if rows < n:
         raise ValueError(f"rows={rows} must be >= the number of singular values {n}")
     ku, kv = jax.random.split(key)
-    u = random_orthogonal(ku, n=rows, dtype=singular_values.dtype)[:, :n]
+    # thin QR of a Gaussian (rows, n): n orthonormal columns without forming a rows x rows Q
+    u, r = jnp.linalg.qr(jax.random.normal(ku, (rows, n), singular_values.dtype))
+    u = u * jnp.sign(jnp.diagonal(r))[None, :]
     v = random_orthogonal(kv, n=n, dtype=singular_values.dtype)
     return (u * singular_values[None, :]) @ v.T
