@@ -1,0 +1,262 @@
+"""``svd``: the singular value decomposition A = U diag(s) V^T.
+
+1. Rotate-scale-rotate: the unit circle under V^T (lengths kept), then diag(s) (an ellipse
+   with semi-axes s_1, s_2 along the coordinate axes), then U, ends exactly at A x.
+2. The singular values are the square roots of the eigenvalues of A^T A.
+3. Low-rank approximation of matplotlib's sample photograph: for every rank k the error of the
+   truncation, measured on the residual, equals the Eckart-Young value (Frobenius:
+   sqrt(sum_{i>k} s_i^2); spectral: s_{k+1}, measured by NumPy in float64).
+4. A randomised SVD (Gaussian sketch, QR, small SVD, optional power iterations) for the top k
+   of a tall matrix: its error against the exact truncation, and its speed against the full SVD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments._schema import ConfigError, param
+from mathml_jax import Claim, Report, plotting
+from mathml_jax.linalg import (
+    circle_image,
+    eckart_young_errors,
+    matrix_with_singular_values,
+    randomized_svd,
+    rank_k_approximation,
+    thin_svd,
+    truncation_residual_norms,
+)
+from mathml_jax.linalg.datasets import sample_photograph
+from mathml_jax.runtime import RunContext
+from mathml_jax.timing import timed
+
+SECTION = "Linear algebra / Matrix decompositions: the singular value decomposition"
+
+
+@dataclass
+class Config:
+    circle_singular_values: list[float] = param([2.0, 0.6], gt=0,
+                                                help="singular values of the 2x2 matrix")
+    circle_points: int = param(2000, ge=16, le=1_000_000)
+    image_stride: int = param(2, ge=1, le=16, help="keep every stride-th pixel of the photo")
+    show_ranks: list[int] = param([1, 5, 20, 50], ge=1, help="ranks drawn in the image figure")
+    spectral_stride: int = param(4, ge=1, help="spectral norm checked at every stride-th k")
+    tall_rows: int = param(4000, ge=10, le=200_000)
+    tall_cols: int = param(400, ge=10, le=20_000)
+    decay: float = param(1.5, gt=0, le=10, help="tall matrix: s_i = (i+1)^(-decay)")
+    rank: int = param(20, ge=1, help="top k for the randomised SVD")
+    oversample: int = param(10, ge=2, le=1000, help="extra sketch columns p")
+    power_iters: int = param(2, ge=0, le=50)
+    timing_repeats: int = param(3, ge=1, le=100)
+
+    def __post_init__(self):
+        if self.tall_rows < self.tall_cols:
+            raise ConfigError("svd.tall_rows", self.tall_rows, "it must be >= svd.tall_cols")
+        if self.rank + self.oversample > self.tall_cols:
+            raise ConfigError("svd.rank", self.rank,
+                              f"rank + oversample must be <= tall_cols ({self.tall_cols})")
+
+
+def run(cfg: Config, ctx: RunContext) -> Report:
+    report = Report("svd", section=SECTION)
+    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    k_circ, k_tall, k_sketch = jax.random.split(ctx.key, 3)
+
+    # -- 1. rotate, scale, rotate
+    sv2 = jnp.asarray(cfg.circle_singular_values, dtype)
+    A2 = matrix_with_singular_values(k_circ, sv2, rows=2)
+    U2, s2, Vt2 = jnp.linalg.svd(A2)
+    angles = jnp.linspace(0, 2 * np.pi, cfg.circle_points, endpoint=False, dtype=dtype)
+    x = np.stack([np.cos(np.asarray(angles)), np.sin(np.asarray(angles))], axis=1)
+    step1 = np.asarray(circle_image(Vt2, angles), np.float64)
+    step2 = step1 * np.asarray(s2, np.float64)[None, :]
+    step3 = step2 @ np.asarray(U2, np.float64).T
+    ax_ = np.asarray(circle_image(A2, angles), np.float64)
+    s_top = float(s2[0])
+    report.claim(Claim.at_most("step 1, V^T is a rotation/reflection: max | ||V^T x|| - 1 |",
+                               np.abs(np.linalg.norm(step1, axis=1) - 1).max(), 10 * eps))
+    h = 2 * np.pi / cfg.circle_points
+    for i in range(2):
+        report.claim(Claim.close(f"step 2, diag(s) V^T x: ellipse semi-axis along e{i + 1} = "
+                                 f"s{i + 1}", np.abs(step2[:, i]).max(), float(s2[i]),
+                                 tol=float(s2[i]) * h**2 + 10 * eps * s_top,
+                                 detail=f"brute force over {cfg.circle_points} points"))
+    report.claim(Claim.at_most("step 3, U diag(s) V^T x = A x: max distance / s1",
+                               np.abs(step3 - ax_).max() / s_top, 20 * eps))
+    report.add_series("circle", x=x, rotate=step1, scale=step2, rotate_again=step3,
+                      matrix=np.asarray(A2), singular_values=np.asarray(s2))
+
+    # -- 2 and 3. the photograph: singular values, Eckart-Young at every k
+    img64 = sample_photograph(cfg.image_stride)
+    m, n = img64.shape
+    r = min(m, n)
+    img = jnp.asarray(img64, dtype)
+    (U, s, Vt), t = timed(thin_svd, img)
+    report.add_timing("svd_image", t)
+    s64 = np.asarray(s, np.float64)
+    lam = np.asarray(jnp.linalg.eigvalsh(img.T @ img), np.float64)[::-1][:r]
+    report.claim(Claim.at_most("singular values = sqrt(eigenvalues of A^T A): "
+                               "max |s_i^2 - lambda_i| / s_1^2", np.abs(s64**2 - lam).max()
+                               / s64[0] ** 2, 10 * r * eps,
+                               detail=f"{m}x{n} photo; A^T A squares rounding; bound 10 r eps"))
+    s_ref = np.linalg.svd(img64.astype(np.asarray(img).dtype).astype(np.float64),
+                          compute_uv=False)
+    report.claim(Claim.at_most("singular values = NumPy svd (float64): max diff / s_1",
+                               np.abs(s64 - s_ref).max() / s_ref[0], 10 * r * eps,
+                               detail="bound 10 r eps"))
+    ey_f, ey_s = (np.asarray(e, np.float64) for e in eckart_young_errors(s))
+    meas_f = np.asarray(truncation_residual_norms(img, U, s, Vt), np.float64)
+    norm_f = float(np.linalg.norm(img64))
+    tol_f = 10 * np.sqrt(r) * eps
+    gap_f = np.abs(meas_f - ey_f).max() / norm_f
+    report.claim(Claim.at_most(f"Eckart-Young, Frobenius: ||A - A_k||_F = sqrt(sum_(i>k) "
+                               f"s_i^2) for every k = 0..{r}: max gap / ||A||_F", gap_f, tol_f,
+                               detail="residual measured directly; bound 10 sqrt(r) eps"))
+    ks = np.arange(0, r + 1, cfg.spectral_stride)
+    u64, vt64 = np.asarray(U, np.float64), np.asarray(Vt, np.float64)
+    img32 = np.asarray(img, np.float64)
+    meas_s = np.array([np.linalg.norm(img32 - (u64[:, :k] * s64[:k]) @ vt64[:k], 2)
+                       for k in ks])
+    gap_s = np.abs(meas_s - ey_s[ks]).max() / s64[0]
+    report.claim(Claim.at_most(f"Eckart-Young, spectral: ||A - A_k||_2 = s_(k+1) at {len(ks)} "
+                               f"ranks k = 0, {cfg.spectral_stride}, ..: max gap / s_1", gap_s,
+                               tol_f, detail="||.||_2 by NumPy in float64; bound 10 sqrt(r) eps"))
+    report.metric("eckart_young_frobenius_gap", gap_f, key=True)
+    report.metric("eckart_young_spectral_gap", gap_s)
+    report.add_series("eckart_young", k=np.arange(r + 1), frobenius=meas_f,
+                      frobenius_theory=ey_f, spectral_k=ks, spectral=meas_s,
+                      spectral_theory=ey_s[ks], singular_values=s64)
+    shown = [k for k in cfg.show_ranks if k <= r]
+    approx = {k: np.asarray(rank_k_approximation(U, s, Vt, k=k), np.float64) for k in shown}
+
+    # -- 4. randomised SVD of a tall matrix against the full SVD
+    M, N, K, P = cfg.tall_rows, cfg.tall_cols, cfg.rank, cfg.oversample
+    sv = jnp.asarray((np.arange(N) + 1.0) ** -cfg.decay, dtype)
+    T = matrix_with_singular_values(k_tall, sv, rows=M)
+    T64 = np.asarray(T, np.float64)
+    (Uf, sf, Vtf), t_full = timed(thin_svd, T, repeats=cfg.timing_repeats)
+    report.add_timing("svd_full", t_full)
+    sf64 = np.asarray(sf, np.float64)
+    sigma_next = sf64[K]
+    tail_f = np.sqrt(np.sum(sf64[K:] ** 2))
+    rows = {}
+    for q in sorted({0, cfg.power_iters}):
+        (Ur, sr, Vtr), t_r = timed(randomized_svd, T, k_sketch, repeats=cfg.timing_repeats,
+                                   rank=K, oversample=P, power_iters=q)
+        report.add_timing(f"randomized_svd_q{q}", t_r)
+        err = np.linalg.norm(T64 - (np.asarray(Ur, np.float64) * np.asarray(sr, np.float64))
+                             @ np.asarray(Vtr, np.float64), 2)
+        rows[q] = (err, t_r.run_s, np.abs(np.asarray(sr, np.float64) - sf64[:K]).max()
+                   / sf64[0])
+        # HMT (2011) eq. (1.9) + truncation: ||A - A_k^rand|| <= s_{k+1} + ||(I - QQ^T) A||
+        # <= (2 + 11 sqrt(k+p) sqrt(min(m,n))) s_{k+1}, failure probability <= 6 p^-p.
+        bound = (2 + 11 * np.sqrt(K + P) * np.sqrt(N)) * sigma_next
+        report.claim(Claim.at_most(f"randomised SVD (q={q} power iterations), rank {K}: "
+                                   "||A - A_k^rand||_2 / s_(k+1)", err / sigma_next,
+                                   bound / sigma_next,
+                                   detail=f"Halko-Martinsson-Tropp deviation bound, p={P}, "
+                                          f"failure prob <= 6 p^-p = {6 * P**-P:.1e}"))
+        report.metric(f"randomized_error_ratio_q{q}", err / sigma_next, key=(q > 0))
+        report.metric(f"randomized_top_singular_value_error_q{q}", rows[q][2])
+        report.metric(f"speedup_vs_full_svd_q{q}", t_full.run_s / max(t_r.run_s, 1e-9))
+    expect = (1 + np.sqrt(K / (P - 1))) * sigma_next + np.e * np.sqrt(K + P) / P * tail_f
+    report.metric("hmt_expected_error_bound_q0", expect)
+    if cfg.power_iters > 0:
+        q = cfg.power_iters
+        # each power iteration raises the spectrum to a higher odd power: the error factor
+        # over s_{k+1} falls towards 1 (we claim it is closer to the optimum than q=0)
+        report.claim(Claim.at_most(f"power iterations help: error(q={q}) <= error(q=0)",
+                                   rows[q][0], rows[0][0] * (1 + 10 * eps),
+                                   detail=f"q=0: {rows[0][0] / sigma_next:.3f} s_(k+1), "
+                                          f"q={q}: {rows[q][0] / sigma_next:.3f} s_(k+1)"))
+    report.add_series("randomized", power_iters=np.array(sorted(rows)),
+                      spectral_error=np.array([rows[q][0] for q in sorted(rows)]),
+                      run_s=np.array([rows[q][1] for q in sorted(rows)]),
+                      full_svd_run_s=np.array(t_full.run_s), sigma_next=np.array(sigma_next),
+                      singular_values=sf64)
+    report.metric("full_svd_run_s", t_full.run_s)
+
+    _figures(report, x, step1, step2, step3, np.asarray(s2), img64, approx, s64, meas_f, ey_f,
+             ks, meas_s, ey_s, norm_f, sf64, rows, sigma_next, t_full.run_s, K, M, N)
+    return report
+
+
+def _figures(report, x, step1, step2, step3, s2, img, approx, s, meas_f, ey_f, ks, meas_s,
+             ey_s, norm_f, sf, rows, sigma_next, full_s, K, M, N):
+    fig, axes = plotting.figure("A = U diag(s) V^T: rotate, scale along the axes, rotate",
+                                ncols=4, width=3.6, height=3.8)
+    panels = [(x, "x on the unit circle"), (step1, "V^T x (rotated)"),
+              (step2, f"diag(s) V^T x, s = ({s2[0]:.2g}, {s2[1]:.2g})"),
+              (step3, "U diag(s) V^T x = A x")]
+    lim = 1.1 * max(1.0, float(s2[0]))
+    for ax, (pts, title) in zip(axes, panels, strict=True):
+        ax.plot(pts[:, 0], pts[:, 1], color=plotting.color("svd"))
+        i = len(pts) // 8  # one marked point, followed through the steps
+        ax.plot(pts[0, 0], pts[0, 1], "o", color="black", markersize=5)
+        ax.plot(pts[i, 0], pts[i, 1], "s", color="gray", markersize=5)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xlabel("coordinate 1")
+    axes[0].set_ylabel("coordinate 2")
+    report.add_figure("rotate_scale_rotate", fig)
+
+    ranks = sorted(approx)
+    fig, axes = plotting.figure("Rank-k truncations of a photograph: few singular values "
+                                "carry the picture", ncols=len(ranks) + 1, width=3.0,
+                                height=3.6)
+    for ax, (k, im) in zip(axes, [(None, img), *[(k, approx[k]) for k in ranks]],
+                           strict=True):
+        ax.imshow(im, cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        if k is None:
+            ax.set_title(f"original ({img.shape[0]}x{img.shape[1]})", fontsize=10)
+        else:
+            ax.set_title(f"rank {k}: rel. err {meas_f[k] / norm_f:.3f}", fontsize=10)
+    report.add_figure("image_ranks", fig)
+
+    fig, ax = plotting.figure("Singular values decay: most of the photo lives in a few",
+                              width=6.0)
+    ax.semilogy(np.arange(1, s.size + 1), s, color=plotting.color("svd"), label="photograph")
+    ax.semilogy(np.arange(1, sf.size + 1), sf, color=plotting.color("randomized"),
+                label=f"tall {M}x{N} test matrix, s_i = i^(-decay)")
+    ax.set_xlabel("index i")
+    ax.set_ylabel("singular value s_i")
+    ax.legend()
+    report.add_figure("singular_values", fig)
+
+    fig, (a1, a2) = plotting.figure("Truncation error = Eckart-Young value at every rank",
+                                    ncols=2)
+    k_all = np.arange(meas_f.size)
+    a1.semilogy(k_all[:-1], meas_f[:-1], color=plotting.color("svd"),
+                label="||A - A_k||_F measured")
+    plotting.theory_line(a1, k_all[:-1], ey_f[:-1], "sqrt(sum_(i>k) s_i^2)")
+    a2.semilogy(ks[ks < s.size], meas_s[ks < s.size], "o", color=plotting.color("svd"),
+                markersize=4, label="||A - A_k||_2 measured (NumPy)")
+    plotting.theory_line(a2, k_all[:-1], ey_s[:-1], "s_(k+1)")
+    for ax, what in ((a1, "Frobenius"), (a2, "spectral")):
+        ax.set_xlabel("rank k")
+        ax.set_ylabel(f"{what} error")
+        ax.legend()
+    report.add_figure("eckart_young", fig)
+
+    fig, (a1, a2) = plotting.figure(f"Randomised SVD (top {K} of a {M}x{N} matrix): "
+                                    "near-optimal and faster", ncols=2, width=4.8)
+    qs = sorted(rows)
+    labels = [f"q={q}" for q in qs]
+    a1.bar(labels, [rows[q][0] / sigma_next for q in qs], color=plotting.color("randomized"))
+    a1.axhline(1.0, **plotting.THEORY_STYLE, label="optimum s_(k+1) (Eckart-Young)")
+    a1.set_ylabel("||A - A_k^rand||_2 / s_(k+1)")
+    a1.set_xlabel("power iterations")
+    a1.legend()
+    a2.bar(["full SVD", *labels], [full_s, *[rows[q][1] for q in qs]],
+           color=[plotting.color("svd")] + [plotting.color("randomized")] * len(qs))
+    a2.set_yscale("log")
+    a2.set_ylabel("run time, seconds (compiled, best of repeats)")
+    report.add_figure("randomized_svd", fig)

@@ -1,0 +1,52 @@
+"""Linear-algebra kernels: random structured matrices, eigen-decompositions and power
+iteration (more modules as the linear-algebra experiments grow)."""
+
+from mathml_jax.linalg.eigen import (
+    circle_image,
+    diagonalisation_error,
+    eigenpair_residuals,
+    power_by_eigen,
+    power_by_products,
+)
+from mathml_jax.linalg.power_iteration import (
+    PowerState,
+    power_init,
+    power_iteration,
+    power_iteration_batch,
+    power_update,
+    sin_angle,
+)
+from mathml_jax.linalg.random_matrices import (
+    matrix_with_singular_values,
+    random_orthogonal,
+    symmetric_with_spectrum,
+)
+from mathml_jax.linalg.svd import (
+    eckart_young_errors,
+    randomized_svd,
+    rank_k_approximation,
+    thin_svd,
+    truncation_residual_norms,
+)
+
+__all__ = [
+    "eckart_young_errors",
+    "randomized_svd",
+    "rank_k_approximation",
+    "thin_svd",
+    "truncation_residual_norms",
+    "PowerState",
+    "circle_image",
+    "diagonalisation_error",
+    "eigenpair_residuals",
+    "matrix_with_singular_values",
+    "power_by_eigen",
+    "power_by_products",
+    "power_init",
+    "power_iteration",
+    "power_iteration_batch",
+    "power_update",
+    "random_orthogonal",
+    "sin_angle",
+    "symmetric_with_spectrum",
+]

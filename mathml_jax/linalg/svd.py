@@ -1,0 +1,79 @@
+"""The singular value decomposition A = U diag(s) V^T (from ``jnp.linalg``) and what it gives:
+best low-rank approximation (Eckart-Young), and a randomised SVD for the top k of a tall A."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+
+@jax.jit
+def eckart_young_errors(s):
+    """The smallest possible errors of a rank-k approximation, k = 0 .. len(s):
+    Frobenius sqrt(sum_{i>k} s_i^2) and spectral s_{k+1} (0 for k = len(s)).
+
+    Returns (frobenius (r+1,), spectral (r+1,))."""
+    tail_sq = jnp.cumsum((s**2)[::-1])[::-1]
+    frob = jnp.sqrt(jnp.concatenate([tail_sq, jnp.zeros(1, s.dtype)]))
+    spec = jnp.concatenate([s, jnp.zeros(1, s.dtype)])
+    return frob, spec
+
+
+@partial(jax.jit, static_argnames=("k",))
+def rank_k_approximation(u, s, vt, *, k: int):
+    """A_k = U_k diag(s_k) V_k^T, the truncation to the top k singular triplets."""
+    return (u[:, :k] * s[:k]) @ vt[:k]
+
+
+@jax.jit
+def truncation_residual_norms(a, u, s, vt):
+    """||A - A_k||_F for every k = 0 .. r, measured on the residual matrix itself:
+    R_0 = A, R_k = R_{k-1} - s_k u_k v_k^T (a ``lax.scan`` over k). Returns shape (r+1,)."""
+
+    def step(r, triplet):
+        uk, sk, vk = triplet
+        r = r - sk * jnp.outer(uk, vk)
+        return r, jnp.linalg.norm(r)
+
+    _, norms = jax.lax.scan(step, a, (u.T, s, vt))
+    return jnp.concatenate([jnp.linalg.norm(a)[None], norms])
+
+
+@partial(jax.jit, static_argnames=("rank", "oversample", "power_iters"))
+def randomized_svd(a, key, *, rank: int, oversample: int = 10, power_iters: int = 0):
+    """Randomised SVD of the top ``rank`` triplets (Halko, Martinsson and Tropp, 2011).
+
+    1. sketch Y = A Omega with a Gaussian Omega of shape (n, rank + oversample);
+    2. optionally ``power_iters`` times Y <- A (A^T Y), re-orthonormalised by QR each time
+       (sharpens the decay: the error factor shrinks like (s_{k+1}/s_k)^(2q+1));
+    3. Q = qr(Y), B = Q^T A (small), B = U_B diag(s) V^T, U = Q U_B.
+
+    Args:
+      a: (m, n) matrix, m >= n typical.
+      key: PRNG key for Omega.
+    Returns:
+      (u (m, rank), s (rank,), vt (rank, n)).
+    """
+    m, n = a.shape
+    width = rank + oversample
+    if width > min(m, n):
+        raise ValueError(f"rank + oversample = {width} exceeds min(m, n) = {min(m, n)}")
+    omega = jax.random.normal(key, (n, width), a.dtype)
+    q, _ = jnp.linalg.qr(a @ omega)
+
+    def power(_, q):
+        z, _ = jnp.linalg.qr(a.T @ q)
+        q, _ = jnp.linalg.qr(a @ z)
+        return q
+
+    q = jax.lax.fori_loop(0, power_iters, power, q)
+    ub, s, vt = jnp.linalg.svd(q.T @ a, full_matrices=False)
+    return (q @ ub)[:, :rank], s[:rank], vt[:rank]
+
+
+@jax.jit
+def thin_svd(a):
+    """``jnp.linalg.svd(a, full_matrices=False)``, jitted once (the baseline for timings)."""
+    return jnp.linalg.svd(a, full_matrices=False)
