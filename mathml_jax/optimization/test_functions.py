@@ -14,7 +14,7 @@ The known points live here, once, so tests and experiments share them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -83,6 +83,15 @@ def quartic(x: jax.Array, params=None) -> jax.Array:
 def double_well(x: jax.Array, params=None) -> jax.Array:
     """(x^2 - 1)^2 + y^2: minima (+-1, 0), a saddle at the origin."""
     return (x[0] ** 2 - 1.0) ** 2 + x[1] ** 2
+
+
+def quadratic_plus_cosines(x: jax.Array, A: jax.Array) -> jax.Array:
+    """1/2 x^T A x + sum_i cos(x_i) + 1/4 sum_i x_i^4, for any dimension d.
+
+    The origin is a critical point (every term is even) with Hessian A - I, so its type and
+    spectrum are known in closed form: the high-dimensional case of the ``hessian`` experiment.
+    """
+    return 0.5 * x @ (A @ x) + jnp.sum(jnp.cos(x)) + 0.25 * jnp.sum(x**4)
 
 
 # Himmelblau's critical points (rounded; the exact ones are roots of a polynomial system and are
@@ -156,3 +165,19 @@ TEST_FUNCTIONS: dict[str, TestFunction] = {
                                 (((1.0, 0.0), MINIMUM), ((-1.0, 0.0), MINIMUM),
                                  ((0.0, 0.0), SADDLE)), (0.1, 1.0), (-2.0, 2.0), (-2.0, 2.0)),
 }
+
+
+@cache
+def switched(names: tuple[str, ...]):
+    """f(x, i) = the i-th function of ``names`` at x, by ``lax.switch``.
+
+    One kernel compiled for f then serves every function in ``names`` (the index is traced);
+    the same tuple of names always gives the same (hashable) function object.
+    """
+    fns = [TEST_FUNCTIONS[n].fn for n in names]
+
+    def f(x, i):
+        return jax.lax.switch(i, fns, x)
+
+    f.__name__ = f"switched_{'_'.join(names)}"
+    return f

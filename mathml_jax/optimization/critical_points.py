@@ -1,0 +1,194 @@
+"""Critical points: Newton's method on grad f = 0, classification by the Hessian, and the
+Hessian's extreme eigenvalues from Hessian-vector products only.
+
+- :func:`newton_critical_point`: x <- x - H(x)^{-1} grad f(x) in a ``lax.scan``; it finds
+  critical points of every type (Newton does not care whether it climbs or descends). Status
+  codes: CONVERGED, NOT_CONVERGED, DIVERGED (non-finite step or left the search radius).
+- :func:`classify_hessian`: by the eigenvalues of the symmetric Hessian H,
+  all > tol: MINIMUM; all < -tol: MAXIMUM; some > tol and some < -tol: SADDLE; otherwise
+  DEGENERATE (an eigenvalue within tol of zero and no sign change: the second-order test is
+  inconclusive, as for x^3 or x^4 at 0).
+- :func:`determinant_test`: the two-variable test with D = f_xx f_yy - f_xy^2.
+- :func:`hvp`: H v = d/dt grad f(x + t v) at t = 0, forward-over-reverse, never forming H.
+- :func:`lanczos_extreme_eigenvalues`: the Lanczos iteration on v -> H v (with full
+  re-orthogonalisation), whose tridiagonal matrix's extreme eigenvalues approximate H's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+# classification codes (turned into words by ``TYPE_NAMES`` outside jit)
+MINIMUM, MAXIMUM, SADDLE, DEGENERATE = 0, 1, 2, 3
+TYPE_NAMES = ("minimum", "maximum", "saddle", "degenerate")
+# Newton status codes
+CONVERGED, NOT_CONVERGED, DIVERGED = 0, 1, 2
+STATUS_NAMES = ("converged", "not converged", "diverged")
+
+
+class NewtonResult(NamedTuple):
+    """x (d,), grad_norm (), last_step () (size of the last Newton step), status () int32."""
+
+    x: jax.Array
+    grad_norm: jax.Array
+    last_step: jax.Array
+    status: jax.Array
+
+
+def newton_critical_point(f: Callable, x0: jax.Array, params, radius, xtol, *, steps: int
+                          ) -> NewtonResult:
+    """Newton's method for grad f(x) = 0 from one start ``x0`` (d,).
+
+    Args:
+      f: f(x, params) -> scalar (static).
+      params: f's parameters (traced; None for the fixed test functions).
+      radius: iterates with ||x|| > radius count as diverged (traced).
+      xtol: converged when the last step is at most xtol (1 + ||x||) (traced).
+      steps: Newton steps (static).
+
+    Where the Hessian is singular and the gradient exactly zero the iterate is already a
+    critical point and stays; a non-finite step elsewhere freezes the iterate as DIVERGED.
+    """
+    def grad(x):
+        return jax.grad(f)(x, params)
+
+    def hess(x):
+        return jax.hessian(f)(x, params)
+
+    def step(carry, _):
+        x, last, diverged = carry
+        g = grad(x)
+        dx = jnp.linalg.solve(hess(x), g)
+        finite = jnp.all(jnp.isfinite(dx))
+        at_cp = jnp.all(g == 0)
+        dx = jnp.where(finite, dx, jnp.zeros_like(dx))
+        x_new = x - dx
+        out = ~jnp.all(jnp.isfinite(x_new)) | (jnp.linalg.norm(x_new) > radius)
+        bad = diverged | out | (~finite & ~at_cp)
+        x = jnp.where(bad, x, x_new)
+        last = jnp.where(bad, last, jnp.linalg.norm(dx))
+        return (x, last, bad), None
+
+    init = (x0, jnp.asarray(jnp.inf, x0.dtype), jnp.asarray(False))
+    (x, last, diverged), _ = jax.lax.scan(step, init, None, length=steps)
+    conv = last <= xtol * (1.0 + jnp.linalg.norm(x))
+    status = jnp.where(diverged, DIVERGED, jnp.where(conv, CONVERGED, NOT_CONVERGED))
+    return NewtonResult(x, jnp.linalg.norm(grad(x)), last, status.astype(jnp.int32))
+
+
+@partial(jax.jit, static_argnames=("f", "steps"))
+def newton_from_starts(starts: jax.Array, params, radius, xtol, *, f: Callable, steps: int
+                       ) -> NewtonResult:
+    """:func:`newton_critical_point` from every row of ``starts`` (n, d), in one ``vmap``."""
+    return jax.vmap(lambda x0: newton_critical_point(f, x0, params, radius, xtol,
+                                                     steps=steps))(starts)
+
+
+def classify_hessian(H: jax.Array, tol) -> tuple[jax.Array, jax.Array]:
+    """(code, eigenvalues) for a symmetric Hessian H (d, d): MINIMUM, MAXIMUM, SADDLE or
+    DEGENERATE, decided by the eigenvalues (``jnp.linalg.eigvalsh``) against ``tol``."""
+    lam = jnp.linalg.eigvalsh(0.5 * (H + H.T))
+    pos, neg = jnp.any(lam > tol), jnp.any(lam < -tol)
+    zero = jnp.any(jnp.abs(lam) <= tol)
+    code = jnp.where(pos & neg, SADDLE,
+                     jnp.where(zero, DEGENERATE, jnp.where(pos, MINIMUM, MAXIMUM)))
+    return code.astype(jnp.int32), lam
+
+
+@partial(jax.jit, static_argnames=("f",))
+def classify_points(points: jax.Array, params, tol, *, f: Callable
+                    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """:func:`classify_hessian` of ``jax.hessian(f)`` at every row of ``points`` (n, d).
+
+    Returns (codes (n,), eigenvalues (n, d), Hessians (n, d, d))."""
+    def one(x):
+        H = jax.hessian(f)(x, params)
+        code, lam = classify_hessian(H, tol)
+        return code, lam, H
+
+    return jax.vmap(one)(points)
+
+
+def determinant_test(H: jax.Array, tol) -> jax.Array:
+    """The second-derivative test in two variables, D = f_xx f_yy - f_xy^2:
+    D > tol and f_xx > 0: MINIMUM; D > tol and f_xx < 0: MAXIMUM; D < -tol: SADDLE;
+    |D| <= tol: DEGENERATE (the test does not decide)."""
+    if H.shape != (2, 2):
+        raise ValueError(f"the determinant test is for two variables, got a Hessian {H.shape}")
+    D = H[0, 0] * H[1, 1] - H[0, 1] * H[1, 0]
+    code = jnp.where(D > tol, jnp.where(H[0, 0] > 0, MINIMUM, MAXIMUM),
+                     jnp.where(D < -tol, SADDLE, DEGENERATE))
+    return code.astype(jnp.int32)
+
+
+@jax.jit
+def determinant_test_points(H: jax.Array, tol) -> jax.Array:
+    """:func:`determinant_test` for a batch of 2 x 2 Hessians (n, 2, 2)."""
+    return jax.vmap(determinant_test, in_axes=(0, None))(H, tol)
+
+
+@partial(jax.jit, static_argnames=("f",))
+def hessian_eigenvalues(x: jax.Array, params, *, f: Callable) -> jax.Array:
+    """All eigenvalues of the full ``jax.hessian(f)(x, params)`` (the d x d matrix is formed)."""
+    return jnp.linalg.eigvalsh(jax.hessian(f)(x, params))
+
+
+def hvp(f: Callable, x: jax.Array, v: jax.Array, params=None) -> jax.Array:
+    """Hessian-vector product H(x) v by forward-over-reverse: jvp of grad f along v."""
+    return jax.jvp(lambda y: jax.grad(f)(y, params), (x,), (v,))[1]
+
+
+class LanczosResult(NamedTuple):
+    """extremes (2,): (lambda_min, lambda_max) of T; alphas (m,), betas (m,): T's diagonal
+    and off-diagonal (betas[:-1]), from which T_j's eigenvalues after j < m steps follow."""
+
+    extremes: jax.Array
+    alphas: jax.Array
+    betas: jax.Array
+
+
+@partial(jax.jit, static_argnames=("f", "num_steps"))
+def lanczos_extreme_eigenvalues(x: jax.Array, params, key: jax.Array, *, f: Callable,
+                                num_steps: int) -> LanczosResult:
+    """Smallest and largest eigenvalue of the Hessian of f at x, from ``num_steps`` Lanczos
+    steps on v -> H v (Hessian-vector products only; H is never formed).
+
+    Lanczos builds an orthonormal basis q_1..q_m of the Krylov space of H and the tridiagonal
+    T = Q^T H Q (alpha_j on the diagonal, beta_j off it); T's extreme eigenvalues converge to
+    H's fastest. Every new vector is re-orthogonalised against all previous ones, which keeps
+    the basis orthonormal in floating point.
+
+    Returns:
+      LanczosResult: T's extreme eigenvalues and its entries.
+    """
+    d = x.shape[0]
+    if num_steps > d:
+        raise ValueError(f"num_steps={num_steps} exceeds the dimension {d}")
+    q0 = jax.random.normal(key, (d,), x.dtype)
+    q0 = q0 / jnp.linalg.norm(q0)
+    Q0 = jnp.zeros((num_steps, d), x.dtype).at[0].set(q0)
+
+    def step(carry, j):
+        Q, q_prev, beta_prev = carry
+        q = Q[j]
+        w = hvp(f, x, q, params)
+        alpha = jnp.dot(w, q)
+        w = w - alpha * q - beta_prev * q_prev
+        mask = (jnp.arange(num_steps) <= j).astype(x.dtype)[:, None]
+        for _ in range(2):  # full re-orthogonalisation, twice is enough
+            w = w - (Q * mask).T @ ((Q * mask) @ w)
+        beta = jnp.linalg.norm(w)
+        q_next = jnp.where(beta > 0, w / jnp.where(beta > 0, beta, 1.0), 0.0)
+        Q = jnp.where(j + 1 < num_steps, Q.at[jnp.minimum(j + 1, num_steps - 1)].set(q_next), Q)
+        return (Q, q, beta), (alpha, beta)
+
+    _, (alphas, betas) = jax.lax.scan(step, (Q0, jnp.zeros(d, x.dtype),
+                                             jnp.asarray(0.0, x.dtype)), jnp.arange(num_steps))
+    T = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
+    ritz = jnp.linalg.eigvalsh(T)
+    return LanczosResult(jnp.stack([ritz[0], ritz[-1]]), alphas, betas)
