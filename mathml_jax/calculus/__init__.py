@@ -22,6 +22,16 @@ from mathml_jax.calculus.differences import (
     forward_difference,
 )
 from mathml_jax.calculus.elementary import ELEMENTARY
+from mathml_jax.calculus.quadrature import (
+    RULES,
+    antiderivative_and_derivative,
+    composite_rule_estimates,
+    composite_rules,
+    gauss_legendre,
+    gauss_legendre_estimates,
+    gauss_legendre_table,
+    monte_carlo_running_estimates,
+)
 
 __all__ = [
     "ELEMENTARY",
@@ -29,7 +39,15 @@ __all__ = [
     "KIND_NAMES",
     "MAXIMUM",
     "MINIMUM",
+    "RULES",
     "STATUS_NAMES",
+    "antiderivative_and_derivative",
+    "composite_rules",
+    "composite_rule_estimates",
+    "gauss_legendre",
+    "gauss_legendre_estimates",
+    "gauss_legendre_table",
+    "monte_carlo_running_estimates",
     "chain_rule_derivative",
     "compose",
     "compositions_and_derivatives",
