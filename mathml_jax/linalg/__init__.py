@@ -8,6 +8,15 @@ from mathml_jax.linalg.eigen import (
     power_by_eigen,
     power_by_products,
 )
+from mathml_jax.linalg.pca import (
+    PCAResult,
+    fix_signs,
+    pca,
+    pca_reconstruct,
+    pca_reconstruct_ranks,
+    pca_transform,
+    sampled_pca_spectra,
+)
 from mathml_jax.linalg.power_iteration import (
     PowerState,
     power_init,
@@ -30,6 +39,13 @@ from mathml_jax.linalg.svd import (
 )
 
 __all__ = [
+    "PCAResult",
+    "fix_signs",
+    "pca",
+    "pca_reconstruct",
+    "pca_reconstruct_ranks",
+    "pca_transform",
+    "sampled_pca_spectra",
     "eckart_young_errors",
     "randomized_svd",
     "rank_k_approximation",
