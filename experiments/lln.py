@@ -36,7 +36,7 @@ from mathml_jax.probability import (
     streak_win_counts,
     stream_counts,
 )
-from mathml_jax.probability.streaming import DIE_CANDIDATES_PER_WORD, DIE_NIBBLE_LIMIT
+from mathml_jax.probability.streaming import DIE_CANDIDATES_PER_WORD
 
 SECTION = "Probability theory / Law of large numbers"
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class Config:
     streak_paths: int = param(1000, ge=1, le=1_000_000)
     streak_tosses: int = param(2000, ge=10, le=100_000_000)
     num_flips: float = param(1e10, ge=1, le=1e15, help="fair coin flips counted at scale")
-    num_rolls: float = param(1e9, ge=1, le=1e15, help="die roll candidates (nibbles) at scale")
+    num_rolls: float = param(1e9, ge=1, le=1e15, help="die roll candidates (3-bit fields) at scale")
     benchmark_samples: float = param(1e9, ge=1e5, le=1e12,
                                      help="samples of the JAX vs NumPy throughput comparison")
     chunk_words: int = param(1 << 18, ge=1, le=1 << 26, help="32-bit words per chunk")
@@ -253,7 +253,7 @@ def run(cfg: Config, ctx) -> Report:
     report.metric("die_interrupted", stopped_d)
     _, ok, fail = count_within_z(faces.astype(np.float64), rolls, 1 / 6, z)
     report.claim(Claim.holds(
-        f"{rolls:.3g} die rolls (nibble < {DIE_NIBBLE_LIMIT}, nibble mod 6): every face within "
+        f"{rolls:.3g} die rolls (3-bit fields, 6 and 7 rejected): every face within "
         f"{z:g} SE of 1/6", ok, measured=float(max(abs(f / rolls - 1 / 6) for f in faces)),
         detail=f"rejection sampling keeps rolls exactly uniform; exact failure probability "
                f"<= {fail:.1e}"))
@@ -266,7 +266,7 @@ def run(cfg: Config, ctx) -> Report:
     _, _, t_jc, _ = stream(jax.random.fold_in(k_coin, 1), -(-n_b // 32), kind="coin",
                            chunk_words=cfg.chunk_words, block_chunks=cfg.block_chunks,
                            mesh=mesh, label="benchmark coin", progress=False)
-    die_words = -(-n_b // 6)  # 8 candidates, 6 accepted on average per word
+    die_words = -(-n_b * 2 // 15)  # 7.5 rolls per word on average
     _, _, t_jd, _ = stream(jax.random.fold_in(k_die, 1), die_words, kind="die",
                            chunk_words=cfg.chunk_words, block_chunks=cfg.block_chunks,
                            mesh=mesh, label="benchmark die", progress=False)
