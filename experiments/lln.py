@@ -309,7 +309,7 @@ def _timed_streak(key, cfg):
 
 def _figures(report, cfg, at, curves, moments, trials, wins):
     names = {"coin": "fair coin", "die": "fair die", "student_t": f"Student t, df={cfg.df:g}"}
-    fig, axes = plotting.figure("Running averages settle at the mean, within sigma/sqrt(n)",
+    fig, axes = plotting.figure("Running averages settle at the mean, within 3 sigma/sqrt(n)",
                                 ncols=3, width=4.6)
     for ax, dist in zip(axes, ("coin", "die", "student_t"), strict=True):
         mu, sigma = moments[dist]

@@ -167,7 +167,8 @@ def test_running_means_of_a_die_against_numpy_cumsum():
     at = jnp.array([1, 5, 50])
     m = np.asarray(running_means(jax.random.key(0), at, 5.0, distributions=("die",),
                                  num_paths=2, num_steps=50))
-    x = np.asarray(jax.random.randint(jax.random.fold_in(jax.random.key(0), 0), (2, 50), 1, 7))
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(0), 0), 2)
+    x = np.stack([np.asarray(jax.random.randint(k, (50,), 1, 7)) for k in keys])
     np.testing.assert_allclose(m[0], np.cumsum(x, axis=1)[:, [0, 4, 49]] / [1, 5, 50],
                                rtol=1e-6)
 

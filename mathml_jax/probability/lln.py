@@ -43,9 +43,13 @@ def running_means(key: jax.Array, at: jax.Array, df=5.0, *, distributions: tuple
     """
     out = []
     for i, dist in enumerate(distributions):
-        x = draw(jax.random.fold_in(key, i), dist, (num_paths, num_steps), df)
-        sums = jnp.cumsum(x, axis=1)
-        out.append(sums[:, at - 1] / at.astype(sums.dtype))
+        def one_path(k, dist=dist):
+            sums = jnp.cumsum(draw(k, dist, (num_steps,), df))
+            return sums[at - 1] / at.astype(sums.dtype)
+
+        keys = jax.random.split(jax.random.fold_in(key, i), num_paths)
+        # paths in batches of 16: memory stays 16 paths of draws, not num_paths
+        out.append(jax.lax.map(one_path, keys, batch_size=16))
     return jnp.stack(out)
 
 
