@@ -9,15 +9,27 @@ from mathml_jax.probability.expectation import (
     monte_carlo_values,
     trapezoid_expectation,
 )
+from mathml_jax.probability.lln import draw, running_means, streak_win_counts
+from mathml_jax.probability.streaming import (
+    combine_counts,
+    device_mesh,
+    stream_counts,
+)
 
 __all__ = [
     "binomial_two_sided_tail",
+    "combine_counts",
     "count_within_z",
+    "device_mesh",
     "die_game_payoffs",
     "die_game_winnings",
+    "draw",
     "exact_expectation",
     "heads_counts",
     "monte_carlo_values",
     "running_heads",
+    "running_means",
+    "stream_counts",
+    "streak_win_counts",
     "trapezoid_expectation",
 ]

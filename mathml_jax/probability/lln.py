@@ -1,0 +1,82 @@
+"""The law of large numbers: running averages of many independent sequences, and streaks.
+
+The running average of n independent draws with mean mu and standard deviation sigma settles
+at mu, its spread over independent sequences shrinking like sigma / sqrt(n). A Cauchy
+variable has no mean: the average of n standard Cauchy draws is again standard Cauchy, so its
+running average never settles.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+DISTRIBUTIONS = ("coin", "die", "student_t", "cauchy")
+
+
+def draw(key: jax.Array, distribution: str, shape: tuple[int, ...], df=5.0) -> jax.Array:
+    """Independent draws: a fair coin (0/1), a fair die (1..6), Student's t with ``df``
+    degrees of freedom (heavy tails, finite variance for df > 2), or standard Cauchy."""
+    if distribution == "coin":
+        return jax.random.bernoulli(key, 0.5, shape).astype(jnp.float32)
+    if distribution == "die":
+        return jax.random.randint(key, shape, 1, 7).astype(jnp.float32)
+    if distribution == "student_t":
+        return jax.random.t(key, df, shape)
+    if distribution == "cauchy":
+        return jax.random.cauchy(key, shape)
+    raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
+
+
+@partial(jax.jit, static_argnames=("distributions", "num_paths", "num_steps"))
+def running_means(key: jax.Array, at: jax.Array, df=5.0, *, distributions: tuple[str, ...],
+                  num_paths: int, num_steps: int) -> jax.Array:
+    """Running averages (1/n) sum_{i<=n} X_i of independent paths, read at the counts ``at``,
+    for each of ``distributions`` (independent keys; one compilation for all of them).
+
+    Args:
+      at: int array of counts n in 1..num_steps where the averages are returned.
+    Returns:
+      array (len(distributions), num_paths, len(at)).
+    """
+    out = []
+    for i, dist in enumerate(distributions):
+        def one_path(k, dist=dist):
+            sums = jnp.cumsum(draw(k, dist, (num_steps,), df))
+            return sums[at - 1] / at.astype(sums.dtype)
+
+        keys = jax.random.split(jax.random.fold_in(key, i), num_paths)
+        # paths in batches of 16: memory stays 16 paths of draws, not num_paths
+        out.append(jax.lax.map(one_path, keys, batch_size=16))
+    return jnp.stack(out)
+
+
+@partial(jax.jit, static_argnames=("num_paths", "num_tosses", "max_streak"))
+def streak_win_counts(key: jax.Array, p, *, num_paths: int, num_tosses: int,
+                      max_streak: int) -> tuple[jax.Array, jax.Array]:
+    """The gambler's fallacy, counted: how often a win follows a streak of losses.
+
+    Tosses win with probability ``p``. For k = 1..max_streak, ``trials[k-1]`` counts the tosses
+    preceded by at least k losses in a row and ``wins[k-1]`` how many of those were wins; by
+    independence wins/trials estimates p for every k.
+
+    Returns:
+      (trials, wins), int32 arrays of shape (max_streak,), summed over paths.
+    """
+    wins_all = jax.random.bernoulli(key, p, (num_tosses, num_paths))
+    ks = jnp.arange(1, max_streak + 1)
+
+    def step(carry, win):
+        streak, trials, wins = carry
+        after = streak[:, None] >= ks[None, :]  # (paths, K)
+        trials = trials + jnp.sum(after, axis=0, dtype=jnp.int32)
+        wins = wins + jnp.sum(after & win[:, None], axis=0, dtype=jnp.int32)
+        streak = jnp.where(win, 0, streak + 1)
+        return (streak, trials, wins), None
+
+    zero = jnp.zeros(max_streak, jnp.int32)
+    (_, trials, wins), _ = jax.lax.scan(step, (jnp.zeros(num_paths, jnp.int32), zero, zero),
+                                        wins_all)
+    return trials, wins

@@ -1,0 +1,118 @@
+"""Counting coin flips and die rolls at scale: fixed-size chunks, sharded over devices.
+
+A fair coin flip needs one random bit, so one 32-bit word from ``jax.random.bits`` is 32 flips
+and the number of heads in it is its population count. A fair die needs log2 6 ~ 2.6 bits: a word
+holds ten 3-bit fields (bits 0..29), each uniform on 0..7; a field is a roll when it is below 6
+(probability 3/4), and then it is exactly uniform on faces 1..6 (rejection sampling; fields 6
+and 7 are simply not counted): ten candidates, 7.5 rolls on average, per word. Both are exactly
+unbiased. The faces are counted without unpacking the fields (SIMD within a register): for
+face value c, ``x = word ^ (c * 0o1111111111)`` has a zero field exactly where the field
+equals c, ``~(x | x >> 1 | x >> 2) & 0o1111111111`` marks those fields with one bit each, and
+its population count is the number of rolls of face c + 1 in the word.
+
+The stream of words is cut into chunks of ``chunk_words`` words; chunk c is generated from
+``fold_in(key, c)``, so the result depends only on (key, count), never on how chunks are
+spread over devices or calls: one device and two devices give identical counts. Each device
+loops over its chunks with ``fori_loop`` (traced bounds: one compilation for every count), so
+peak memory is a few chunks whatever the count. Counts are carried as exact 64-bit integers
+split into two uint32 words (hi, lo), so nothing overflows even without ``jax_enable_x64``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, PartitionSpec
+
+DIE_FIELD_BITS = 3
+DIE_CANDIDATES_PER_WORD = 10  # 3-bit fields per 32-bit word (bits 30, 31 unused)
+_FIELD_LOW_BITS = 0o1111111111  # bit 0 of each of the ten 3-bit fields
+
+
+def _add64(acc, x):
+    """(hi, lo) + x for uint32 arrays, with the carry."""
+    hi, lo = acc
+    new_lo = lo + x
+    return hi + (new_lo < lo).astype(jnp.uint32), new_lo
+
+
+def _chunk_counts(key, chunk, valid_words, *, kind: str, chunk_words: int):
+    """Counts of one chunk: (1,) heads for a coin, (6,) per-face counts for a die."""
+    words = jax.random.bits(jax.random.fold_in(key, chunk), (chunk_words,), jnp.uint32)
+    valid = jnp.arange(chunk_words) < valid_words
+    if kind == "coin":
+        heads = jnp.where(valid, jax.lax.population_count(words), 0)
+        return jnp.sum(heads, dtype=jnp.uint32)[None]
+    low = jnp.uint32(_FIELD_LOW_BITS)
+    counts = []
+    for c in range(6):
+        x = words ^ jnp.uint32(c * _FIELD_LOW_BITS)
+        hits = ~(x | (x >> 1) | (x >> 2)) & low
+        counts.append(jnp.sum(jnp.where(valid, jax.lax.population_count(hits), 0),
+                              dtype=jnp.uint32))
+    return jnp.stack(counts)
+
+
+def _device_counts(key, first, num_chunks, total_chunks, last_valid, *, kind, chunk_words,
+                   num_devices, axis):
+    """Counts of chunks first + d, first + d + D, ... (< first + num_chunks) on device d."""
+    d = jax.lax.axis_index(axis) if axis else 0
+    width = 1 if kind == "coin" else 6
+    per_device = (num_chunks + num_devices - 1) // num_devices
+
+    def body(i, acc):
+        c = first + d + i * num_devices
+        inside = c < first + num_chunks
+        valid = jnp.where(c == total_chunks - 1, last_valid, chunk_words)
+        counts = _chunk_counts(key, c, jnp.where(inside, valid, 0), kind=kind,
+                               chunk_words=chunk_words)
+        return _add64(acc, counts)
+
+    zero = jnp.zeros(width, jnp.uint32)
+    hi, lo = jax.lax.fori_loop(0, per_device, body, (zero, zero))
+    return jnp.stack([hi, lo])[None]  # (1, 2, width)
+
+
+@partial(jax.jit, static_argnames=("kind", "chunk_words", "mesh"))
+def stream_counts(key: jax.Array, first, num_chunks, total_chunks, last_valid, *, kind: str,
+                  chunk_words: int, mesh: Mesh | None = None) -> jax.Array:
+    """Counts over chunks ``first .. first + num_chunks - 1`` of the word stream of ``key``.
+
+    Args:
+      key: PRNG key of the whole stream.
+      first, num_chunks: the chunks this call covers (traced int32: no recompilation).
+      total_chunks, last_valid: the stream has ``total_chunks`` chunks; the last one uses only
+        its first ``last_valid`` words.
+      kind: "coin" (heads: population counts) or "die" (counts of faces 1..6).
+      mesh: a 1-D device mesh to shard chunks over (``None``: one device).
+    Returns:
+      uint32 array (devices, 2, width): per device, the (hi, lo) words of each count; width 1
+      (heads) or 6 (faces). Combine with :func:`combine_counts`.
+    """
+    if kind not in ("coin", "die"):
+        raise ValueError(f"kind must be 'coin' or 'die', got {kind!r}")
+    args = (key, first, num_chunks, total_chunks, last_valid)
+    if mesh is None:
+        return _device_counts(*args, kind=kind, chunk_words=chunk_words, num_devices=1,
+                              axis=None)
+    axis = mesh.axis_names[0]
+    f = partial(_device_counts, kind=kind, chunk_words=chunk_words,
+                num_devices=mesh.devices.size, axis=axis)
+    return jax.shard_map(f, mesh=mesh, in_specs=PartitionSpec(),
+                         out_specs=PartitionSpec(axis), check_vma=False)(*args)
+
+
+def combine_counts(parts) -> np.ndarray:
+    """Exact Python-integer totals (object array of width 1 or 6) of ``stream_counts`` parts."""
+    parts = np.asarray(parts).astype(np.uint64)
+    hi, lo = parts[:, 0].astype(object), parts[:, 1].astype(object)
+    return (hi * (1 << 32) + lo).sum(axis=0)
+
+
+def device_mesh() -> Mesh | None:
+    """A 1-D mesh over all local devices (``None`` when there is only one)."""
+    devices = jax.local_devices()
+    return None if len(devices) == 1 else Mesh(np.array(devices), ("devices",))

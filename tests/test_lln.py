@@ -1,0 +1,186 @@
+"""The ``lln`` experiment and its kernels, against independent references."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.stats
+from conftest import ROOT, assert_all_claims_pass
+
+from experiments.lln import stream
+from mathml_jax.probability import (
+    combine_counts,
+    running_means,
+    streak_win_counts,
+    stream_counts,
+)
+
+W = 1 << 12
+
+
+def _counts(kind, chunks, last_valid, first=0, n=None, key=0):
+    i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
+    parts = stream_counts(jax.random.key(key), i32(first), i32(chunks if n is None else n),
+                          i32(chunks), i32(last_valid), kind=kind, chunk_words=W)
+    return combine_counts(parts)
+
+
+def test_coin_popcount_equals_counting_bits_one_by_one():
+    """Heads of one chunk = the number of 1 bits of the same words, unpacked by NumPy."""
+    key = jax.random.key(3)
+    words = np.asarray(jax.random.bits(jax.random.fold_in(key, 0), (W,), jnp.uint32))
+    bits = np.unpackbits(words.view(np.uint8)).sum()
+    i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
+    got = combine_counts(stream_counts(key, i32(0), i32(1), i32(1), i32(W), kind="coin",
+                                       chunk_words=W))
+    assert int(got[0]) == int(bits)
+    # a partial last chunk only counts its valid words
+    got = combine_counts(stream_counts(key, i32(0), i32(1), i32(1), i32(10), kind="coin",
+                                       chunk_words=W))
+    assert int(got[0]) == int(np.unpackbits(words[:10].view(np.uint8)).sum())
+
+
+def test_die_faces_from_3_bit_fields_match_a_numpy_decoding():
+    key = jax.random.key(4)
+    words = np.asarray(jax.random.bits(jax.random.fold_in(key, 0), (W,), jnp.uint32))
+    fields = np.stack([(words >> (3 * j)) & 7 for j in range(10)]).ravel()
+    expected = np.bincount(fields[fields < 6], minlength=8)[:6]
+    i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
+    got = combine_counts(stream_counts(key, i32(0), i32(1), i32(1), i32(W), kind="die",
+                                       chunk_words=W))
+    assert [int(g) for g in got] == list(expected)
+
+
+def test_coin_and_die_are_exactly_unbiased_chi_square():
+    """~1.3e8 flips and ~4.9e7 rolls against the exact probabilities 1/2 and 1/6: chi-square
+    statistic below the 0.9999 quantile (a correct sampler fails with probability 1e-4)."""
+    heads = int(_counts("coin", 1000, W)[0])
+    n = 1000 * W * 32
+    assert (heads - n / 2) ** 2 / (n / 4) < scipy.stats.chi2.ppf(0.9999, 1)
+    faces = np.array([int(f) for f in _counts("die", 1600, W)], np.float64)
+    exp = faces.sum() / 6
+    assert np.sum((faces - exp) ** 2 / exp) < scipy.stats.chi2.ppf(0.9999, 5)
+    # the acceptance rate of 3-bit fields is 6/8
+    cand = 1600 * W * 10
+    p = 6 / 8
+    assert abs(faces.sum() - cand * p) < 5 * np.sqrt(cand * p * (1 - p))
+
+
+def test_counts_do_not_depend_on_how_chunks_are_split_into_calls():
+    whole = _counts("die", 10, 77)
+    parts = _counts("die", 10, 77, first=0, n=4) + _counts("die", 10, 77, first=4, n=6)
+    assert list(whole) == list(parts)
+
+
+def test_one_compilation_for_every_count_and_bounded_memory():
+    """Counts are traced: the same executable serves 1e3 or 1e12 samples, so the memory it
+    needs cannot grow with the count; its temporaries stay a few chunks."""
+    _counts("coin", 3, W)
+    before = stream_counts._cache_size()
+    _counts("coin", 5, 17)
+    assert stream_counts._cache_size() == before
+    i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
+    compiled = stream_counts.lower(jax.random.key(0), i32(0), i32(1), i32(10**6), i32(W),
+                                   kind="coin", chunk_words=W).compile()
+    mem = compiled.memory_analysis()
+    if mem is not None:
+        assert mem.temp_size_in_bytes < 16 * W * 4
+
+
+def test_uint64_carry_is_exact_beyond_2_to_32():
+    """The (hi, lo) uint32 pair carries into hi when lo overflows, as Python ints do."""
+    from mathml_jax.probability.streaming import _add64
+    acc = (jnp.array([0, 5], jnp.uint32), jnp.array([2**32 - 10, 7], jnp.uint32))
+    add = jnp.array([25, 3], jnp.uint32)
+    hi, lo = _add64(acc, add)
+    parts = jnp.stack([hi, lo])[None]
+    assert [int(v) for v in combine_counts(parts)] == [2**32 - 10 + 25, 5 * 2**32 + 10]
+
+
+def test_two_devices_give_the_same_counts_as_one():
+    code = textwrap.dedent("""
+        import json, jax, jax.numpy as jnp
+        from mathml_jax.probability import combine_counts, device_mesh, stream_counts
+        mesh = device_mesh()
+        i32 = lambda v: jnp.asarray(v, jnp.int32)
+        out = {"devices": len(jax.devices())}
+        for kind in ("coin", "die"):
+            parts = stream_counts(jax.random.key(7), i32(0), i32(13), i32(13), i32(100),
+                                  kind=kind, chunk_words=4096, mesh=mesh)
+            out[kind] = [int(c) for c in combine_counts(parts)]
+        print(json.dumps(out))
+    """)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=True)
+    two = json.loads(res.stdout.strip().splitlines()[-1])
+    assert two["devices"] == 2
+    assert two["coin"] == [int(c) for c in _counts("coin", 13, 100, key=7)]
+    assert two["die"] == [int(c) for c in _counts("die", 13, 100, key=7)]
+
+
+def test_stream_driver_keeps_partial_count_on_ctrl_c(monkeypatch):
+    import experiments.lln as lln
+
+    calls = {"n": 0}
+    real = combine_counts
+
+    def interrupting(parts):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(parts)
+
+    monkeypatch.setattr(lln, "combine_counts", interrupting)
+    counts, words, _, stopped = stream(jax.random.key(0), 10 * W, kind="coin", chunk_words=W,
+                                       block_chunks=1, mesh=None, label="test",
+                                       progress=False)
+    assert stopped and words == 2 * W
+    assert 0 < int(counts[0]) < 2 * W * 32
+
+
+def test_streak_counts_against_a_python_loop():
+    key = jax.random.key(1)
+    trials, wins = streak_win_counts(key, 0.4, num_paths=3, num_tosses=200, max_streak=4)
+    x = np.asarray(jax.random.bernoulli(key, 0.4, (200, 3)))
+    t_ref, w_ref = np.zeros(4, int), np.zeros(4, int)
+    for p in range(3):
+        streak = 0
+        for t in range(200):
+            for k in range(1, 5):
+                if streak >= k:
+                    t_ref[k - 1] += 1
+                    w_ref[k - 1] += x[t, p]
+            streak = 0 if x[t, p] else streak + 1
+    assert list(np.asarray(trials)) == list(t_ref) and list(np.asarray(wins)) == list(w_ref)
+
+
+def test_running_means_of_a_die_against_numpy_cumsum():
+    at = jnp.array([1, 5, 50])
+    m = np.asarray(running_means(jax.random.key(0), at, 5.0, distributions=("die",),
+                                 num_paths=2, num_steps=50))
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(0), 0), 2)
+    x = np.stack([np.asarray(jax.random.randint(k, (50,), 1, 7)) for k in keys])
+    np.testing.assert_allclose(m[0], np.cumsum(x, axis=1)[:, [0, 4, 49]] / [1, 5, 50],
+                               rtol=1e-6)
+
+
+def test_lln_end_to_end_fast_profile(run_experiment):
+    status, report, job = run_experiment("lln")
+    assert status == 0
+    assert_all_claims_pass(report)
+    rec = json.loads((job / "metrics.json").read_text())["metrics"]
+    for name in ("coin_flips_per_s", "benchmark_numpy_coin_per_s", "benchmark_coin_speedup",
+                 "benchmark_die_speedup"):
+        assert rec[name] > 0
+    assert rec["coin_flips"] >= 1e8
+    for name in ("running_averages", "spread", "cauchy", "gamblers_fallacy"):
+        assert (job / f"{name}.png").stat().st_size > 10_000
