@@ -1,7 +1,7 @@
 """``lln``: the law of large numbers, at scale.
 
-1. Running averages of many independent sequences (a coin, a die, Student's t with 5 degrees
-   of freedom: heavy tails, finite variance) settle at the mean; their spread over sequences
+1. Running averages of many independent sequences (a coin, a die, a Pareto variable with tail
+   index 5: heavy tails, finite variance) settle at the mean; their spread over sequences
    shrinks like sigma / sqrt(n) (fitted slope -1/2 on log-log axes). A Cauchy variable has no
    mean and its running average does not settle (the average of n standard Cauchy draws is
    standard Cauchy: its spread does not shrink at all).
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from dataclasses import dataclass
 
@@ -26,17 +25,15 @@ import numpy as np
 import scipy.stats
 
 from experiments._schema import param
-from mathml_jax import Claim, Report, Timing, plotting
+from mathml_jax import Claim, Report, plotting
 from mathml_jax.convergence import fitted_slope
 from mathml_jax.probability import (
-    combine_counts,
     count_within_z,
     device_mesh,
     running_means,
     streak_win_counts,
-    stream_counts,
 )
-from mathml_jax.probability.streaming import DIE_CANDIDATES_PER_WORD
+from mathml_jax.probability.streaming import DIE_CANDIDATES_PER_WORD, stream
 
 SECTION = "Probability theory / Law of large numbers"
 log = logging.getLogger(__name__)
@@ -48,8 +45,8 @@ MOMENTS = {"coin": (0.5, 0.5), "die": (3.5, math.sqrt(35 / 12))}
 class Config:
     num_paths: int = param(200, ge=10, le=100_000, help="independent running-average paths")
     num_steps: int = param(100_000, ge=100, le=10_000_000, help="draws per path")
-    df: float = param(5.0, gt=4, le=1000, help="degrees of freedom of Student's t (> 4: "
-                      "finite variance and a spread estimate with finite variance)")
+    alpha: float = param(5.0, gt=4, le=1000, help="Pareto tail index (> 4: finite variance, "
+                         "and a spread estimate with finite variance)")
     p: float = param(0.5, gt=0, lt=1, help="win probability in the gambler's-fallacy study")
     max_streak: int = param(8, ge=1, le=60, help="longest losing streak examined")
     streak_paths: int = param(1000, ge=1, le=1_000_000)
@@ -64,54 +61,6 @@ class Config:
 
 
 # --------------------------------------------------------------------------- streaming driver
-
-_COMPILED: dict = {}
-
-def stream(key, num_words: int, *, kind: str, chunk_words: int, block_chunks: int, mesh,
-           label: str, progress: bool = True):
-    """Counts over ``num_words`` random words in blocks of chunks, with a progress line.
-
-    Ctrl-C stops after the current block and keeps the partial count.
-
-    Returns:
-      (counts: object array of exact ints, words_done, Timing, interrupted)
-    """
-    total_chunks = -(-num_words // chunk_words)
-    last_valid = num_words - (total_chunks - 1) * chunk_words
-    i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
-    static = dict(kind=kind, chunk_words=chunk_words, mesh=mesh)
-    t0 = time.perf_counter()
-    cache_key = (kind, chunk_words, mesh, str(jax.random.key_impl(key)))
-    if cache_key not in _COMPILED:  # counts and chunk indices are traced: one compile per kind
-        _COMPILED[cache_key] = stream_counts.lower(
-            key, i32(0), i32(1), i32(total_chunks), i32(last_valid), **static).compile()
-    compiled = _COMPILED[cache_key]
-    compile_s = time.perf_counter() - t0
-    counts = np.zeros(1 if kind == "coin" else 6, dtype=object)
-    done, interrupted = 0, False
-    t0 = time.perf_counter()
-    try:
-        while done < total_chunks:
-            n = min(block_chunks, total_chunks - done)
-            parts = compiled(key, i32(done), i32(n), i32(total_chunks), i32(last_valid))
-            counts = counts + combine_counts(jax.device_get(parts))
-            done += n
-            if progress and total_chunks > block_chunks:
-                frac = done / total_chunks
-                rate = done * chunk_words / max(time.perf_counter() - t0, 1e-9)
-                bar = "#" * int(30 * frac)
-                print(f"\r{label}: [{bar:<30}] {100 * frac:5.1f}%  {rate:.3g} words/s",
-                      end="", file=sys.stderr, flush=True)
-    except KeyboardInterrupt:
-        interrupted = True
-        log.warning("%s interrupted after %d of %d chunks: keeping the partial count", label,
-                    done, total_chunks)
-    if progress and total_chunks > block_chunks:
-        print(file=sys.stderr)
-    run_s = time.perf_counter() - t0
-    words = min(done * chunk_words, num_words)
-    return counts, words, Timing(compile_s=compile_s, run_s=run_s), interrupted
-
 
 def numpy_coin(rng, n: int, chunk: int = 1 << 22) -> int:
     """NumPy baseline: heads among n fair flips, chunk by chunk (random() < 1/2)."""
@@ -156,9 +105,9 @@ def run(cfg: Config, ctx) -> Report:
     # -- 1. running averages
     at = checkpoints(cfg.num_steps)
     P = cfg.num_paths
-    t_var = cfg.df / (cfg.df - 2)
-    moments = {**MOMENTS, "student_t": (0.0, math.sqrt(t_var))}
-    dists = ("coin", "die", "student_t", "cauchy")
+    a = cfg.alpha
+    moments = {**MOMENTS, "pareto": (a / (a - 1), math.sqrt(a / ((a - 1) ** 2 * (a - 2))))}
+    dists = ("coin", "die", "pareto", "cauchy")
     all_means, t = running_means_timed(k_avg, at, cfg, dists)
     report.add_timing("running_means", t)
     curves = {}
@@ -296,7 +245,7 @@ def run(cfg: Config, ctx) -> Report:
 
 def running_means_timed(key, at, cfg, dists):
     from mathml_jax.timing import timed
-    out, t = timed(running_means, key, jnp.asarray(at, jnp.int32), jnp.float32(cfg.df),
+    out, t = timed(running_means, key, jnp.asarray(at, jnp.int32), jnp.float32(cfg.alpha),
                    distributions=dists, num_paths=cfg.num_paths, num_steps=cfg.num_steps)
     return np.asarray(out, np.float64), t
 
@@ -308,10 +257,10 @@ def _timed_streak(key, cfg):
 
 
 def _figures(report, cfg, at, curves, moments, trials, wins):
-    names = {"coin": "fair coin", "die": "fair die", "student_t": f"Student t, df={cfg.df:g}"}
+    names = {"coin": "fair coin", "die": "fair die", "pareto": f"Pareto, tail index {cfg.alpha:g}"}
     fig, axes = plotting.figure("Running averages settle at the mean, within 3 sigma/sqrt(n)",
                                 ncols=3, width=4.6)
-    for ax, dist in zip(axes, ("coin", "die", "student_t"), strict=True):
+    for ax, dist in zip(axes, ("coin", "die", "pareto"), strict=True):
         mu, sigma = moments[dist]
         m = curves[dist]
         for j in range(min(6, m.shape[0])):
@@ -331,7 +280,7 @@ def _figures(report, cfg, at, curves, moments, trials, wins):
 
     fig, ax = plotting.figure("Spread of the running average shrinks like sigma/sqrt(n)",
                               width=7)
-    for dist in ("coin", "die", "student_t"):
+    for dist in ("coin", "die", "pareto"):
         mu, sigma = moments[dist]
         rms = np.sqrt(((curves[dist] - mu) ** 2).mean(axis=0)) / sigma
         plotting.loglog_fit(ax, at, rms, names[dist], name=dist, marker=".",
@@ -347,16 +296,17 @@ def _figures(report, cfg, at, curves, moments, trials, wins):
     report.add_figure("spread", fig)
 
     fig, (a1, a2) = plotting.figure("No law of large numbers without a mean: Cauchy vs "
-                                    "Student t", ncols=2, width=6)
+                                    "Pareto", ncols=2, width=6)
     for j in range(min(8, c.shape[0])):
         a1.plot(at, c[j], linewidth=1, color=plotting.color(f"path{j}"))
-        a2.plot(at, curves["student_t"][j], linewidth=1, color=plotting.color(f"path{j}"))
+        a2.plot(at, curves["pareto"][j], linewidth=1, color=plotting.color(f"path{j}"))
     a1.set_title("standard Cauchy: running averages keep jumping")
-    a2.set_title(f"Student t (df={cfg.df:g}): they settle at 0")
-    for a in (a1, a2):
+    mu_p = moments["pareto"][0]
+    a2.set_title(f"Pareto ({cfg.alpha:g}, heavy tail, finite variance): settles at {mu_p:g}")
+    for a, center in ((a1, 0.0), (a2, mu_p)):
         a.set_xscale("log")
-        a.set_ylim(-6, 6)
-        a.axhline(0, **plotting.THEORY_STYLE)
+        a.set_ylim(center - 6, center + 6)
+        a.axhline(center, **plotting.THEORY_STYLE)
         a.set_xlabel("n (log scale)")
     a1.set_ylabel("running average")
     report.add_figure("cauchy", fig)

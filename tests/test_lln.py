@@ -14,11 +14,11 @@ import numpy as np
 import scipy.stats
 from conftest import ROOT, assert_all_claims_pass
 
-from experiments.lln import stream
 from mathml_jax.probability import (
     combine_counts,
     running_means,
     streak_win_counts,
+    stream,
     stream_counts,
 )
 
@@ -128,7 +128,7 @@ def test_two_devices_give_the_same_counts_as_one():
 
 
 def test_stream_driver_keeps_partial_count_on_ctrl_c(monkeypatch):
-    import experiments.lln as lln
+    import mathml_jax.probability.streaming as streaming
 
     calls = {"n": 0}
     real = combine_counts
@@ -139,7 +139,7 @@ def test_stream_driver_keeps_partial_count_on_ctrl_c(monkeypatch):
             raise KeyboardInterrupt
         return real(parts)
 
-    monkeypatch.setattr(lln, "combine_counts", interrupting)
+    monkeypatch.setattr(streaming, "combine_counts", interrupting)
     counts, words, _, stopped = stream(jax.random.key(0), 10 * W, kind="coin", chunk_words=W,
                                        block_chunks=1, mesh=None, label="test",
                                        progress=False)

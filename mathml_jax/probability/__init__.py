@@ -13,6 +13,7 @@ from mathml_jax.probability.lln import draw, running_means, streak_win_counts
 from mathml_jax.probability.streaming import (
     combine_counts,
     device_mesh,
+    stream,
     stream_counts,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "monte_carlo_values",
     "running_heads",
     "running_means",
+    "stream",
     "stream_counts",
     "streak_win_counts",
     "trapezoid_expectation",

@@ -13,25 +13,26 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-DISTRIBUTIONS = ("coin", "die", "student_t", "cauchy")
+DISTRIBUTIONS = ("coin", "die", "pareto", "cauchy")
 
 
-def draw(key: jax.Array, distribution: str, shape: tuple[int, ...], df=5.0) -> jax.Array:
-    """Independent draws: a fair coin (0/1), a fair die (1..6), Student's t with ``df``
-    degrees of freedom (heavy tails, finite variance for df > 2), or standard Cauchy."""
+def draw(key: jax.Array, distribution: str, shape: tuple[int, ...], alpha=5.0) -> jax.Array:
+    """Independent draws: a fair coin (0/1), a fair die (1..6), a Pareto variable with tail
+    index ``alpha`` (P(X > x) = x^-alpha for x >= 1: heavy tails, finite variance for
+    alpha > 2), or standard Cauchy (no mean)."""
     if distribution == "coin":
         return jax.random.bernoulli(key, 0.5, shape).astype(jnp.float32)
     if distribution == "die":
         return jax.random.randint(key, shape, 1, 7).astype(jnp.float32)
-    if distribution == "student_t":
-        return jax.random.t(key, df, shape)
+    if distribution == "pareto":
+        return jax.random.pareto(key, alpha, shape)
     if distribution == "cauchy":
         return jax.random.cauchy(key, shape)
     raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
 
 
 @partial(jax.jit, static_argnames=("distributions", "num_paths", "num_steps"))
-def running_means(key: jax.Array, at: jax.Array, df=5.0, *, distributions: tuple[str, ...],
+def running_means(key: jax.Array, at: jax.Array, alpha=5.0, *, distributions: tuple[str, ...],
                   num_paths: int, num_steps: int) -> jax.Array:
     """Running averages (1/n) sum_{i<=n} X_i of independent paths, read at the counts ``at``,
     for each of ``distributions`` (independent keys; one compilation for all of them).
@@ -44,12 +45,12 @@ def running_means(key: jax.Array, at: jax.Array, df=5.0, *, distributions: tuple
     out = []
     for i, dist in enumerate(distributions):
         def one_path(k, dist=dist):
-            sums = jnp.cumsum(draw(k, dist, (num_steps,), df))
+            sums = jnp.cumsum(draw(k, dist, (num_steps,), alpha))
             return sums[at - 1] / at.astype(sums.dtype)
 
         keys = jax.random.split(jax.random.fold_in(key, i), num_paths)
-        # paths in batches of 16: memory stays 16 paths of draws, not num_paths
-        out.append(jax.lax.map(one_path, keys, batch_size=16))
+        # one path at a time: memory holds one path of draws, not num_paths of them
+        out.append(jax.lax.map(one_path, keys))
     return jnp.stack(out)
 
 

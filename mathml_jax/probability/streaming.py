@@ -20,12 +20,19 @@ split into two uint32 words (hi, lo), so nothing overflows even without ``jax_en
 
 from __future__ import annotations
 
+import logging
+import sys
+import time
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
+
+from mathml_jax.report import Timing
+
+log = logging.getLogger(__name__)
 
 DIE_FIELD_BITS = 3
 DIE_CANDIDATES_PER_WORD = 10  # 3-bit fields per 32-bit word (bits 30, 31 unused)
@@ -116,3 +123,53 @@ def device_mesh() -> Mesh | None:
     """A 1-D mesh over all local devices (``None`` when there is only one)."""
     devices = jax.local_devices()
     return None if len(devices) == 1 else Mesh(np.array(devices), ("devices",))
+
+
+# ---------------------------------------------------------------- host-side driver
+
+_COMPILED: dict = {}
+
+def stream(key, num_words: int, *, kind: str, chunk_words: int, block_chunks: int, mesh,
+           label: str, progress: bool = True):
+    """Counts over ``num_words`` random words in blocks of chunks, with a progress line.
+
+    Ctrl-C stops after the current block and keeps the partial count.
+
+    Returns:
+      (counts: object array of exact ints, words_done, Timing, interrupted)
+    """
+    total_chunks = -(-num_words // chunk_words)
+    last_valid = num_words - (total_chunks - 1) * chunk_words
+    i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
+    static = dict(kind=kind, chunk_words=chunk_words, mesh=mesh)
+    t0 = time.perf_counter()
+    cache_key = (kind, chunk_words, mesh, str(jax.random.key_impl(key)))
+    if cache_key not in _COMPILED:  # counts and chunk indices are traced: one compile per kind
+        _COMPILED[cache_key] = stream_counts.lower(
+            key, i32(0), i32(1), i32(total_chunks), i32(last_valid), **static).compile()
+    compiled = _COMPILED[cache_key]
+    compile_s = time.perf_counter() - t0
+    counts = np.zeros(1 if kind == "coin" else 6, dtype=object)
+    done, interrupted = 0, False
+    t0 = time.perf_counter()
+    try:
+        while done < total_chunks:
+            n = min(block_chunks, total_chunks - done)
+            parts = compiled(key, i32(done), i32(n), i32(total_chunks), i32(last_valid))
+            counts = counts + combine_counts(jax.device_get(parts))
+            done += n
+            if progress and total_chunks > block_chunks:
+                frac = done / total_chunks
+                rate = done * chunk_words / max(time.perf_counter() - t0, 1e-9)
+                bar = "#" * int(30 * frac)
+                print(f"\r{label}: [{bar:<30}] {100 * frac:5.1f}%  {rate:.3g} words/s",
+                      end="", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        interrupted = True
+        log.warning("%s interrupted after %d of %d chunks: keeping the partial count", label,
+                    done, total_chunks)
+    if progress and total_chunks > block_chunks:
+        print(file=sys.stderr)
+    run_s = time.perf_counter() - t0
+    words = min(done * chunk_words, num_words)
+    return counts, words, Timing(compile_s=compile_s, run_s=run_s), interrupted
