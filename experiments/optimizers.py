@@ -53,11 +53,13 @@ class Config:
     lr_min: float = param(1e-4, gt=0, help="smallest learning rate of every tuning grid")
     lr_max: float = param(1.0, gt=0, le=100)
     lr_points: int = param(16, ge=2, le=10_000, help="learning rates per tuning grid")
+    tune_starts: int = param(3, ge=1, le=1000, help="starts every grid lr is tuned on: the "
+                             "standard one and tune_starts - 1 random ones (median score)")
     momentum: float = param(0.9, ge=0, lt=1, help="beta of momentum and nesterov")
     schedule: str = param("cosine", choices=SCHEDULE_NAMES,
                           help="learning-rate schedule of the comparison runs")
     gap_tol: float = param(1e-6, gt=0, help="a run has converged once f - f* <= gap_tol")
-    rosenbrock_tol: float = param(1e-2, gt=0, help="required distance to (1, 1)")
+    rosenbrock_tol: float = param(2e-2, gt=0, help="required distance to (1, 1)")
     rate_steps: int = param(400, ge=20, le=1_000_000, help="steps of the rate measurement")
     rate_rtol: float = param(0.01, gt=0, le=1, help="relative tolerance of the measured rates")
 
@@ -65,10 +67,6 @@ class Config:
         if self.lr_min >= self.lr_max:
             raise ConfigError("optimizers.lr_min", self.lr_min,
                               f"it must be below optimizers.lr_max={self.lr_max}")
-        if self.lr_points > self.starts:
-            raise ConfigError("optimizers.lr_points", self.lr_points,
-                              f"it must be at most optimizers.starts={self.starts} (the "
-                              "tuning grid and the starts share one compiled batch)")
 
 
 def _steps_to_stay(values, target):
@@ -117,41 +115,57 @@ def run(cfg: Config, ctx: RunContext) -> Report:
                        for n in FUNCTIONS])
     starts = std[:, None, :] + spread[:, None, :] * np.asarray(
         jax.random.uniform(ctx.key, (nf, S, 2), minval=-1.0, maxval=1.0), np.float64)
-    idx = np.repeat(np.arange(nf), S).astype(np.int32)
+    T = min(cfg.tune_starts, S + 1)
     grid = np.geomspace(cfg.lr_min, cfg.lr_max, G)
     blowup = jnp.asarray(1e6, dtype)
     mom = jnp.asarray(cfg.momentum, dtype)
 
-    # tuning batch: every function x every grid lr (padded to S) from the standard start
-    tune_x0 = np.repeat(std, S, axis=0)
-    tune_lr = np.tile(np.concatenate([grid, np.full(S - G, grid[-1])]), nf)
+    # tuning batch: every function x every grid lr x T tuning starts (the standard start and
+    # the first T-1 random ones); the evaluation batch: every function x S random starts. Both
+    # are padded to one size B, so each optimizer compiles once.
+    tune_starts = np.concatenate([std[:, None], starts[:, : T - 1]], axis=1)  # (nf, T, 2)
+    tune_x0 = np.broadcast_to(tune_starts[:, None], (nf, G, T, 2)).reshape(-1, 2)
+    tune_lr = np.broadcast_to(grid[None, :, None], (nf, G, T)).ravel()
+    tune_idx = np.broadcast_to(np.arange(nf)[:, None, None], (nf, G, T)).ravel()
+    eval_x0 = starts.reshape(-1, 2)
+    eval_idx = np.repeat(np.arange(nf), S)
+    B = max(tune_lr.size, eval_idx.size)
+
+    def padded(*arrays):
+        return [jnp.asarray(np.concatenate([a, np.repeat(a[-1:], B - len(a), axis=0)]),
+                            jnp.int32 if a.dtype.kind == "i" else dtype) for a in arrays]
 
     tuned, results, summary, std_final = {}, {}, {}, {}
     for opt in cfg.optimizers:
-        res, t = timed(optimize_batch, jnp.asarray(tune_x0, dtype), jnp.asarray(tune_lr, dtype),
-                       mom, jnp.asarray(idx), blowup, f=SWITCH, optimizer=opt, steps=cfg.steps,
-                       schedule=cfg.schedule)
+        x0_b, lr_b, idx_b = padded(tune_x0, tune_lr, tune_idx)
+        res, t = timed(optimize_batch, x0_b, lr_b, mom, idx_b, blowup, f=SWITCH, optimizer=opt,
+                       steps=cfg.steps, schedule=cfg.schedule)
         report.add_timing(f"tune_{opt}", t)
-        losses = np.asarray(res.losses, np.float64).reshape(nf, S, -1)[:, :G]
-        div = np.asarray(res.diverged_at).reshape(nf, S)[:, :G]
-        lrs, final_x = [], np.asarray(res.trajectory[:, -1], np.float64).reshape(nf, S, 2)
+        n_t = nf * G * T
+        losses = np.asarray(res.losses[:n_t], np.float64).reshape(nf, G, T, -1)
+        div = np.asarray(res.diverged_at[:n_t]).reshape(nf, G, T)
+        final_x = np.asarray(res.trajectory[:n_t, -1], np.float64).reshape(nf, G, T, 2)
+        lrs = []
         for i, name in enumerate(FUNCTIONS):
-            gap = losses[i] - fstar[i]
+            gap = losses[i] - fstar[i]  # (G, T, steps + 1)
             hit = _steps_to_stay(gap, tol[i]).astype(float)
-            # saddle: escaping then blowing up is the goal; elsewhere divergence disqualifies
-            bad = (div[i] >= 0) & (name != "saddle")
-            hit[(hit < 0) | bad] = np.inf
-            final = np.where(bad | ~np.isfinite(gap[:, -1]), np.inf, gap[:, -1])
-            best = np.lexsort((final, hit))[0]  # fewest steps to tolerance, then smallest gap
+            hit[hit < 0] = np.inf
+            # saddle: escaping then blowing up is the goal; elsewhere any divergence on a
+            # tuning start disqualifies the learning rate
+            bad = np.any(div[i] >= 0, axis=1) & (name != "saddle")
+            score = np.where(bad, np.inf, np.median(hit, axis=1))
+            final = np.where(bad, np.inf, np.median(np.nan_to_num(gap[..., -1], nan=np.inf),
+                                                    axis=1))
+            best = np.lexsort((final, score))[0]  # fewest median steps, then smallest gap
             lrs.append(grid[best])
             # the tuning batch already holds the run from the standard start with the tuned lr
-            std_final[(name, opt)] = final_x[i, best]
+            std_final[(name, opt)] = final_x[i, best, 0]
         tuned[opt] = np.array(lrs)
-        run_lr = np.repeat(tuned[opt], S)
-        res, t = timed(optimize_batch, jnp.asarray(starts.reshape(-1, 2), dtype),
-                       jnp.asarray(run_lr, dtype), mom, jnp.asarray(idx), blowup, f=SWITCH,
+        x0_b, lr_b, idx_b = padded(eval_x0, np.repeat(tuned[opt], S), eval_idx)
+        res, t = timed(optimize_batch, x0_b, lr_b, mom, idx_b, blowup, f=SWITCH,
                        optimizer=opt, steps=cfg.steps, schedule=cfg.schedule)
         report.add_timing(f"run_{opt}", t)
+        res = jax.tree.map(lambda a: a[: nf * S], res)
         results[opt] = res
         losses = np.asarray(res.losses, np.float64).reshape(nf, S, -1)
         div = np.asarray(res.diverged_at).reshape(nf, S)
@@ -240,6 +254,11 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     worst_q = max(summary[("ill_quadratic", o)]["gap_median"] for o in cfg.optimizers)
     report.claim(Claim.at_most("ill-conditioned quadratic: every optimizer's median final gap",
                                worst_q, cfg.gap_tol, detail=f"{S} random starts"))
+    # the comparison table as arrays (function x optimizer), for re-plotting or a paper table
+    table = {k: np.array([[summary[(n, o)][k] for o in cfg.optimizers] for n in FUNCTIONS])
+             for k in next(iter(summary.values()))}
+    report.add_series("comparison", functions=np.array(FUNCTIONS),
+                      optimizers=np.array(cfg.optimizers), **table)
     for name in FUNCTIONS:
         best = min(cfg.optimizers, key=lambda o: (summary[(name, o)]["steps_median"]
                                                   if summary[(name, o)]["reached"] else np.inf))
