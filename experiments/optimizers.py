@@ -338,15 +338,16 @@ def _figures(report, cfg, results, summary, tuned, fstar, starts, i_q, i_s, nf, 
     report.add_figure("loss_curves", fig)
 
     r_hb, r_gd = report.series["rates"]["heavy_ball_error"], report.series["rates"]["gd_error"]
-    fig, ax = plotting.figure(f"Heavy ball beats gradient descent on a kappa={ILL_KAPPA:g} "
-                              "quadratic, at the predicted rates")
+    fig, ax = plotting.figure(f"Heavy ball beats GD on a kappa={ILL_KAPPA:g} quadratic, "
+                              "at the predicted rates", width=7.5)
     k = np.arange(r_hb.size)
     sk = np.sqrt(ILL_KAPPA)
     ax.semilogy(k, r_hb / r_hb[0], color=plotting.color("momentum"), label="heavy ball (optimal)")
     ax.semilogy(k, r_gd / r_gd[0], color=plotting.color("sgd"), label="gradient descent 2/(L+mu)")
-    plotting.theory_line(ax, k, ((sk - 1) / (sk + 1)) ** k, "((sqrt k - 1)/(sqrt k + 1))^t")
+    plotting.theory_line(ax, k, ((sk - 1) / (sk + 1)) ** k,
+                         "theory ((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^t")
     ax.semilogy(k, ((ILL_KAPPA - 1) / (ILL_KAPPA + 1)) ** k, color="gray", linestyle="--",
-                label="((k - 1)/(k + 1))^t")
+                label="theory ((kappa - 1)/(kappa + 1))^t")
     ax.set_ylim(1e-8, 10)
     ax.set_xlabel("step t")
     ax.set_ylabel("||x_t - x*|| / ||x_0 - x*||")
