@@ -48,6 +48,20 @@ def make_quadratic(key: jax.Array, d: int, kappa, dtype=jnp.float32):
     return 0.5 * (A + A.T), jax.random.normal(kb, (d,), dtype)
 
 
+ILL_KAPPA = 100.0
+_ILL_A = np.array([[1.0 + 1.0 / ILL_KAPPA, 1.0 - 1.0 / ILL_KAPPA],
+                   [1.0 - 1.0 / ILL_KAPPA, 1.0 + 1.0 / ILL_KAPPA]]) / 2.0
+ILL_QUADRATIC_HESSIAN = _ILL_A  # eigenvalues 1 (along (1, 1)) and 1/kappa (along (1, -1))
+
+
+def ill_conditioned_quadratic(x: jax.Array, params=None) -> jax.Array:
+    """1/2 (x - m)^T A (x - m), m = (1, -1), A with eigenvalues 1 and 1/100 along the
+    diagonals (rotated 45 degrees, so per-coordinate step sizes do not undo the conditioning)."""
+    e = x - jnp.asarray([1.0, -1.0], x.dtype)
+    a, c = (1.0 + 1.0 / ILL_KAPPA) / 2.0, (1.0 - 1.0 / ILL_KAPPA) / 2.0
+    return 0.5 * (a * e[0] ** 2 + 2.0 * c * e[0] * e[1] + a * e[1] ** 2)
+
+
 def rosenbrock(x: jax.Array, params=None) -> jax.Array:
     """(1 - x)^2 + 100 (y - x^2)^2: a curved, narrow valley; minimiser (1, 1), value 0."""
     return (1.0 - x[0]) ** 2 + 100.0 * (x[1] - x[0] ** 2) ** 2
@@ -143,6 +157,9 @@ class TestFunction:
 
 
 TEST_FUNCTIONS: dict[str, TestFunction] = {
+    "ill_quadratic": TestFunction("ill_quadratic", ill_conditioned_quadratic, ((1.0, -1.0),),
+                                  (((1.0, -1.0), MINIMUM),), (-2.0, 2.0), (-4.0, 4.0),
+                                  (-4.0, 4.0), notes="condition number 100"),
     "rosenbrock": TestFunction("rosenbrock", rosenbrock, ((1.0, 1.0),), (((1.0, 1.0), MINIMUM),),
                                (-1.2, 1.0), (-2.0, 2.0), (-1.0, 3.0)),
     "beale": TestFunction("beale", beale, ((3.0, 0.5),), (((3.0, 0.5), MINIMUM),), (1.0, 1.0),
@@ -151,7 +168,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = {
     "himmelblau": TestFunction("himmelblau", himmelblau,
                                tuple(p for p, t in _HIMMELBLAU_POINTS if t == MINIMUM),
                                _HIMMELBLAU_POINTS, (0.0, 0.0), (-5.0, 5.0), (-5.0, 5.0)),
-    "saddle": TestFunction("saddle", saddle, (), (((0.0, 0.0), SADDLE),), (1.0, 1e-3),
+    "saddle": TestFunction("saddle", saddle, (), (((0.0, 0.0), SADDLE),), (0.5, 1e-3),
                            (-2.0, 2.0), (-2.0, 2.0), min_value=None,
                            notes="unbounded below"),
     "monkey_saddle": TestFunction("monkey_saddle", monkey_saddle, (),
