@@ -62,6 +62,8 @@ class Config:
     rosenbrock_tol: float = param(2e-2, gt=0, help="required distance to (1, 1)")
     rate_steps: int = param(400, ge=20, le=1_000_000, help="steps of the rate measurement")
     rate_rtol: float = param(0.01, gt=0, le=1, help="relative tolerance of the measured rates")
+    animate: bool = param(False, help="also write trajectories.gif, the paths growing")
+    animation_frames: int = param(60, ge=2, le=1000, help="frames of the animation")
 
     def __post_init__(self):
         if self.lr_min >= self.lr_max:
@@ -297,6 +299,8 @@ def _figures(report, cfg, results, summary, tuned, fstar, starts, i_q, i_s, nf, 
     axes[0].legend(loc="lower left", fontsize=7)
     axes[-1].axis("off")
     report.add_figure("trajectories", fig)
+    if cfg.animate:
+        report.add_animation("trajectories", _animation(cfg, results, S))
 
     fig, axes = plotting.figure(f"Loss against step: median and 10-90% band over {S} starts",
                                 ncols=3, nrows=2, width=4.6, height=3.8, squeeze=False)
@@ -353,3 +357,44 @@ def _figures(report, cfg, results, summary, tuned, fstar, starts, i_q, i_s, nf, 
     ax.set_ylabel("||x_t - x*|| / ||x_0 - x*||")
     ax.legend()
     report.add_figure("heavy_ball_rate", fig)
+
+
+def _animation(cfg, results, S):
+    """The optimizers' paths on Rosenbrock from the standard start, growing step by step.
+
+    Frames sit at geometrically spaced steps, because the interesting motion is early."""
+    from matplotlib.animation import FuncAnimation
+
+    i = FUNCTIONS.index("rosenbrock")
+    tf = TEST_FUNCTIONS["rosenbrock"]
+    paths = {}
+    for opt in cfg.optimizers:
+        p = np.asarray(results[opt].trajectory[i * S], np.float64)
+        k = int(results[opt].diverged_at[i * S])
+        paths[opt] = p[: k if k >= 0 else None]
+    n_steps = max(len(p) for p in paths.values())
+    frames = np.unique(np.geomspace(1, n_steps, cfg.animation_frames).astype(int))
+    fig, ax = plotting.figure("Optimizers on Rosenbrock from (-1.2, 1), tuned learning rates",
+                              width=6.4, height=5.0)
+    plotting.contour_with_trajectories(ax, _grid_function(i), (-2, 2), (-1, 3), None, levels=25,
+                                       log_levels=True,
+                                       marker_points={"min (1, 1)": tf.minimisers[0]},
+                                       resolution=120)
+    lines = {opt: ax.plot([], [], "-", color=plotting.color(opt), label=opt)[0]
+             for opt in paths}
+    heads = {opt: ax.plot([], [], "o", color=plotting.color(opt), markersize=5)[0]
+             for opt in paths}
+    step_text = ax.text(0.02, 0.96, "", transform=ax.transAxes, va="top")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.legend(loc="lower right", fontsize=8)
+
+    def draw(k):
+        for opt, p in paths.items():
+            q = p[: min(k, len(p))]
+            lines[opt].set_data(q[:, 0], q[:, 1])
+            heads[opt].set_data(q[-1:, 0], q[-1:, 1])
+        step_text.set_text(f"step {k}")
+        return [*lines.values(), *heads.values(), step_text]
+
+    return FuncAnimation(fig, draw, frames=frames, blit=False)

@@ -126,6 +126,7 @@ class Report:
       claims: the checked statements, in the order they were made.
       series: named groups of arrays the figures are drawn from (one .npz per group).
       figures: named matplotlib figures (saved as PNG by the writer).
+      animations: named matplotlib animations (saved as GIF by the writer).
       timings: compile and run seconds per kernel.
     """
 
@@ -136,6 +137,7 @@ class Report:
     claims: list[Claim] = field(default_factory=list)
     series: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
+    animations: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, Timing] = field(default_factory=dict)
 
     def claim(self, *claims: Claim) -> None:
@@ -155,6 +157,10 @@ class Report:
 
     def add_figure(self, name: str, fig) -> None:
         self.figures[name] = fig
+
+    def add_animation(self, name: str, animation) -> None:
+        """A ``matplotlib.animation.Animation``; the writer saves it as ``<name>.gif``."""
+        self.animations[name] = animation
 
     def add_timing(self, name: str, timing: Timing) -> None:
         self.timings[name] = timing

@@ -7,6 +7,7 @@ Layout of a job folder written by :func:`write_report`::
     metrics.json        metrics, claims, timings, device, precision, versions, resolved config
     claims.md           the claims table in Markdown
     <figure>.png        one file per figure (plus other formats on request)
+    <animation>.gif     one file per animation
     series_<name>.npz   the arrays each figure is drawn from
 """
 
@@ -56,6 +57,23 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def write_gif(animation, path: str | os.PathLike, *, fps: int = 12, dpi: int = 100) -> Path:
+    """Saves a matplotlib animation as a GIF (Pillow), atomically: the animation writer needs
+    a file name, so it writes a temporary .gif beside the target, which is then renamed."""
+    from matplotlib.animation import PillowWriter
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        animation.save(tmp, writer=PillowWriter(fps=fps), dpi=dpi)
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
 
 
 def _jsonable(x: Any) -> Any:
@@ -109,6 +127,9 @@ def write_report(
             atomic_write(out / f"{name}.{fmt}",
                          lambda f, fig=fig, fmt=fmt: fig.savefig(f, format=fmt, dpi=dpi))
         plt.close(fig)
+    for name, anim in report.animations.items():
+        write_gif(anim, out / f"{name}.gif", dpi=min(dpi, 100))
+        plt.close(anim._fig)
     for name, arrays in report.series.items():
         atomic_write(out / f"series_{name}.npz", lambda f, a=arrays: np.savez_compressed(f, **a))
     atomic_write_text(out / "claims.md", f"# Claims: {report.experiment}\n\n"

@@ -109,3 +109,15 @@ def test_optimizers_experiment_end_to_end_fast_profile(run_experiment):
             assert f"{name}.{opt}.steps_median" in m and f"{name}.{opt}.gap_q3" in m
     for fig in ("trajectories", "loss_curves", "heavy_ball_rate"):
         assert (job / f"{fig}.png").stat().st_size > 10_000
+
+
+def test_animate_writes_a_gif_of_the_paths(run_experiment):
+    """``optimizers.animate=true`` adds trajectories.gif (several frames) beside the figures."""
+    from PIL import Image
+
+    status, report, job = run_experiment("optimizers", "optimizers.animate=true",
+                                         "optimizers.animation_frames=5")
+    assert status == 0
+    with Image.open(job / "trajectories.gif") as im:
+        assert im.n_frames >= 3
+    assert not list(job.glob(".*tmp*"))
