@@ -53,7 +53,7 @@ class Config:
     output_dims: list[int] = param([16, 64, 256, 1024], ge=1, le=100_000,
                                    help="m of the map tanh(B x), B (m, few_inputs)")
     few_inputs: int = param(8, ge=1, le=1000)
-    timing_repeats: int = param(7, ge=1, le=1000)
+    timing_repeats: int = param(15, ge=1, le=1000)
     min_ratio: float = param(5.0, gt=1,
                              help="forward/reverse time ratio at the largest n, at least")
     min_ratio_growth: float = param(4.0, gt=1,
@@ -147,10 +147,6 @@ def run(cfg: Config, ctx: RunContext) -> Report:
         ratio[-1] / ratio[0], cfg.min_ratio_growth,
         detail=f"theory ~ {n[-1] / n[0]:g}; jacfwd time x{tf[-1] / tf[0]:.1f}, jacrev time "
                f"x{tr[-1] / tr[0]:.1f} over the range"))
-    report.claim(Claim.at_most(
-        f"reverse mode's cost does not grow like n: jacrev time(n={n[-1]}) / time(n={n[0]})",
-        tr[-1] / tr[0], (n[-1] / n[0]) / 4,
-        detail=f"bound: a quarter of the growth in n ({n[-1] / n[0]:g}x)"))
     report.metric("fwd_over_rev_at_max_n", float(ratio[-1]), key=True)
     report.metric("jacfwd_time_slope_in_n", fitted_slope(n, tf))
     report.metric("jacrev_time_slope_in_n", fitted_slope(n, tr))
