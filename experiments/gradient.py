@@ -281,8 +281,8 @@ def _figures(report, showcase, angles):
     ax.legend(loc="lower left", fontsize=8)
     report.add_figure("gradient_field", fig)
 
-    fig, ax = plotting.figure("Directional derivative peaks at the gradient direction, at "
-                              "value ||grad f||")
+    fig, ax = plotting.figure("D_u f peaks at the angle of grad f, with height ||grad f||",
+                              width=7.5, height=4.5)
     for n, v in showcase.items():
         g = v[5]
         th = np.degrees(angles)
