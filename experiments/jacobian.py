@@ -47,7 +47,7 @@ class Config:
                               help="input width then each layer's output width")
     num_points: int = param(8, ge=1, le=1000, help="random points x checked")
     ulps: float = param(16.0, gt=0, help="closed-form bounds, in eps times a matrix scale")
-    input_dims: list[int] = param([64, 128, 256, 512, 1024], ge=1, le=100_000,
+    input_dims: list[int] = param([8, 32, 128, 512, 1024], ge=1, le=100_000,
                                   help="n of the scalar loss sum(tanh(A x)), A (hidden, n)")
     hidden: int = param(256, ge=1, le=100_000)
     output_dims: list[int] = param([16, 64, 256, 1024], ge=1, le=100_000,
