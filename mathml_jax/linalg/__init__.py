@@ -8,6 +8,13 @@ from mathml_jax.linalg.eigen import (
     power_by_eigen,
     power_by_products,
 )
+from mathml_jax.linalg.gram_schmidt import (
+    all_methods,
+    classical_gram_schmidt,
+    householder_qr,
+    modified_gram_schmidt,
+    orthogonality_loss,
+)
 from mathml_jax.linalg.pca import (
     PCAResult,
     fix_signs,
@@ -39,6 +46,11 @@ from mathml_jax.linalg.svd import (
 )
 
 __all__ = [
+    "all_methods",
+    "classical_gram_schmidt",
+    "householder_qr",
+    "modified_gram_schmidt",
+    "orthogonality_loss",
     "PCAResult",
     "fix_signs",
     "pca",
