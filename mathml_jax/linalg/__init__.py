@@ -44,8 +44,18 @@ from mathml_jax.linalg.svd import (
     thin_svd,
     truncation_residual_norms,
 )
+from mathml_jax.linalg.volume import (
+    image_of_unit_square,
+    monte_carlo_image_volume,
+    monte_carlo_image_volumes,
+    shoelace_signed_area,
+)
 
 __all__ = [
+    "image_of_unit_square",
+    "monte_carlo_image_volume",
+    "monte_carlo_image_volumes",
+    "shoelace_signed_area",
     "all_methods",
     "classical_gram_schmidt",
     "householder_qr",
