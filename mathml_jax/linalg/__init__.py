@@ -15,6 +15,13 @@ from mathml_jax.linalg.gram_schmidt import (
     modified_gram_schmidt,
     orthogonality_loss,
 )
+from mathml_jax.linalg.linear_maps import (
+    apply_matrix,
+    linearity_defects,
+    plane_maps,
+    product_by_inner_products,
+    translate,
+)
 from mathml_jax.linalg.pca import (
     PCAResult,
     fix_signs,
@@ -52,6 +59,11 @@ from mathml_jax.linalg.volume import (
 )
 
 __all__ = [
+    "apply_matrix",
+    "translate",
+    "linearity_defects",
+    "plane_maps",
+    "product_by_inner_products",
     "image_of_unit_square",
     "monte_carlo_image_volume",
     "monte_carlo_image_volumes",
