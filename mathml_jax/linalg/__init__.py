@@ -8,6 +8,20 @@ from mathml_jax.linalg.eigen import (
     power_by_eigen,
     power_by_products,
 )
+from mathml_jax.linalg.gram_schmidt import (
+    all_methods,
+    classical_gram_schmidt,
+    householder_qr,
+    modified_gram_schmidt,
+    orthogonality_loss,
+)
+from mathml_jax.linalg.linear_maps import (
+    apply_matrix,
+    linearity_defects,
+    plane_maps,
+    product_by_inner_products,
+    translate,
+)
 from mathml_jax.linalg.pca import (
     PCAResult,
     fix_signs,
@@ -37,8 +51,28 @@ from mathml_jax.linalg.svd import (
     thin_svd,
     truncation_residual_norms,
 )
+from mathml_jax.linalg.volume import (
+    image_of_unit_square,
+    monte_carlo_image_volume,
+    monte_carlo_image_volumes,
+    shoelace_signed_area,
+)
 
 __all__ = [
+    "apply_matrix",
+    "translate",
+    "linearity_defects",
+    "plane_maps",
+    "product_by_inner_products",
+    "image_of_unit_square",
+    "monte_carlo_image_volume",
+    "monte_carlo_image_volumes",
+    "shoelace_signed_area",
+    "all_methods",
+    "classical_gram_schmidt",
+    "householder_qr",
+    "modified_gram_schmidt",
+    "orthogonality_loss",
     "PCAResult",
     "fix_signs",
     "pca",

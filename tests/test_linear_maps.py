@@ -1,0 +1,68 @@
+"""The ``linear_maps`` experiment and its kernels, against closed forms and NumPy."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from conftest import assert_all_claims_pass
+
+from mathml_jax.linalg import (
+    apply_matrix,
+    linearity_defects,
+    plane_maps,
+    product_by_inner_products,
+    translate,
+)
+
+
+def test_plane_maps_closed_form_properties():
+    m = plane_maps(np.pi / 5)
+    r, f, p = m["rotation"], m["reflection"], m["projection"]
+    np.testing.assert_allclose(r.T @ r, np.eye(2), atol=1e-15)
+    np.testing.assert_allclose(np.linalg.det(r), 1.0)
+    np.testing.assert_allclose(f @ f, np.eye(2), atol=1e-15)
+    np.testing.assert_allclose(np.linalg.det(f), -1.0)
+    np.testing.assert_allclose(p @ p, p, atol=1e-15)
+    np.testing.assert_allclose(np.linalg.matrix_rank(p), 1)
+
+
+def test_linearity_defect_is_zero_for_matrices_and_exact_for_translations():
+    with jax.enable_x64(True):
+        d = linearity_defects(apply_matrix, jnp.asarray([[1.0, 2.0], [3.0, 4.0]]),
+                              jax.random.key(0), num_pairs=100)
+        assert float(d.max()) < 1e-14
+        # f(ax+by) - af(x) - bf(y) = (1 - a - b) t for a translation by t
+        t = jnp.asarray([0.3, 0.4])
+        key = jax.random.key(1)
+        d = np.asarray(linearity_defects(translate, t, key, num_pairs=50))
+        kx, ky, ka = jax.random.split(key, 3)
+        x = np.asarray(jax.random.normal(kx, (50, 2), jnp.float64))
+        y = np.asarray(jax.random.normal(ky, (50, 2), jnp.float64))
+        a, b = np.asarray(jax.random.normal(ka, (2, 50, 1), jnp.float64))
+        scale = np.abs(a[:, 0]) * np.linalg.norm(x, axis=1) + np.abs(b[:, 0]) * np.linalg.norm(
+            y, axis=1)
+        np.testing.assert_allclose(d, np.abs(1 - a[:, 0] - b[:, 0]) * 0.5 / scale, rtol=1e-10)
+
+
+def test_product_by_inner_products_matches_numpy():
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(0)
+        a, b = rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+        np.testing.assert_allclose(np.asarray(product_by_inner_products(jnp.asarray(a),
+                                                                        jnp.asarray(b))),
+                                   a @ b, atol=1e-14)
+
+
+def test_linear_maps_experiment_end_to_end_fast_profile(run_experiment):
+    status, report, job = run_experiment("linear_maps")
+    assert status == 0
+    assert_all_claims_pass(report)
+    for name in ("maps_on_grid", "product_element"):
+        assert (job / f"{name}.png").stat().st_size > 10_000
+
+
+def test_linear_maps_float64_other_seed(run_experiment):
+    status, report, _ = run_experiment("linear_maps", "precision=float64", "seed=9")
+    assert status == 0
+    assert_all_claims_pass(report)

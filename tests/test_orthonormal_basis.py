@@ -1,0 +1,64 @@
+"""The ``orthonormal_basis`` experiment and the Gram-Schmidt kernels, against NumPy."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from conftest import assert_all_claims_pass
+
+from mathml_jax.linalg import (
+    classical_gram_schmidt,
+    householder_qr,
+    modified_gram_schmidt,
+    orthogonality_loss,
+)
+
+
+def _positive_diag(q, r):
+    """QR is unique once diag(R) > 0: flip signs so two factorisations compare."""
+    d = np.sign(np.diag(r))
+    return q * d[None, :], r * d[:, None]
+
+
+def test_gram_schmidt_matches_numpy_qr_on_a_well_conditioned_matrix():
+    with jax.enable_x64(True):
+        a = np.random.default_rng(0).normal(size=(12, 5))
+        q_np, r_np = _positive_diag(*np.linalg.qr(a))
+        for fn in (classical_gram_schmidt, modified_gram_schmidt, householder_qr):
+            q, r = (np.asarray(x) for x in fn(jnp.asarray(a)))
+            q, r = _positive_diag(q, r)
+            np.testing.assert_allclose(q @ r, a, atol=1e-13)
+            np.testing.assert_allclose(q.T @ q, np.eye(5), atol=1e-13)
+            np.testing.assert_allclose(np.triu(r), r, atol=0)
+            np.testing.assert_allclose(q, q_np, atol=1e-12)
+            np.testing.assert_allclose(r, r_np, atol=1e-12)
+
+
+def test_leading_columns_span_the_leading_columns_of_a():
+    with jax.enable_x64(True):
+        a = np.random.default_rng(1).normal(size=(8, 4))
+        q, _ = modified_gram_schmidt(jnp.asarray(a))
+        for k in range(1, 5):
+            p = np.asarray(q[:, :k] @ q[:, :k].T)
+            np.testing.assert_allclose(p @ a[:, :k], a[:, :k], atol=1e-13)
+
+
+def test_classical_loses_orthogonality_on_the_lauchli_example():
+    """Lauchli's matrix [[1,1,1],[e,0,0],[0,e,0],[0,0,e]] with e = 1e-8 (closed form: CGS gives
+    q2.q3 = 1/2 exactly in exact arithmetic on the rounded data, MGS stays ~e)."""
+    with jax.enable_x64(True):
+        e = 1e-8
+        a = jnp.asarray([[1, 1, 1], [e, 0, 0], [0, e, 0], [0, 0, e]])
+        q_c, _ = classical_gram_schmidt(a)
+        q_m, _ = modified_gram_schmidt(a)
+        assert abs(float(q_c[:, 1] @ q_c[:, 2]) - 0.5) < 1e-6
+        assert float(orthogonality_loss(q_m)) < 1e-7
+        assert float(orthogonality_loss(householder_qr(a)[0])) < 1e-14
+
+
+def test_orthonormal_basis_experiment_end_to_end_fast_profile(run_experiment):
+    status, report, job = run_experiment("orthonormal_basis")
+    assert status == 0
+    assert_all_claims_pass(report)
+    assert (job / "loss_of_orthogonality.png").stat().st_size > 10_000
