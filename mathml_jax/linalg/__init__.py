@@ -22,6 +22,12 @@ from mathml_jax.linalg.linear_maps import (
     product_by_inner_products,
     translate,
 )
+from mathml_jax.linalg.norms import (
+    axiom_defects,
+    p_norm,
+    parallelogram_defect,
+    triangle_violation,
+)
 from mathml_jax.linalg.pca import (
     PCAResult,
     fix_signs,
@@ -59,6 +65,10 @@ from mathml_jax.linalg.volume import (
 )
 
 __all__ = [
+    "axiom_defects",
+    "p_norm",
+    "parallelogram_defect",
+    "triangle_violation",
     "apply_matrix",
     "translate",
     "linearity_defects",

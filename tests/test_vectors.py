@@ -1,0 +1,52 @@
+"""The ``vectors`` experiment and the norm kernels, against NumPy and closed forms."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from conftest import assert_all_claims_pass
+
+from mathml_jax.linalg import axiom_defects, p_norm, parallelogram_defect, triangle_violation
+
+
+def test_p_norm_matches_numpy_and_does_not_overflow():
+    with jax.enable_x64(True):
+        x = np.random.default_rng(0).normal(size=(20, 6))
+        for p in (0.5, 1.0, 1.5, 2.0, 3.0, np.inf):
+            ref = np.sum(np.abs(x) ** p, axis=1) ** (1 / p) if np.isfinite(p) else \
+                np.abs(x).max(axis=1)
+            np.testing.assert_allclose(np.asarray(p_norm(jnp.asarray(x), p)), ref, rtol=1e-12)
+        big = jnp.asarray([1e300, 1e300])
+        np.testing.assert_allclose(float(p_norm(big, 2.0)), np.sqrt(2) * 1e300, rtol=1e-12)
+        assert float(p_norm(jnp.zeros(3), 2.0)) == 0.0
+
+
+def test_closed_form_counterexample_and_parallelogram():
+    e1, e2 = jnp.asarray([1.0, 0.0]), jnp.asarray([0.0, 1.0])
+    # ||e1 + e2||_(1/2) = (1 + 1)^2 = 4 > 1 + 1
+    np.testing.assert_allclose(float(triangle_violation(e1, e2, 0.5)), 2.0, rtol=1e-6)
+    # p = 1: ||e1+e2||^2 + ||e1-e2||^2 = 8, 2||e1||^2 + 2||e2||^2 = 4 -> defect 4/2 = 2
+    np.testing.assert_allclose(float(parallelogram_defect(e1[None], e2[None], 1.0)), 2.0,
+                               rtol=1e-6)
+    assert float(parallelogram_defect(e1[None], e2[None], 2.0)) < 1e-6
+
+
+def test_axiom_defects_are_zero_for_exact_arithmetic_values():
+    u = jnp.asarray([[1.0, 2.0]])
+    d = axiom_defects(u, u, u, jnp.asarray([2.0]), jnp.asarray([0.5]))
+    assert len(d) == 8 and max(float(v) for v in d.values()) == 0.0
+
+
+def test_vectors_experiment_end_to_end_fast_profile(run_experiment):
+    status, report, job = run_experiment("vectors")
+    assert status == 0
+    assert_all_claims_pass(report)
+    for name in ("unit_balls", "parallelogram_defect"):
+        assert (job / f"{name}.png").stat().st_size > 10_000
+
+
+def test_vectors_float64_other_seed(run_experiment):
+    status, report, _ = run_experiment("vectors", "precision=float64", "seed=3")
+    assert status == 0
+    assert_all_claims_pass(report)
