@@ -43,7 +43,7 @@ class Config:
     circle_points: int = param(2000, ge=16, le=1_000_000)
     image_stride: int = param(2, ge=1, le=16, help="keep every stride-th pixel of the photo")
     show_ranks: list[int] = param([1, 5, 20, 50], ge=1, help="ranks drawn in the image figure")
-    spectral_stride: int = param(4, ge=1, help="spectral norm checked at every stride-th k")
+    spectral_stride: int = param(1, ge=1, help="spectral norm checked at every stride-th k")
     tall_rows: int = param(4000, ge=10, le=200_000)
     tall_cols: int = param(400, ge=10, le=20_000)
     decay: float = param(1.5, gt=0, le=10, help="tall matrix: s_i = (i+1)^(-decay)")
