@@ -21,6 +21,7 @@ from experiments._schema import param
 from mathml_jax import Claim, Report, plotting
 from mathml_jax.linalg import (
     image_of_unit_square,
+    lapack,
     monte_carlo_image_volumes,
     shoelace_signed_area,
 )
@@ -46,7 +47,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
 
     # -- 1. shoelace area of the image of the unit square = det A (signed)
     A2 = jax.random.normal(k2, (cfg.num_matrices, 2, 2), dtype)
-    det2 = np.asarray(jnp.linalg.det(A2), np.float64)
+    det2 = np.asarray(lapack.det(A2), np.float64)
     area = np.asarray(jax.vmap(lambda a: shoelace_signed_area(image_of_unit_square(a)))(A2),
                       np.float64)
     scale = np.abs(np.asarray(A2, np.float64)).max(axis=(1, 2)) ** 2
@@ -82,8 +83,8 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     ka, kb = jax.random.split(kab)
     A3 = jax.random.normal(ka, (cfg.num_matrices, 3, 3), dtype)
     B3 = jax.random.normal(kb, (cfg.num_matrices, 3, 3), dtype)
-    lhs = np.asarray(jnp.linalg.det(A3 @ B3), np.float64)
-    rhs = np.asarray(jnp.linalg.det(A3) * jnp.linalg.det(B3), np.float64)
+    lhs = np.asarray(lapack.det(A3 @ B3), np.float64)
+    rhs = np.asarray(lapack.det(A3) * lapack.det(B3), np.float64)
     norm = (np.linalg.norm(np.asarray(A3, np.float64), axis=(1, 2))
             * np.linalg.norm(np.asarray(B3, np.float64), axis=(1, 2))) ** 3
     report.claim(Claim.at_most("det(AB) = det(A) det(B): max |difference| / (||A|| ||B||)^3",

@@ -24,6 +24,7 @@ from experiments._schema import ConfigError, param
 from mathml_jax import Claim, Report, plotting
 from mathml_jax.convergence import fitted_slope
 from mathml_jax.linalg import (
+    lapack,
     pca,
     pca_reconstruct_ranks,
     pca_transform,
@@ -161,7 +162,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
                                / np.abs(Zsk).max(), max(angle_tol, 100 * eps),
                                detail="same bound as the components"))
     ks = [k for k in cfg.reconstruct_ks if k <= dd]
-    s2_all = np.asarray(jnp.linalg.svd(X - full.mean, compute_uv=False), np.float64) ** 2
+    s2_all = np.asarray(lapack.svd(X - full.mean, compute_uv=False), np.float64) ** 2
     recs = np.asarray(pca_reconstruct_ranks(X, full, jnp.asarray(ks)), np.float64)
     mse = [np.mean(np.sum((X64 - r) ** 2, axis=1)) for r in recs]
     mse_theory = [s2_all[k:].sum() / nd for k in ks]

@@ -23,6 +23,7 @@ from mathml_jax import Claim, Report, plotting
 from mathml_jax.linalg import (
     circle_image,
     eckart_young_errors,
+    lapack,
     matrix_with_singular_values,
     randomized_svd,
     rank_k_approximation,
@@ -68,7 +69,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     # -- 1. rotate, scale, rotate
     sv2 = jnp.asarray(cfg.circle_singular_values, dtype)
     A2 = matrix_with_singular_values(k_circ, sv2, rows=2)
-    U2, s2, Vt2 = jnp.linalg.svd(A2)
+    U2, s2, Vt2 = lapack.svd(A2)
     angles = jnp.linspace(0, 2 * np.pi, cfg.circle_points, endpoint=False, dtype=dtype)
     x = np.stack([np.cos(np.asarray(angles)), np.sin(np.asarray(angles))], axis=1)
     step1 = np.asarray(circle_image(Vt2, angles), np.float64)
@@ -97,7 +98,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     (U, s, Vt), t = timed(thin_svd, img)
     report.add_timing("svd_image", t)
     s64 = np.asarray(s, np.float64)
-    lam = np.asarray(jnp.linalg.eigvalsh(img.T @ img), np.float64)[::-1][:r]
+    lam = np.asarray(lapack.eigvalsh(img.T @ img), np.float64)[::-1][:r]
     report.claim(Claim.at_most("singular values = sqrt(eigenvalues of A^T A): "
                                "max |s_i^2 - lambda_i| / s_1^2", np.abs(s64**2 - lam).max()
                                / s64[0] ** 2, 10 * r * eps,

@@ -13,6 +13,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from mathml_jax.linalg import lapack
+
 
 class PCAResult(NamedTuple):
     """mean (d,), components (k, d) with orthonormal rows, explained_variance (k,),
@@ -40,7 +42,7 @@ def pca(x, *, num_components: int) -> PCAResult:
     if not 1 <= num_components <= min(n, d):
         raise ValueError(f"num_components={num_components} must be in 1..{min(n, d)}")
     mean = jnp.mean(x, axis=0)
-    _, s, vt = jnp.linalg.svd(x - mean, full_matrices=False)
+    _, s, vt = lapack.svd(x - mean, full_matrices=False)
     var = s**2 / (n - 1)
     k = num_components
     return PCAResult(mean, fix_signs(vt[:k]), var[:k], var[:k] / jnp.sum(var), s[:k])

@@ -8,12 +8,14 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from mathml_jax.linalg import lapack
+
 
 @partial(jax.jit, static_argnames=("n", "dtype"))
 def random_orthogonal(key, *, n: int, dtype=jnp.float32):
     """A Haar-random orthogonal n x n matrix: Q of the QR of a Gaussian matrix, with the signs
     of R's diagonal moved into Q (so the distribution is uniform on O(n))."""
-    q, r = jnp.linalg.qr(jax.random.normal(key, (n, n), dtype))
+    q, r = lapack.qr(jax.random.normal(key, (n, n), dtype))
     return q * jnp.sign(jnp.diagonal(r))[None, :]
 
 
@@ -38,7 +40,7 @@ def matrix_with_singular_values(key, singular_values, *, rows: int):
         raise ValueError(f"rows={rows} must be >= the number of singular values {n}")
     ku, kv = jax.random.split(key)
     # thin QR of a Gaussian (rows, n): n orthonormal columns without forming a rows x rows Q
-    u, r = jnp.linalg.qr(jax.random.normal(ku, (rows, n), singular_values.dtype))
+    u, r = lapack.qr(jax.random.normal(ku, (rows, n), singular_values.dtype))
     u = u * jnp.sign(jnp.diagonal(r))[None, :]
     v = random_orthogonal(kv, n=n, dtype=singular_values.dtype)
     return (u * singular_values[None, :]) @ v.T

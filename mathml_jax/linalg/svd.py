@@ -8,6 +8,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from mathml_jax.linalg import lapack
+
 
 @jax.jit
 def eckart_young_errors(s):
@@ -61,19 +63,19 @@ def randomized_svd(a, key, *, rank: int, oversample: int = 10, power_iters: int 
     if width > min(m, n):
         raise ValueError(f"rank + oversample = {width} exceeds min(m, n) = {min(m, n)}")
     omega = jax.random.normal(key, (n, width), a.dtype)
-    q, _ = jnp.linalg.qr(a @ omega)
+    q, _ = lapack.qr(a @ omega)
 
     def power(_, q):
-        z, _ = jnp.linalg.qr(a.T @ q)
-        q, _ = jnp.linalg.qr(a @ z)
+        z, _ = lapack.qr(a.T @ q)
+        q, _ = lapack.qr(a @ z)
         return q
 
     q = jax.lax.fori_loop(0, power_iters, power, q)
-    ub, s, vt = jnp.linalg.svd(q.T @ a, full_matrices=False)
+    ub, s, vt = lapack.svd(q.T @ a, full_matrices=False)
     return (q @ ub)[:, :rank], s[:rank], vt[:rank]
 
 
 @jax.jit
 def thin_svd(a):
-    """``jnp.linalg.svd(a, full_matrices=False)``, jitted once (the baseline for timings)."""
-    return jnp.linalg.svd(a, full_matrices=False)
+    """``lapack.svd(a, full_matrices=False)``, jitted once (the baseline for timings)."""
+    return lapack.svd(a, full_matrices=False)

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mathml_jax.linalg import lapack
+
 
 @jax.jit
 def shoelace_signed_area(polygon):
@@ -39,7 +41,7 @@ def monte_carlo_image_volume(a, key, *, num_samples: int):
     corners = jnp.asarray(list(itertools.product([0.0, 1.0], repeat=d)), a.dtype) @ a.T
     lo, hi = corners.min(axis=0), corners.max(axis=0)
     y = lo + (hi - lo) * jax.random.uniform(key, (num_samples, d), a.dtype)
-    x = jnp.linalg.solve(a, y.T).T
+    x = lapack.solve(a, y.T).T
     inside = jnp.all((x >= 0) & (x <= 1), axis=1)
     p = jnp.mean(inside.astype(a.dtype))
     box = jnp.prod(hi - lo)

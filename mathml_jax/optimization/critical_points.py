@@ -23,6 +23,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from mathml_jax.linalg import lapack
+
 # classification codes (turned into words by ``TYPE_NAMES`` outside jit)
 MINIMUM, MAXIMUM, SADDLE, DEGENERATE = 0, 1, 2, 3
 TYPE_NAMES = ("minimum", "maximum", "saddle", "degenerate")
@@ -63,7 +65,7 @@ def newton_critical_point(f: Callable, x0: jax.Array, params, radius, xtol, *, s
     def step(carry, _):
         x, last, diverged = carry
         g = grad(x)
-        dx = jnp.linalg.solve(hess(x), g)
+        dx = lapack.solve(hess(x), g)
         finite = jnp.all(jnp.isfinite(dx))
         at_cp = jnp.all(g == 0)
         dx = jnp.where(finite, dx, jnp.zeros_like(dx))
@@ -92,7 +94,7 @@ def newton_from_starts(starts: jax.Array, params, radius, xtol, *, f: Callable, 
 def classify_hessian(H: jax.Array, tol) -> tuple[jax.Array, jax.Array]:
     """(code, eigenvalues) for a symmetric Hessian H (d, d): MINIMUM, MAXIMUM, SADDLE or
     DEGENERATE, decided by the eigenvalues (``jnp.linalg.eigvalsh``) against ``tol``."""
-    lam = jnp.linalg.eigvalsh(0.5 * (H + H.T))
+    lam = lapack.eigvalsh(0.5 * (H + H.T))
     pos, neg = jnp.any(lam > tol), jnp.any(lam < -tol)
     zero = jnp.any(jnp.abs(lam) <= tol)
     code = jnp.where(pos & neg, SADDLE,
@@ -135,7 +137,7 @@ def determinant_test_points(H: jax.Array, tol) -> jax.Array:
 @partial(jax.jit, static_argnames=("f",))
 def hessian_eigenvalues(x: jax.Array, params, *, f: Callable) -> jax.Array:
     """All eigenvalues of the full ``jax.hessian(f)(x, params)`` (the d x d matrix is formed)."""
-    return jnp.linalg.eigvalsh(jax.hessian(f)(x, params))
+    return lapack.eigvalsh(jax.hessian(f)(x, params))
 
 
 def hvp(f: Callable, x: jax.Array, v: jax.Array, params=None) -> jax.Array:
@@ -190,5 +192,5 @@ def lanczos_extreme_eigenvalues(x: jax.Array, params, key: jax.Array, *, f: Call
     _, (alphas, betas) = jax.lax.scan(step, (Q0, jnp.zeros(d, x.dtype),
                                              jnp.asarray(0.0, x.dtype)), jnp.arange(num_steps))
     T = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
-    ritz = jnp.linalg.eigvalsh(T)
+    ritz = lapack.eigvalsh(T)
     return LanczosResult(jnp.stack([ritz[0], ritz[-1]]), alphas, betas)

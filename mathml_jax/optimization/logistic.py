@@ -13,6 +13,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from mathml_jax.linalg import lapack
+
 
 def example_loss(w: jax.Array, x: jax.Array, y: jax.Array, l2: jax.Array) -> jax.Array:
     """Loss of one example: softplus(-y x.w) + l2/2 ||w||^2. Shapes: w (d,), x (d,), y ()."""
@@ -36,4 +38,4 @@ def smoothness_constant(X: jax.Array, l2: float) -> jax.Array:
     """L = lambda_max(X^T X) / (4 N) + l2, an upper bound on the Hessian's largest eigenvalue
     (the logistic function's derivative is at most 1/4). 1/L is a safe gradient-descent step."""
     n = X.shape[0]
-    return jnp.linalg.eigvalsh(X.T @ X / n)[-1] / 4.0 + l2
+    return lapack.eigvalsh(X.T @ X / n)[-1] / 4.0 + l2

@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mathml_jax.linalg import lapack
+
 MINIMUM, MAXIMUM, SADDLE, DEGENERATE = "minimum", "maximum", "saddle", "degenerate"
 
 
@@ -42,7 +44,7 @@ def make_quadratic(key: jax.Array, d: int, kappa, dtype=jnp.float32):
     if d < 2:
         raise ValueError(f"make_quadratic needs d >= 2, got {d}")
     kq, kb = jax.random.split(key)
-    q, _ = jnp.linalg.qr(jax.random.normal(kq, (d, d), dtype))
+    q, _ = lapack.qr(jax.random.normal(kq, (d, d), dtype))
     lam = jnp.linspace(1.0 / kappa, 1.0, d).astype(dtype)
     A = (q * lam) @ q.T
     return 0.5 * (A + A.T), jax.random.normal(kb, (d,), dtype)
