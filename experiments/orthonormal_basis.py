@@ -39,9 +39,9 @@ class Config:
     rows: int = param(60, ge=2, le=5000)
     cols: int = param(30, ge=2, le=2000)
     num_kappas: int = param(24, ge=6, le=1000, help="condition numbers per precision")
-    per_kappa: int = param(4, ge=1, le=100,
+    per_kappa: int = param(8, ge=1, le=100,
                            help="random matrices per condition number (geometric mean)")
-    exponent_tol: float = param(0.5, gt=0, le=2,
+    exponent_tol: float = param(0.3, gt=0, le=2,
                                 help="allowed |fitted exponent - theory| for CGS and MGS")
 
     def __post_init__(self):
