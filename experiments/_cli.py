@@ -293,7 +293,9 @@ def execute(cfg: DictConfig, name: str, out_dir: Path, overrides: list[str] | No
     log.info("compile %.2fs, run %.2fs, total %.2fs | outputs in %s", compile_s, run_s, wall_s,
              out_dir)
     if settings.strict and not report.passed:
-        log.error("strict: %d claim(s) failed", report.n_failed)
+        failed = [f"{c.statement} (measured {c.measured:.4g}, expected {c.expected})"
+                  for c in report.claims if not c.passed]
+        log.error("strict: %d claim(s) failed: %s", report.n_failed, "; ".join(failed))
         return EXIT_FAILED, report
     return 0, report
 

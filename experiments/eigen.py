@@ -213,8 +213,12 @@ def _figures(report, img, lam2, V2, steps, errs, theory, ratios, fitted, eps):
                     arrowprops=dict(arrowstyle="->", color="gray", lw=1.5))
         ax.annotate("", xy=lam2[i] * v, xytext=(0, 0),
                     arrowprops=dict(arrowstyle="->", color="black", lw=2))
-        ax.annotate(f"lambda{i + 1} v{i + 1}, lambda{i + 1}={lam2[i]:.2g}", lam2[i] * v,
-                    textcoords="offset points", xytext=(4, 4), fontsize=9)
+        tip = lam2[i] * v
+        ax.annotate(rf"$\lambda_{i + 1} v_{i + 1}$, $\lambda_{i + 1}$ = {lam2[i]:.2g}", tip,
+                    textcoords="offset points", fontsize=10,
+                    xytext=(8 * np.sign(tip[0]), 8 * np.sign(tip[1])),
+                    ha="left" if tip[0] >= 0 else "right",
+                    va="bottom" if tip[1] >= 0 else "top")
     ax.plot([], [], color="gray", label="eigenvector v (unit)")
     ax.plot([], [], color="black", label="A v = lambda v")
     ax.set_aspect("equal", adjustable="datalim")

@@ -14,6 +14,7 @@ Experiments draw with these; the shared writer saves.
 
 from __future__ import annotations
 
+import textwrap
 import zlib
 from collections.abc import Callable, Sequence
 
@@ -77,7 +78,10 @@ def figure(title: str, ncols: int = 1, nrows: int = 1, width: float = 5.2, heigh
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
                                  layout="constrained", **kwargs)
-    fig.suptitle(title, fontsize=13, fontweight="bold")
+    # wrap the title to the figure's width (about 8.5 bold 13-pt characters an inch), so a long
+    # statement is never clipped at the figure's edges
+    fig.suptitle(textwrap.fill(title, width=max(20, int(8.5 * width * ncols))), fontsize=13,
+                 fontweight="bold")
     for ax in np.atleast_1d(axes).ravel():
         _style_axes(ax)
     return fig, axes

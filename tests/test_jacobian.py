@@ -59,10 +59,10 @@ def test_network_jacobian_is_the_product_and_matches_finite_differences():
 def test_loss_gradients_forward_and_reverse_agree():
     with jax.enable_x64(True):
         A = jnp.asarray(np.random.default_rng(2).normal(size=(7, 5)))
-        x = jnp.linspace(-1, 1, 5)
-        exact = np.asarray(A).T @ (1 - np.tanh(np.asarray(A) @ np.asarray(x)) ** 2)
-        np.testing.assert_allclose(np.asarray(loss_jacfwd(A, x)), exact, rtol=1e-13)
-        np.testing.assert_allclose(np.asarray(loss_jacrev(A, x)), exact, rtol=1e-13)
+        xs = jnp.stack([jnp.linspace(-1, 1, 5), jnp.linspace(0.5, -2, 5)])
+        exact = (1 - np.tanh(np.asarray(xs) @ np.asarray(A).T) ** 2) @ np.asarray(A)
+        np.testing.assert_allclose(np.asarray(loss_jacfwd(A, xs)), exact, rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(loss_jacrev(A, xs)), exact, rtol=1e-13)
 
 
 def test_jacobian_experiment_end_to_end_fast_profile(run_experiment):
