@@ -27,6 +27,7 @@ import numpy as np
 
 from experiments._schema import ConfigError, param
 from mathml_jax import Claim, Report, plotting
+from mathml_jax.convergence import fitted_rate
 from mathml_jax.optimization.first_order import OPTIMIZER_NAMES, SCHEDULE_NAMES, optimize_batch
 from mathml_jax.optimization.test_functions import (
     ILL_KAPPA,
@@ -209,11 +210,10 @@ def run(cfg: Config, ctx: RunContext) -> Report:
                                jnp.asarray(1e6), f=SWITCH, optimizer=opt, steps=cfg.rate_steps)
             err = np.linalg.norm(np.asarray(r.trajectory[0], np.float64) - m_star, axis=1)
             ok = np.nonzero(err > 1e4 * np.finfo(np.float64).eps * np.linalg.norm(m_star))[0]
-            window = ok[ok.size // 2:]
-            k = np.arange(err.size)
-            y = err / (k + 1) if poly else err
-            slope = np.polyfit(window, np.log(y[window]), 1)[0]
-            rate_meas[opt] = (float(np.exp(slope)), err)
+            window = np.zeros(err.size, bool)
+            window[ok[ok.size // 2:]] = True
+            y = err / (np.arange(err.size) + 1) if poly else err
+            rate_meas[opt] = (fitted_rate(np.where(window, y, np.nan)), err)
     report.claim(Claim.relative(
         f"heavy ball, optimal alpha and beta, kappa={kappa:.4g}: rate (sqrt(kappa)-1)/"
         "(sqrt(kappa)+1)", rate_meas["momentum"][0], r_hb, rtol=cfg.rate_rtol,

@@ -51,39 +51,29 @@ def test_decompositions_match_numpy_on_every_matrix(how):
     s = _sym(_batch(1, (3, 4, 5, 5)))
     b = _batch(2, (3, 4, 5))
     bm = _batch(3, (3, 4, 5, 2))
-    fns = {
-        "qr": lambda x: lapack.qr(x)[1],
-        "svd": lambda x: lapack.svd(x, compute_uv=False),
-        "norm2": lapack.spectral_norm,
-        "eigvalsh": lapack.eigvalsh,
-        "eigh_vals": lambda x: lapack.eigh(x)[0],
-        "det": lapack.det,
-        "solve_v": lapack.solve,
-        "solve_m": lapack.solve,
-    }
-    args = {"qr": (a,), "svd": (a,), "norm2": (a,), "eigvalsh": (s,), "eigh_vals": (s,),
-            "det": (s,), "solve_v": (s, b), "solve_m": (s, bm)}
-    refs = {
-        "qr": lambda x: np.abs(np.linalg.qr(x)[1]),
-        "svd": lambda x: np.linalg.svd(x, compute_uv=False),
-        "norm2": lambda x: np.linalg.norm(x, ord=2, axis=(-2, -1)),
-        "eigvalsh": np.linalg.eigvalsh,
-        "eigh_vals": np.linalg.eigvalsh,
-        "det": np.linalg.det,
-        "solve_v": lambda m, v: np.linalg.solve(m, v[..., None])[..., 0],
-        "solve_m": np.linalg.solve,
-    }
-    for name, fn in fns.items():
+    # (name, function, its arrays, NumPy reference)
+    cases = [
+        ("qr", lambda x: lapack.qr(x)[1], (a,), lambda x: np.abs(np.linalg.qr(x)[1])),
+        ("svd", lambda x: lapack.svd(x, compute_uv=False), (a,),
+         lambda x: np.linalg.svd(x, compute_uv=False)),
+        ("norm2", lapack.spectral_norm, (a,), lambda x: np.linalg.norm(x, ord=2, axis=(-2, -1))),
+        ("eigvalsh", lapack.eigvalsh, (s,), np.linalg.eigvalsh),
+        ("eigh_vals", lambda x: lapack.eigh(x)[0], (s,), np.linalg.eigvalsh),
+        ("det", lapack.det, (s,), np.linalg.det),
+        ("solve_v", lapack.solve, (s, b), lambda m, v: np.linalg.solve(m, v[..., None])[..., 0]),
+        ("solve_m", lapack.solve, (s, bm), np.linalg.solve),
+    ]
+    for name, fn, args, reference in cases:
         if how == "leading":
-            got = jax.jit(fn)(*args[name])
+            got = jax.jit(fn)(*args)
         elif how == "vmap":
-            got = jax.jit(jax.vmap(fn))(*args[name])
+            got = jax.jit(jax.vmap(fn))(*args)
         else:
-            got = jax.jit(jax.vmap(jax.vmap(fn)))(*args[name])
+            got = jax.jit(jax.vmap(jax.vmap(fn)))(*args)
         got = np.asarray(got)
         if name == "qr":
             got = np.abs(got)  # R is unique up to the signs of its rows
-        ref = refs[name](*(np.asarray(x) for x in args[name]))
+        ref = reference(*(np.asarray(x) for x in args))
         scale = max(1.0, float(np.max(np.abs(ref))))
         np.testing.assert_allclose(got, ref, rtol=0, atol=_tol(jnp.float64, 7) * scale,
                                    err_msg=f"{name} ({how})")

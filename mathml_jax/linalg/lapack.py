@@ -23,34 +23,15 @@ anything that may be batched; ``tests/test_lapack.py`` keeps the rest of the cod
 from __future__ import annotations
 
 import functools
-from importlib import metadata
 
 import jax
 import jax.numpy as jnp
+from jaxlib.version import __version_info__ as _JAXLIB_VERSION
 
-
-def _version_tuple(text: str) -> tuple[int, ...]:
-    parts = []
-    for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
-
-
-#: jaxlib releases whose CPU LAPACK kernels fan a batch out over the intra-op pool and block.
-_PARALLEL_BATCH_RELEASES = ((0, 10, 0), (0, 11, 1))  # [first affected, first fixed)
-
-
-def _jaxlib_blocks_on_batches() -> bool:
-    try:
-        version = _version_tuple(metadata.version("jaxlib"))
-    except metadata.PackageNotFoundError:  # pragma: no cover - jaxlib always ships with jax
-        return True
-    first, fixed = _PARALLEL_BATCH_RELEASES
-    return first <= version < fixed
-
-
-_AFFECTED_JAXLIB = _jaxlib_blocks_on_batches()
+#: jaxlib releases whose CPU LAPACK kernels fan a batch out over the intra-op pool and block:
+#: [first affected, first fixed)
+_FIRST_AFFECTED, _FIRST_FIXED = (0, 10, 0), (0, 11, 1)
+_AFFECTED_JAXLIB = _FIRST_AFFECTED <= tuple(_JAXLIB_VERSION[:3]) < _FIRST_FIXED
 
 
 def loops_batches() -> bool:
@@ -59,86 +40,72 @@ def loops_batches() -> bool:
     return _AFFECTED_JAXLIB and jax.default_backend() == "cpu"
 
 
-def _batch_safe(core_ndims: tuple[int, ...]):
-    """Decorator: ``fn(*arrays, **static)`` on unbatched arrays of ``core_ndims`` dimensions
-    becomes a function that accepts leading batch axes (shared by every array argument) and
-    ``jax.vmap``, looping over the batch where :func:`loops_batches`."""
+def _batch_safe(fn):
+    """Decorator: ``fn(a, *others, **static)``, written for one matrix ``a``, becomes a
+    function that also accepts leading batch axes on ``a`` (which every other array argument
+    shares) and ``jax.vmap``, looping over the batch where :func:`loops_batches`."""
 
-    def decorate(fn):
-        @functools.cache
-        def sequential(static: tuple):
-            def one(*arrays):
-                return fn(*arrays, **dict(static))
+    @functools.cache
+    def sequential(static: tuple):
+        def one(*arrays):
+            return fn(*arrays, **dict(static))
 
-            return jax.custom_batching.sequential_vmap(one)
+        return jax.custom_batching.sequential_vmap(one)
 
-        @functools.wraps(fn)
-        def wrapper(*arrays, **static):
-            arrays = tuple(jnp.asarray(a) for a in arrays)
-            if not loops_batches():
-                return fn(*arrays, **static)
-            extra = arrays[0].ndim - core_ndims[0]
-            batch_shape = arrays[0].shape[:extra]
-            for a, core in zip(arrays[1:], core_ndims[1:], strict=True):
-                if a.shape[: a.ndim - core] != batch_shape:
-                    raise ValueError(
-                        f"{fn.__name__}: batch axes {a.shape[: a.ndim - core]} of an argument do "
-                        f"not match the matrix's batch axes {batch_shape}")
-            f = sequential(tuple(sorted(static.items())))
-            for _ in range(extra):
-                f = jax.vmap(f)
-            return f(*arrays)
+    @functools.wraps(fn)
+    def wrapper(*arrays, **static):
+        arrays = tuple(jnp.asarray(x) for x in arrays)
+        if not loops_batches():
+            return fn(*arrays, **static)
+        extra = arrays[0].ndim - 2
+        batch_shape = arrays[0].shape[:extra]
+        for x in arrays[1:]:
+            if x.shape[:extra] != batch_shape:
+                raise ValueError(
+                    f"{fn.__name__}: batch axes {x.shape[:extra]} of an argument do not match "
+                    f"the matrix's batch axes {batch_shape}")
+        f = sequential(tuple(sorted(static.items())))
+        for _ in range(extra):
+            f = jax.vmap(f)
+        return f(*arrays)
 
-        return wrapper
-
-    return decorate
+    return wrapper
 
 
-@_batch_safe((2,))
+@_batch_safe
 def qr(a, *, mode: str = "reduced"):
     """``jnp.linalg.qr``: Householder QR (LAPACK geqrf + orgqr)."""
     return jnp.linalg.qr(a, mode=mode)
 
 
-@_batch_safe((2,))
+@_batch_safe
 def eigh(a):
     """``jnp.linalg.eigh``: eigenvalues (ascending) and eigenvectors of a symmetric matrix."""
     return jnp.linalg.eigh(a)
 
 
-@_batch_safe((2,))
+@_batch_safe
 def eigvalsh(a):
     """``jnp.linalg.eigvalsh``: eigenvalues (ascending) of a symmetric matrix."""
     return jnp.linalg.eigvalsh(a)
 
 
-@_batch_safe((2,))
+@_batch_safe
 def eig(a):
     """``jnp.linalg.eig``: eigenvalues and right eigenvectors of a general matrix (complex)."""
     return jnp.linalg.eig(a)
 
 
-@_batch_safe((2,))
+@_batch_safe
 def svd(a, *, full_matrices: bool = True, compute_uv: bool = True):
     """``jnp.linalg.svd``."""
     return jnp.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
 
 
+@_batch_safe
 def solve(a, b):
     """``jnp.linalg.solve`` for one right-hand side ``b`` (n,) or several (n, k), with the same
     leading batch axes as ``a``."""
-    a, b = jnp.asarray(a), jnp.asarray(b)
-    extra = a.ndim - 2
-    return (_solve_vector if b.ndim - extra == 1 else _solve_matrix)(a, b)
-
-
-@_batch_safe((2, 1))
-def _solve_vector(a, b):
-    return jnp.linalg.solve(a, b)
-
-
-@_batch_safe((2, 2))
-def _solve_matrix(a, b):
     return jnp.linalg.solve(a, b)
 
 
@@ -149,12 +116,12 @@ def det(a):
     return jnp.linalg.det(a) if a.shape[-1] <= 3 else _det_lu(a)
 
 
-@_batch_safe((2,))
+@_batch_safe
 def _det_lu(a):
     return jnp.linalg.det(a)
 
 
-@_batch_safe((2,))
+@_batch_safe
 def spectral_norm(a):
     """The matrix 2-norm ``jnp.linalg.norm(a, ord=2)``: the largest singular value."""
     return jnp.linalg.norm(a, ord=2)
