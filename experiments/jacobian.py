@@ -199,7 +199,7 @@ def _figures(report, cfg, Jf, Jc, n, tf, tr, m, mf, mr, eps):
         ax1.annotate(f"x{a / r:.0f}", (ni, a), textcoords="offset points", xytext=(-10, 6),
                      fontsize=8)
     ax1.set_xlabel("number of inputs n (scalar loss sum(tanh(Ax)))")
-    ax1.set_ylabel("run time, s (compiled, best of repeats)")
+    ax1.set_ylabel(f"seconds per call ({cfg.timing_points} Jacobians)")
     ax1.set_title(f"1 output, hidden {cfg.hidden}: labels = fwd/rev ratio", fontsize=10)
     ax1.legend()
     ax2.loglog(m, mf, "o-", color=plotting.color("forward"), label="jax.jacfwd")
@@ -208,7 +208,7 @@ def _figures(report, cfg, Jf, Jc, n, tf, tr, m, mf, mr, eps):
         ax2.annotate(f"x{r / a:.1f}", (mi, r), textcoords="offset points", xytext=(-10, 6),
                      fontsize=8)
     ax2.set_xlabel(f"number of outputs m (map tanh(Bx), {cfg.few_inputs} inputs)")
-    ax2.set_ylabel("run time, s")
+    ax2.set_ylabel(f"seconds per call ({cfg.timing_points} Jacobians)")
     ax2.set_title("many outputs, few inputs: labels = rev/fwd ratio", fontsize=10)
     ax2.legend()
     report.add_figure("cost", fig)
