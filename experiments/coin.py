@@ -18,6 +18,7 @@ import scipy.stats
 
 from experiments._schema import param
 from mathml_jax import Claim, Report, plotting
+from mathml_jax.convergence import log_spaced_counts
 from mathml_jax.probability import count_within_z, heads_counts, running_heads
 from mathml_jax.runtime import RunContext
 from mathml_jax.timing import timed
@@ -34,12 +35,6 @@ class Config:
     num_paths: int = param(8, ge=1, le=1000, help="independent running-frequency paths")
     max_n: int = param(100_000, ge=10, le=100_000_000, help="tosses per path")
     z: float = param(5.0, gt=0, le=20, help="error bound of every claim, in standard errors")
-
-
-def checkpoints(max_n: int, per_decade: int = 6) -> np.ndarray:
-    """Log-spaced toss counts 1..max_n (unique integers), where frequencies are checked."""
-    num = int(np.ceil(np.log10(max_n) * per_decade)) + 1
-    return np.unique(np.geomspace(1, max_n, num).round().astype(np.int64))
 
 
 def pooled_cells(hist, pmf, repetitions: int, z: float):
@@ -97,7 +92,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     running, t = timed(running_heads, k_paths, p, num_tosses=cfg.max_n, num_paths=cfg.num_paths)
     report.add_timing("running_heads", t)
     running = np.asarray(running)
-    cps = checkpoints(cfg.max_n)
+    cps = log_spaced_counts(cfg.max_n, per_decade=6)  # where frequencies are checked
     heads_at = running[:, cps - 1]  # (paths, checkpoints)
     # Where n p (1-p) < z^2 the count is too small for a z-SE bound to mean anything (a single
     # tail toss at p = 0.97 is a 5-SE event at n = 1): those n are drawn but not checked.

@@ -23,6 +23,7 @@ import scipy.stats
 
 from experiments._schema import param
 from mathml_jax import Claim, Report, plotting
+from mathml_jax.convergence import log_spaced_counts
 from mathml_jax.probability import (
     count_within_z,
     die_game_payoffs,
@@ -95,11 +96,6 @@ class Config:
                               "product at most 50,000,000")
 
 
-def checkpoints(max_n: int, per_decade: int = 8) -> np.ndarray:
-    num = int(np.ceil(np.log10(max_n) * per_decade)) + 1
-    return np.unique(np.geomspace(1, max_n, num).round().astype(np.int64))
-
-
 def prob_ahead(n, win: float, lose: float) -> np.ndarray:
     """P(total winnings after n rounds > 0), exactly: with K ~ Binomial(n, 1/3) wins the total
     is win K - lose (n - K) > 0, i.e. K > lose n / (win + lose)."""
@@ -149,7 +145,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
         one[-1], mu, tol=z * sd / np.sqrt(N) + 1e-6 * max(cfg.win, cfg.lose),
         detail=f"{z:g} SE"))
 
-    cps = checkpoints(N)
+    cps = log_spaced_counts(N, per_decade=8)
     ahead = (totals[:, cps - 1] > 0).sum(axis=0)
     exact_ahead = prob_ahead(cps, cfg.win, cfg.lose)
     var = P * exact_ahead * (1 - exact_ahead)
@@ -207,7 +203,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     report.metric("continuous_quadrature", quad, key=True)
     report.metric("continuous_monte_carlo", mc)
     report.metric("continuous_standard_error", se)
-    m = checkpoints(vals.size, per_decade=20)
+    m = log_spaced_counts(vals.size, per_decade=20)
     running = np.cumsum(vals)[m - 1] / m
     report.add_series("continuous", n=m, running_average=running, quadrature=np.full(m.shape, quad))
 

@@ -19,7 +19,6 @@ within ``zero_tol`` of zero: the second-order test is inconclusive). Checked:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -45,6 +44,7 @@ from mathml_jax.optimization.test_functions import (
     TEST_FUNCTIONS,
     quadratic_plus_cosines,
     switched,
+    values_at,
 )
 from mathml_jax.runtime import RunContext
 from mathml_jax.timing import timed
@@ -110,11 +110,6 @@ def _fd_hessian_from_values(vals, d, h):
     return (v[..., 0] - v[..., 1] - v[..., 2] + v[..., 3]) / (4 * h * h)
 
 
-@partial(jax.jit, static_argnames=("f",))
-def _values(pts, index, *, f):
-    return jax.vmap(f, in_axes=(0, None))(pts, index)
-
-
 def _values64(index, pts, chunk=1024):
     """f_index at every row of ``pts`` in float64 (one vmap; rows padded to a multiple of
     ``chunk`` so every function shares one compilation): the independent checks' values."""
@@ -122,7 +117,7 @@ def _values64(index, pts, chunk=1024):
     padded = np.zeros((-(-max(n, 1) // chunk) * chunk, 2))
     padded[:n] = pts
     with jax.enable_x64(True):
-        out = _values(jnp.asarray(padded), jnp.asarray(index, jnp.int32), f=SWITCH)
+        out = values_at(jnp.asarray(padded), jnp.asarray(index, jnp.int32), f=SWITCH)
         return np.asarray(out, np.float64)[:n]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import dataclass
 
 import jax
@@ -26,7 +25,7 @@ import scipy.stats
 
 from experiments._schema import param
 from mathml_jax import Claim, Report, plotting
-from mathml_jax.convergence import fitted_slope
+from mathml_jax.convergence import bootstrap_slope_se, fitted_slope, log_spaced_counts
 from mathml_jax.probability import (
     count_within_z,
     device_mesh,
@@ -34,6 +33,7 @@ from mathml_jax.probability import (
     streak_win_counts,
 )
 from mathml_jax.probability.streaming import DIE_CANDIDATES_PER_WORD, stream
+from mathml_jax.timing import wall
 
 SECTION = "Probability theory / Law of large numbers"
 log = logging.getLogger(__name__)
@@ -82,18 +82,6 @@ def numpy_die(rng, n: int, chunk: int = 1 << 22) -> int:
     return total
 
 
-def checkpoints(max_n: int, per_decade: int = 10) -> np.ndarray:
-    num = int(np.ceil(np.log10(max_n) * per_decade)) + 1
-    return np.unique(np.geomspace(1, max_n, num).round().astype(np.int64))
-
-
-def _bootstrap_slope_se(n, means, mu, rng, resamples=200) -> float:
-    P = means.shape[0]
-    slopes = [fitted_slope(n, np.sqrt(((means[rng.integers(0, P, P)] - mu) ** 2).mean(axis=0)))
-              for _ in range(resamples)]
-    return float(np.std(slopes, ddof=1))
-
-
 # ----------------------------------------------------------------------------------- the run
 
 def run(cfg: Config, ctx) -> Report:
@@ -103,7 +91,7 @@ def run(cfg: Config, ctx) -> Report:
     rng = np.random.default_rng(ctx.seed)
 
     # -- 1. running averages
-    at = checkpoints(cfg.num_steps)
+    at = log_spaced_counts(cfg.num_steps, per_decade=10)
     P = cfg.num_paths
     a = cfg.alpha
     moments = {**MOMENTS, "pareto": (a / (a - 1), math.sqrt(a / ((a - 1) ** 2 * (a - 2))))}
@@ -125,7 +113,7 @@ def run(cfg: Config, ctx) -> Report:
         rms = np.sqrt(((means - mu) ** 2).mean(axis=0))
         fit = at >= 10
         slope = fitted_slope(at[fit], rms[fit])
-        slope_se = _bootstrap_slope_se(at[fit], means[:, fit], mu, rng)
+        slope_se = bootstrap_slope_se(at[fit], (means[:, fit] - mu) ** 2, rng)
         report.claim(Claim.close(
             f"{dist}: spread of the running average ~ n^(-1/2), fitted slope", slope, -0.5,
             tol=max(4 * slope_se, 0.01), detail="n >= 10; tol 4 bootstrap SE over paths"))
@@ -219,12 +207,8 @@ def run(cfg: Config, ctx) -> Report:
     _, _, t_jd, _ = stream(jax.random.fold_in(k_die, 1), die_words, kind="die",
                            chunk_words=cfg.chunk_words, block_chunks=cfg.block_chunks,
                            mesh=mesh, label="benchmark die", progress=False)
-    t0 = time.perf_counter()
-    numpy_coin(rng, n_b)
-    np_coin_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    numpy_die(rng, n_b)
-    np_die_s = time.perf_counter() - t0
+    _, np_coin_s = wall(numpy_coin, rng, n_b)
+    _, np_die_s = wall(numpy_die, rng, n_b)
     jax_coin_rate = n_b / t_jc.run_s
     jax_die_rate = die_words * DIE_CANDIDATES_PER_WORD * 0.75 / t_jd.run_s  # expected rolls
     report.metric("benchmark_samples", n_b)

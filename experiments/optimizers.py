@@ -19,7 +19,6 @@ and optimiser. Checked:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -34,6 +33,7 @@ from mathml_jax.optimization.test_functions import (
     ILL_QUADRATIC_HESSIAN,
     TEST_FUNCTIONS,
     switched,
+    values_at,
 )
 from mathml_jax.runtime import RunContext
 from mathml_jax.timing import timed
@@ -83,16 +83,11 @@ def _steps_to_stay(values, target):
     return np.where(first < n, first, -1)
 
 
-@partial(jax.jit, static_argnames=("f",))
-def _values(pts, index, *, f):
-    return jax.vmap(f, in_axes=(0, None))(pts, index)
-
-
 def _grid_function(i):
     """f_i(X, Y) on a mesh grid for the contour plots: one compiled kernel for every function."""
     def values(X, Y):
         pts = jnp.asarray(np.stack([np.ravel(X), np.ravel(Y)], axis=1), jnp.float32)
-        out = _values(pts, jnp.asarray(i, jnp.int32), f=SWITCH)
+        out = values_at(pts, jnp.asarray(i, jnp.int32), f=SWITCH)
         return np.asarray(out, np.float64).reshape(np.shape(X))
 
     return values

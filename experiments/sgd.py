@@ -23,7 +23,7 @@ import scipy.optimize
 
 from experiments._schema import ConfigError, param
 from mathml_jax import Claim, Report, plotting
-from mathml_jax.convergence import fitted_slope
+from mathml_jax.convergence import bootstrap_slope_se, fitted_slope
 from mathml_jax.data import BREAST_CANCER_N, breast_cancer
 from mathml_jax.optimization import (
     OPTIMIZERS,
@@ -98,15 +98,6 @@ def reference_optimum(X, y, l2):
     return res.x, float(res.fun)
 
 
-def _bootstrap_slope_se(m, sq, rng, resamples: int = 200) -> float:
-    """Standard error of the fitted log-log slope of RMS error against m, by resampling the
-    independent paths (rows of ``sq``) with replacement."""
-    p = sq.shape[0]
-    slopes = [fitted_slope(m, np.sqrt(sq[rng.integers(0, p, p)].mean(axis=0)))
-              for _ in range(resamples)]
-    return float(np.std(slopes, ddof=1))
-
-
 # ----------------------------------------------------------------------------------- the run
 
 def run(cfg: Config, ctx: RunContext) -> Report:
@@ -155,7 +146,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     theory_mse = exact_variance(B) / m
     if B < n:
         slope = fitted_slope(m, rms)
-        slope_se = _bootstrap_slope_se(m, sq, np.random.default_rng(ctx.seed))
+        slope_se = bootstrap_slope_se(m, sq, np.random.default_rng(ctx.seed))
         report.claim(Claim.close(
             f"averaging m minibatch gradients (B={B}): error ~ m^(-1/2), fitted slope",
             slope, -0.5, tol=Z_BOUND * slope_se,

@@ -41,3 +41,20 @@ def fitted_rate(errors) -> float:
         return float("nan")
     slope, _ = np.polyfit(k[ok], np.log(e[ok]), 1)
     return float(np.exp(slope))
+
+
+def log_spaced_counts(max_n: int, per_decade: int) -> np.ndarray:
+    """Unique integers 1..max_n, about ``per_decade`` per decade: where running estimates are
+    checked and drawn against the sample count."""
+    num = int(np.ceil(np.log10(max_n) * per_decade)) + 1
+    return np.unique(np.geomspace(1, max_n, num).round().astype(np.int64))
+
+
+def bootstrap_slope_se(x, sq, rng: np.random.Generator, resamples: int = 200) -> float:
+    """Standard error of :func:`fitted_slope` of the RMS error against ``x``, by resampling the
+    independent paths (rows of the squared errors ``sq``, shape (paths, len(x))) with
+    replacement."""
+    p = sq.shape[0]
+    slopes = [fitted_slope(x, np.sqrt(sq[rng.integers(0, p, p)].mean(axis=0)))
+              for _ in range(resamples)]
+    return float(np.std(slopes, ddof=1))

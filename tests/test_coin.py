@@ -11,7 +11,8 @@ import scipy.stats
 from conftest import assert_all_claims_pass, compose
 
 from experiments._cli import execute
-from experiments.coin import checkpoints, pooled_cells
+from experiments.coin import pooled_cells
+from mathml_jax.convergence import log_spaced_counts
 from mathml_jax.probability import (
     binomial_two_sided_tail,
     count_within_z,
@@ -76,8 +77,9 @@ def test_count_within_z_and_pooling():
     labels, counts, probs = pooled_cells(np.array([5, 90, 5]), np.array([0.001, 0.998, 0.001]),
                                          100, 5.0)
     assert labels == [] or counts.sum() <= 100
-    assert list(checkpoints(100)) == sorted(set(checkpoints(100)))
-    assert checkpoints(100)[0] == 1 and checkpoints(100)[-1] == 100
+    cps = log_spaced_counts(100, per_decade=6)
+    assert list(cps) == sorted(set(cps))
+    assert cps[0] == 1 and cps[-1] == 100
 
 
 def test_coin_end_to_end_fast_profile(run_experiment):

@@ -200,3 +200,10 @@ def switched(names: tuple[str, ...]):
 
     f.__name__ = f"switched_{'_'.join(names)}"
     return f
+
+
+@partial(jax.jit, static_argnames=("f",))
+def values_at(pts: jax.Array, index, *, f):
+    """f(x, index) at every row x of ``pts`` (one vmap). With ``f`` from :func:`switched`, the
+    index is traced, so one compilation serves every function of the switch."""
+    return jax.vmap(f, in_axes=(0, None))(pts, index)
