@@ -151,12 +151,6 @@ class TestFunction:
     min_value: float | None = 0.0
     notes: str = field(default="")
 
-    def grid_values(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """f on a mesh grid (for contour plots), evaluated with ``vmap`` in float64 NumPy out."""
-        pts = jnp.stack([jnp.asarray(X).ravel(), jnp.asarray(Y).ravel()], axis=1)
-        vals = jax.jit(jax.vmap(self.fn))(pts)
-        return np.asarray(vals, dtype=np.float64).reshape(np.shape(X))
-
 
 TEST_FUNCTIONS: dict[str, TestFunction] = {
     "ill_quadratic": TestFunction("ill_quadratic", ill_conditioned_quadratic, ((1.0, -1.0),),
