@@ -61,8 +61,8 @@ def validate(cfg: DictConfig, name: str) -> tuple[RunSettings, Any, Any]:
     names = experiments.available()
     if name not in names:
         raise BadInput(f"Unknown experiment {name!r}. Available experiments: {', '.join(names)}.")
-    top = {k: cfg.get(k) for k in ("seed", "platform", "precision", "profile", "strict", "figures")
-           if k in cfg}
+    top = {k: cfg.get(k) for k in ("seed", "platform", "precision", "matmul_precision", "profile",
+                                   "strict", "figures") if k in cfg}
     try:
         settings = build(RunSettings, OmegaConf.create(
             OmegaConf.to_container(OmegaConf.create(top), resolve=True)), prefix="")
@@ -251,7 +251,7 @@ def execute(cfg: DictConfig, name: str, out_dir: Path, overrides: list[str] | No
     from mathml_jax.writer import write_json, write_report
 
     try:
-        info = runtime.configure(settings.platform, settings.precision)
+        info = runtime.configure(settings.platform, settings.precision, settings.matmul_precision)
     except runtime.PlatformUnavailable as e:
         _discard(out_dir)
         print(f"Error: {e}", file=sys.stderr)
@@ -264,13 +264,16 @@ def execute(cfg: DictConfig, name: str, out_dir: Path, overrides: list[str] | No
         "profile": settings.profile,
         "device": info.as_dict(),
         "precision": settings.precision,
+        "matmul_precision": settings.matmul_precision,
+        "eps": ctx.eps,
         "versions": _versions(),
         "config": _resolved_without_hydra(cfg),
         "experiment_config": asdict(exp_cfg),
     }
-    log.info("%s | %s | %s on %s (%d device%s) | seed %d | profile %s", name, module.SECTION,
-             settings.precision, info.platform, info.device_count,
-             "" if info.device_count == 1 else "s", settings.seed, settings.profile)
+    log.info("%s | %s | %s on %s (%d device%s) | matmul precision %s (eps %.3g) | seed %d | "
+             "profile %s", name, module.SECTION, settings.precision, info.platform,
+             info.device_count, "" if info.device_count == 1 else "s",
+             settings.matmul_precision, ctx.eps, settings.seed, settings.profile)
     t0 = time.perf_counter()
     try:
         report = module.run(exp_cfg, ctx)

@@ -19,7 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
-from mathml_jax.runtime import PLATFORMS, PRECISIONS
+from mathml_jax.runtime import MATMUL_PRECISIONS, PLATFORMS, PRECISIONS
 
 PROFILES = ("default", "fast")
 FIGURE_FORMATS = ("png", "pdf", "svg")
@@ -151,6 +151,8 @@ class RunSettings:
     seed: int = param(0, ge=0, le=2**32 - 1, help="drives every random number via jax.random")
     platform: str = param("auto", choices=PLATFORMS)
     precision: str = param("float32", choices=PRECISIONS)
+    matmul_precision: str = param("highest", choices=MATMUL_PRECISIONS,
+                                  help="float32 matrix products: highest = full float32")
     profile: str = param("default", choices=PROFILES, help="fast shrinks every size for tests")
     strict: bool = param(False, help="a failed claim makes the exit status non-zero")
     figures: Figures = field(default_factory=Figures)

@@ -87,7 +87,7 @@ def _mixed_error(a, b):
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("chain_rule", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     k_comp, k_x = jax.random.split(ctx.key)
     allowed = jnp.asarray([NAMES.index(n) for n in dict.fromkeys(cfg.functions)])
     idx = random_compositions(k_comp, allowed, length=cfg.num_compositions,

@@ -83,6 +83,7 @@ def _measure(name, dtype, x64, h64):
     exact = REFERENCE[name][1](xd)
     err = {m: np.sqrt(np.mean((np.asarray(v, np.float64) - exact) ** 2, axis=1))
            for m, v in (("forward", fwd), ("central", cen))}
+    # elementwise arithmetic only (no matrix product): the dtype's own eps is the unit in use
     eps = float(jnp.finfo(dtype).eps)
     ulps = np.abs(np.asarray(ad, np.float64) - exact) / (eps * np.maximum(1.0, np.abs(exact)))
     return err, float(ulps.max()), float(np.sqrt(np.mean((np.asarray(ad, np.float64) - exact)

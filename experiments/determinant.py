@@ -42,7 +42,7 @@ class Config:
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("determinant", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     k2, k3, kmc2, kmc3, kab = jax.random.split(ctx.key, 5)
 
     # -- 1. shoelace area of the image of the unit square = det A (signed)

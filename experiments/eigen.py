@@ -68,7 +68,7 @@ def _match_distance(a, b) -> float:
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("eigen", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     n = cfg.n
     k_sym, k_gen, k_circ, k_pow, k_v0 = jax.random.split(ctx.key, 5)
 

@@ -72,7 +72,7 @@ def _padded(pmfs) -> np.ndarray:
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("entropy", section=SECTION)
     dtype = ctx.dtype
-    eps = float(jnp.finfo(dtype).eps)
+    eps = ctx.eps
     k_uni, k_poi, k_dir = jax.random.split(ctx.key, 3)
     z = cfg.z
 

@@ -186,7 +186,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     trap = float(trapezoid_expectation(g, lambda x: dist["pdf"](x, prm), lo, hi))
     dist_name = (f"Normal({cfg.mu:g}, {cfg.sigma:g}^2)" if cfg.distribution == "normal"
                  else f"Exponential(rate {cfg.rate:g})")
-    eps = float(jnp.finfo(dtype).eps)
+    eps = ctx.eps
     tol_trap = max(1e-4 * abs(quad), 1e3 * eps * max(abs(quad), 1.0))
     report.claim(Claim.close(
         f"E[{g_name}], X ~ {dist_name}: JAX trapezoid rule = SciPy adaptive quadrature",

@@ -100,7 +100,7 @@ def _merge(points: np.ndarray, gap: float) -> np.ndarray:
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("extrema", section=SECTION)
     dtype = ctx.dtype
-    eps = float(jnp.finfo(dtype).eps)
+    eps = ctx.eps
     found_all, agree, definite, drawn = {}, 0, 0, {}
 
     for name in cfg.functions:

@@ -87,7 +87,7 @@ def _rate_from_run(err, valid_until, floor):
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("gd", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     k_quad, k_starts, k_sweep = jax.random.split(ctx.key, 3)
     d = cfg.dim
 

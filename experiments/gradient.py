@@ -116,7 +116,7 @@ def _level_chords(fn, x0, g, delta, n_phi=4096):
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("gradient", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     k_pts, k_dirs = jax.random.split(ctx.key)
     angles = np.linspace(0, 2 * np.pi, cfg.num_angles, endpoint=False)
     U2 = np.stack([np.cos(angles), np.sin(angles)], axis=1)

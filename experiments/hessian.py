@@ -138,7 +138,7 @@ def _type_from_values(diffs, tol=0.0):
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("hessian", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     found_all, basins = {}, {}
     det_agree, det_decided, fd_agree, fd_total, dir_agree, dir_total = 0, 0, 0, 0, 0, 0
     fd_err = 0.0

@@ -107,7 +107,7 @@ def reference_integral(name: str) -> tuple[float, str]:
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("integration", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     ns = 2 ** np.arange(1, cfg.max_panels_exponent + 1)
     counts = np.arange(1, cfg.gauss_max_nodes + 1)
     t_gl, w_gl = gauss_legendre_table(counts)

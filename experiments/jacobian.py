@@ -81,7 +81,7 @@ def _init(rng, widths, dtype):
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("jacobian", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     k_x = jax.random.fold_in(ctx.key, 0)
     rng = np.random.default_rng(ctx.seed)
 

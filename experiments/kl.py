@@ -64,7 +64,7 @@ class Config:
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("kl", section=SECTION)
     dtype = ctx.dtype
-    eps = float(jnp.finfo(dtype).eps)
+    eps = ctx.eps
     k_p, k_q = jax.random.split(ctx.key)
 
     # -- 1. discrete: random pmf pairs

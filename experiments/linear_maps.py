@@ -45,7 +45,7 @@ def _figure_points():
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("linear_maps", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     k_lin, k_prod = jax.random.split(ctx.key)
     maps = plane_maps(np.deg2rad(cfg.angle_deg), cfg.shear, tuple(cfg.scale))
 

@@ -60,8 +60,7 @@ def _fit_window(kappa, loss, eps, method):
     return ok
 
 
-def _study(cfg, key, dtype):
-    eps = float(jnp.finfo(dtype).eps)
+def _study(cfg, key, dtype, eps):
     top = np.log10(0.5 / eps)  # up to kappa ~ 1/eps: A stays numerically of full rank
     kappa = np.logspace(0.5, top, cfg.num_kappas)
     kappa_all = np.repeat(kappa, cfg.per_kappa)
@@ -100,9 +99,9 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("orthonormal_basis", section=SECTION)
     k32, k64 = jax.random.split(ctx.key)
     with jax.enable_x64(False):
-        res32 = _study(cfg, k32, jnp.float32)
+        res32 = _study(cfg, k32, jnp.float32, ctx.eps_for(jnp.float32))
     with jax.enable_x64(True):
-        res64 = _study(cfg, k64, jnp.float64)
+        res64 = _study(cfg, k64, jnp.float64, ctx.eps_for(jnp.float64))
     n = cfg.cols
     for name, res in (("float32", res32), ("float64", res64)):
         eps, kappa, loss = res["eps"], res["kappa"], res["loss"]

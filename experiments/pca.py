@@ -64,7 +64,7 @@ class Config:
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("pca", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     k_q, k_trials = jax.random.split(ctx.key)
 
     # -- 1. synthetic data with a known covariance

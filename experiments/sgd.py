@@ -102,7 +102,7 @@ def reference_optimum(X, y, l2):
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("sgd", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     X64, y64 = breast_cancer()
     n, d = X64.shape
     X, y = jnp.asarray(X64, dtype), jnp.asarray(y64, dtype)

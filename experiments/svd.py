@@ -63,7 +63,7 @@ class Config:
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("svd", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     k_circ, k_tall, k_sketch = jax.random.split(ctx.key, 3)
 
     # -- 1. rotate, scale, rotate

@@ -38,7 +38,7 @@ class Config:
 
 def run(cfg: Config, ctx: RunContext) -> Report:
     report = Report("vectors", section=SECTION)
-    dtype, eps = ctx.dtype, float(jnp.finfo(ctx.dtype).eps)
+    dtype, eps = ctx.dtype, ctx.eps
     ks = jax.random.split(ctx.key, 8)
     B, n = cfg.batch, cfg.dim
 

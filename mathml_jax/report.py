@@ -25,6 +25,21 @@ def _as_float(x: Any) -> float:
     return float(np.asarray(x, dtype=np.float64))
 
 
+#: the smallest margin (fraction of the tolerance left) a passing claim may have: closer to its
+#: bound than this, it fails on the next machine or seed (``FIGURES.md``, "It has margin")
+MIN_MARGIN = 0.1
+
+
+def _margin(slack: float, scale: float) -> float | None:
+    """slack / scale. A zero scale is an exact bound (a count that must be 0): no tolerance to
+    measure a margin against, so None (a yes/no fact) when met and -inf when not."""
+    if not math.isfinite(slack):
+        return -math.inf if slack != slack or slack < 0 else math.inf
+    if scale > 0:
+        return slack / scale
+    return None if slack >= 0 else -math.inf
+
+
 def _fmt(x: float | None) -> str:
     if x is None:
         return ""
@@ -46,6 +61,10 @@ class Claim:
       tolerance: the allowed deviation (None for one-sided bounds and exact checks).
       passed: whether the measurement satisfies the claim.
       detail: optional extra context (units, which case, the error bound used).
+      margin: how far the measurement is from failing, as a fraction of the tolerance: 1 when
+        it sits on the expected value (or at 0 under an upper bound), 0 on the edge, negative
+        when the claim failed; None for a yes/no fact. A claim with a margin under
+        :data:`MIN_MARGIN` passes on one machine and fails on the next.
     """
 
     statement: str
@@ -54,41 +73,49 @@ class Claim:
     tolerance: float | None
     passed: bool
     detail: str = ""
+    margin: float | None = None
 
     @classmethod
     def close(cls, statement: str, measured, expected, tol: float, detail: str = "") -> Claim:
         """Passes when |measured - expected| <= tol."""
         m, e = _as_float(measured), _as_float(expected)
         ok = math.isfinite(m) and abs(m - e) <= tol
-        return cls(statement, m, _fmt(e), float(tol), bool(ok), detail)
+        margin = _margin(tol - abs(m - e), tol) if math.isfinite(m) else -math.inf
+        return cls(statement, m, _fmt(e), float(tol), bool(ok), detail, margin)
 
     @classmethod
     def relative(cls, statement: str, measured, expected, rtol: float, detail: str = "") -> Claim:
         """Passes when |measured - expected| <= rtol * |expected|."""
         m, e = _as_float(measured), _as_float(expected)
         ok = math.isfinite(m) and abs(m - e) <= rtol * abs(e)
-        return cls(statement, m, _fmt(e), float(rtol), bool(ok), detail or "relative tolerance")
+        tol = rtol * abs(e)
+        margin = _margin(tol - abs(m - e), tol) if math.isfinite(m) else -math.inf
+        return cls(statement, m, _fmt(e), float(rtol), bool(ok), detail or "relative tolerance",
+                   margin)
 
     @classmethod
     def at_most(cls, statement: str, measured, bound, detail: str = "") -> Claim:
         """Passes when measured <= bound."""
         m, b = _as_float(measured), _as_float(bound)
         ok = math.isfinite(m) and m <= b
-        return cls(statement, m, f"<= {_fmt(b)}", None, bool(ok), detail)
+        margin = _margin(b - m, abs(b)) if math.isfinite(m) else -math.inf
+        return cls(statement, m, f"<= {_fmt(b)}", None, bool(ok), detail, margin)
 
     @classmethod
     def at_least(cls, statement: str, measured, bound, detail: str = "") -> Claim:
         """Passes when measured >= bound."""
         m, b = _as_float(measured), _as_float(bound)
         ok = math.isfinite(m) and m >= b
-        return cls(statement, m, f">= {_fmt(b)}", None, bool(ok), detail)
+        margin = _margin(m - b, abs(b)) if math.isfinite(m) else -math.inf
+        return cls(statement, m, f">= {_fmt(b)}", None, bool(ok), detail, margin)
 
     @classmethod
     def within(cls, statement: str, measured, low, high, detail: str = "") -> Claim:
-        """Passes when low <= measured <= high."""
+        """Passes when low <= measured <= high; the margin is measured against the half-width."""
         m, lo, hi = _as_float(measured), _as_float(low), _as_float(high)
         ok = math.isfinite(m) and lo <= m <= hi
-        return cls(statement, m, f"in [{_fmt(lo)}, {_fmt(hi)}]", None, bool(ok), detail)
+        margin = _margin(min(m - lo, hi - m), 0.5 * (hi - lo)) if math.isfinite(m) else -math.inf
+        return cls(statement, m, f"in [{_fmt(lo)}, {_fmt(hi)}]", None, bool(ok), detail, margin)
 
     @classmethod
     def holds(cls, statement: str, ok: bool, measured=float("nan"), detail: str = "") -> Claim:
@@ -103,7 +130,14 @@ class Claim:
             "tolerance": self.tolerance,
             "passed": self.passed,
             "detail": self.detail,
+            "margin": self.margin if self.margin is None or math.isfinite(self.margin)
+            else str(self.margin),
         }
+
+    @property
+    def fragile(self) -> bool:
+        """Passed, but closer to its bound than :data:`MIN_MARGIN` of the tolerance."""
+        return self.passed and self.margin is not None and self.margin < MIN_MARGIN
 
 
 @dataclass
@@ -172,6 +206,16 @@ class Report:
     @property
     def n_failed(self) -> int:
         return sum(not c.passed for c in self.claims)
+
+    def margins_text(self) -> str:
+        """Every claim's margin (fraction of its tolerance left), smallest first."""
+        rows = sorted(self.claims, key=lambda c: math.inf if c.margin is None else c.margin)
+        lines = [f"{'margin':>8}  {'result':<7} claim"]
+        for c in rows:
+            m = "yes/no" if c.margin is None else f"{c.margin:.3f}"
+            res = "FAIL" if not c.passed else ("FRAGILE" if c.fragile else "PASS")
+            lines.append(f"{m:>8}  {res:<7} {self.experiment}: {c.statement}")
+        return "\n".join(lines)
 
     def claims_table(self) -> str:
         """The claims as a Markdown table (statement, measured, expected, tolerance, result)."""

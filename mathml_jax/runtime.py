@@ -1,7 +1,13 @@
-"""Platform and precision for one job, applied explicitly at the start of every job.
+"""Platform, precision and matmul precision for one job, applied at the start of every job.
 
-JAX's precision is a process-wide flag (``jax_enable_x64``); a sweep runs many jobs in one
-process, so every job sets it itself instead of inheriting the previous job's value.
+JAX's precision is a process-wide flag (``jax_enable_x64``), and so is the precision of float32
+matrix products (``jax_default_matmul_precision``); a sweep runs many jobs in one process, so
+every job sets both itself instead of inheriting the previous job's values.
+
+Round-off bounds use the unit of the arithmetic actually in use, which the job *measures*
+(:func:`matmul_mantissa_bits`): on a CPU, or with ``matmul_precision=highest``, a float32 matrix
+product keeps float32's 23 mantissa bits; with ``default`` an NVIDIA GPU rounds its inputs to
+TF32 (10 bits) and a TPU to bfloat16 (7 bits). :attr:`RunContext.eps` is then 2^-bits.
 """
 
 from __future__ import annotations
@@ -12,6 +18,10 @@ from dataclasses import dataclass
 
 PLATFORMS = ("auto", "cpu", "gpu")
 PRECISIONS = ("float32", "float64")
+#: ``jax_default_matmul_precision`` values offered: "highest" is full float32 (the default of
+#: this suite); "default" lets the backend choose (TF32 on NVIDIA GPUs since Ampere, bfloat16
+#: passes on TPUs); the others name a reduced arithmetic explicitly.
+MATMUL_PRECISIONS = ("highest", "high", "default", "tensorfloat32", "bfloat16")
 
 # JAX logs a warning for every backend it probes and cannot start (TPU, a CUDA plugin that is
 # absent); that is start-up noise for a user of this suite, not information.
@@ -31,9 +41,23 @@ class RuntimeInfo:
     device_count: int
     precision: str
     jax_version: str
+    matmul_precision: str = "highest"
+    #: mantissa bits a matrix product keeps of its inputs, measured per input dtype
+    matmul_bits: tuple[tuple[str, int], ...] = ()
+
+    def eps_for(self, dtype) -> float:
+        """The round-off unit 2^-p of arithmetic on ``dtype`` that includes matrix products:
+        p is the fewer of the dtype's mantissa bits and what a matrix product keeps."""
+        import numpy as np
+
+        name = np.dtype(dtype).name
+        bits = dict(self.matmul_bits).get(name, int(np.finfo(dtype).nmant))
+        return float(2.0 ** -min(bits, int(np.finfo(dtype).nmant)))
 
     def as_dict(self) -> dict[str, str | int]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        out["matmul_bits"] = dict(self.matmul_bits)
+        return out
 
 
 def quiet_startup(platform: str) -> None:
@@ -46,12 +70,39 @@ def quiet_startup(platform: str) -> None:
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
-def configure(platform: str = "auto", precision: str = "float32") -> RuntimeInfo:
-    """Applies ``precision`` and ``platform`` for the current job and says what is in use.
+def matmul_mantissa_bits(dtype) -> int:
+    """Mantissa bits a matrix product on the default device keeps of ``dtype`` inputs, measured.
+
+    Row k of a (p x 4) @ (4 x 4) product has the single non-zero term (1 + 2^-k) * 1, which is
+    exact in ``dtype``; an arithmetic that rounds its inputs to p bits returns 1 for every
+    k > p. The answer is the largest k whose product came back exact (23 for float32 on a CPU
+    or at ``highest``, 10 for TF32, 7 for bfloat16, 52 for float64).
+    """
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    nmant = int(np.finfo(dtype).nmant)
+    k = np.arange(1, nmant + 1, dtype=np.float64)
+    a = np.zeros((nmant, 4))
+    a[:, 0] = 1.0 + 2.0**-k
+    b = np.ones((4, 4))
+    out = np.asarray(jax.jit(jnp.matmul)(jnp.asarray(a, dtype), jnp.asarray(b, dtype))[:, 0],
+                     np.float64)
+    exact = out == a[:, 0]
+    return int(nmant if exact.all() else np.argmin(exact))
+
+
+def configure(platform: str = "auto", precision: str = "float32",
+              matmul_precision: str = "highest") -> RuntimeInfo:
+    """Applies ``precision``, ``matmul_precision`` and ``platform`` for the current job and says
+    what is in use, including the measured mantissa bits of matrix products.
 
     Args:
       platform: "auto" (JAX's default backend), "cpu" or "gpu".
       precision: "float32" or "float64"; sets ``jax_enable_x64`` accordingly.
+      matmul_precision: one of :data:`MATMUL_PRECISIONS`; sets
+        ``jax_default_matmul_precision`` (float32 products; float64 ones are always full).
 
     Raises:
       PlatformUnavailable: ``platform="gpu"`` and JAX sees no GPU.
@@ -60,10 +111,15 @@ def configure(platform: str = "auto", precision: str = "float32") -> RuntimeInfo
         raise ValueError(f"platform must be one of {PLATFORMS}, got {platform!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if matmul_precision not in MATMUL_PRECISIONS:
+        raise ValueError(f"matmul_precision must be one of {MATMUL_PRECISIONS}, "
+                         f"got {matmul_precision!r}")
     quiet_startup(platform)
     import jax
+    import numpy as np
 
     jax.config.update("jax_enable_x64", precision == "float64")
+    jax.config.update("jax_default_matmul_precision", matmul_precision)
     if platform == "auto":
         devices = jax.devices()
         jax.config.update("jax_default_device", None)
@@ -77,12 +133,15 @@ def configure(platform: str = "auto", precision: str = "float32") -> RuntimeInfo
                 "a CUDA-enabled JAX (pip install -U \"jax[cuda12]\") or use platform=cpu."
             ) from e
         jax.config.update("jax_default_device", devices[0])
+    dtypes = (np.float32, np.float64) if precision == "float64" else (np.float32,)
     return RuntimeInfo(
         platform=devices[0].platform,
         device=str(devices[0].device_kind),
         device_count=len(devices),
         precision=precision,
         jax_version=jax.__version__,
+        matmul_precision=matmul_precision,
+        matmul_bits=tuple((np.dtype(d).name, matmul_mantissa_bits(d)) for d in dtypes),
     )
 
 
@@ -112,6 +171,17 @@ class RunContext:
     @property
     def dtype(self):
         return float_dtype()
+
+    @property
+    def eps(self) -> float:
+        """The round-off unit of this job's arithmetic, matrix products included: float32 or
+        float64 eps, or the TF32/bfloat16 unit where the products use it. Every bound that is a
+        multiple of eps uses this (see :meth:`RuntimeInfo.eps_for`)."""
+        return self.runtime.eps_for(self.dtype)
+
+    def eps_for(self, dtype) -> float:
+        """:attr:`eps` for another dtype (a float32 study inside a float64 run, or back)."""
+        return self.runtime.eps_for(dtype)
 
     @property
     def precision(self) -> str:

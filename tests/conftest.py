@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from mathml_jax.report import MIN_MARGIN
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -42,7 +44,12 @@ def run_experiment(tmp_path):
 
 
 def assert_all_claims_pass(report) -> None:
-    """Fails with the claims table when any claim failed."""
+    """Fails with the claims table when any claim failed, and with the margin table when a
+    claim passed closer to its bound than ``MIN_MARGIN`` of its tolerance (it would fail on
+    the next machine)."""
     assert report is not None, "the experiment did not produce a report"
     assert report.claims, "an experiment must check at least one claim"
     assert report.passed, "failed claims:\n" + report.claims_text()
+    fragile = [c for c in report.claims if c.fragile]
+    assert not fragile, (f"{len(fragile)} claim(s) passed with a margin under "
+                         f"{MIN_MARGIN:.0%} of the tolerance:\n" + report.margins_text())
