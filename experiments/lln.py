@@ -32,7 +32,11 @@ from mathml_jax.probability import (
     running_means,
     streak_win_counts,
 )
-from mathml_jax.probability.streaming import DIE_CANDIDATES_PER_WORD, stream
+from mathml_jax.probability.streaming import (
+    DIE_CANDIDATES_PER_WORD,
+    default_chunk_words,
+    stream,
+)
 from mathml_jax.timing import wall
 
 SECTION = "Probability theory / Law of large numbers"
@@ -55,7 +59,9 @@ class Config:
     num_rolls: float = param(1e9, ge=1, le=1e15, help="die roll candidates (3-bit fields) at scale")
     benchmark_samples: float = param(1e9, ge=1e5, le=1e12,
                                      help="samples of the JAX vs NumPy throughput comparison")
-    chunk_words: int = param(1 << 18, ge=1, le=1 << 26, help="32-bit words per chunk")
+    chunk_words: int | None = param(None, ge=1, le=1 << 26,
+                                    help="32-bit words per chunk; null: the backend's measured "
+                                         "default (1 MiB on a CPU, 64 MiB on a GPU)")
     block_chunks: int = param(512, ge=1, le=1 << 20, help="chunks per call (progress step)")
     z: float = param(5.0, gt=0, le=20, help="error bound of Monte Carlo claims, in SE")
 
@@ -156,10 +162,12 @@ def run(cfg: Config, ctx) -> Report:
 
     # -- 3. scale: coin flips and die rolls in chunks, sharded over devices
     mesh = device_mesh()
+    chunk_words = cfg.chunk_words or default_chunk_words(ctx.runtime.platform)
     report.metric("devices", len(jax.local_devices()))
+    report.metric("chunk_words", chunk_words)
     flips_words = -(-int(cfg.num_flips) // 32)
     counts, words, t, stopped = stream(k_coin, flips_words, kind="coin",
-                                       chunk_words=cfg.chunk_words,
+                                       chunk_words=chunk_words,
                                        block_chunks=cfg.block_chunks, mesh=mesh,
                                        label="coin flips")
     report.add_timing("coin_stream", t)
@@ -168,7 +176,7 @@ def run(cfg: Config, ctx) -> Report:
     report.metric("coin_heads", heads)
     report.metric("coin_interrupted", stopped)
     report.metric("coin_flips_per_s", flips / t.run_s, key=True)
-    report.metric("coin_peak_chunk_bytes", cfg.chunk_words * 4)
+    report.metric("coin_peak_chunk_bytes", chunk_words * 4)
     _, ok, fail = count_within_z(heads, flips, 0.5, z)
     report.claim(Claim.holds(
         f"{flips:.3g} fair flips (one random bit each) counted in chunks: frequency of heads "
@@ -178,7 +186,7 @@ def run(cfg: Config, ctx) -> Report:
 
     roll_words = -(-int(cfg.num_rolls) // DIE_CANDIDATES_PER_WORD)
     faces, words, t, stopped_d = stream(k_die, roll_words, kind="die",
-                                        chunk_words=cfg.chunk_words,
+                                        chunk_words=chunk_words,
                                         block_chunks=cfg.block_chunks, mesh=mesh,
                                         label="die rolls")
     report.add_timing("die_stream", t)
@@ -201,11 +209,11 @@ def run(cfg: Config, ctx) -> Report:
     # -- throughput against NumPy, same reduction, same process (metrics, not claims)
     n_b = int(cfg.benchmark_samples)
     _, _, t_jc, _ = stream(jax.random.fold_in(k_coin, 1), -(-n_b // 32), kind="coin",
-                           chunk_words=cfg.chunk_words, block_chunks=cfg.block_chunks,
+                           chunk_words=chunk_words, block_chunks=cfg.block_chunks,
                            mesh=mesh, label="benchmark coin", progress=False)
     die_words = -(-n_b * 2 // 15)  # 7.5 rolls per word on average
     _, _, t_jd, _ = stream(jax.random.fold_in(k_die, 1), die_words, kind="die",
-                           chunk_words=cfg.chunk_words, block_chunks=cfg.block_chunks,
+                           chunk_words=chunk_words, block_chunks=cfg.block_chunks,
                            mesh=mesh, label="benchmark die", progress=False)
     _, np_coin_s = wall(numpy_coin, rng, n_b)
     _, np_die_s = wall(numpy_die, rng, n_b)

@@ -48,11 +48,11 @@ class RuntimeInfo:
     def eps_for(self, dtype) -> float:
         """The round-off unit 2^-p of arithmetic on ``dtype`` that includes matrix products:
         p is the fewer of the dtype's mantissa bits and what a matrix product keeps."""
-        import numpy as np
+        import jax.numpy as jnp
 
-        name = np.dtype(dtype).name
-        bits = dict(self.matmul_bits).get(name, int(np.finfo(dtype).nmant))
-        return float(2.0 ** -min(bits, int(np.finfo(dtype).nmant)))
+        nmant = int(jnp.finfo(dtype).nmant)
+        bits = dict(self.matmul_bits).get(jnp.dtype(dtype).name, nmant)
+        return float(2.0 ** -min(bits, nmant))
 
     def as_dict(self) -> dict[str, str | int]:
         out = dict(self.__dict__)
@@ -82,7 +82,7 @@ def matmul_mantissa_bits(dtype) -> int:
     import jax.numpy as jnp
     import numpy as np
 
-    nmant = int(np.finfo(dtype).nmant)
+    nmant = int(jnp.finfo(dtype).nmant)
     k = np.arange(1, nmant + 1, dtype=np.float64)
     a = np.zeros((nmant, 4))
     a[:, 0] = 1.0 + 2.0**-k

@@ -173,6 +173,16 @@ def test_running_means_of_a_die_against_numpy_cumsum():
                                rtol=1e-6)
 
 
+def test_chunk_size_is_chosen_per_backend_and_stays_overridable(run_experiment):
+    from mathml_jax.probability.streaming import MEASURED_CHUNK_WORDS, default_chunk_words
+
+    assert default_chunk_words("cpu") == MEASURED_CHUNK_WORDS["cpu"] == 1 << 18
+    assert default_chunk_words("gpu") == MEASURED_CHUNK_WORDS["gpu"] == 1 << 24
+    status, report, _ = run_experiment("lln", "lln.chunk_words=4096", "lln.num_flips=1e6",
+                                       "lln.num_rolls=1e6", "lln.benchmark_samples=1e5")
+    assert status == 0 and report.metrics["chunk_words"] == 4096
+
+
 def test_lln_end_to_end_fast_profile(run_experiment):
     status, report, job = run_experiment("lln")
     assert status == 0
@@ -182,5 +192,6 @@ def test_lln_end_to_end_fast_profile(run_experiment):
                  "benchmark_die_speedup"):
         assert rec[name] > 0
     assert rec["coin_flips"] >= 1e8
+    assert rec["chunk_words"] == 1 << 18  # the CPU's measured default
     for name in ("running_averages", "spread", "cauchy", "gamblers_fallacy"):
         assert (job / f"{name}.png").stat().st_size > 10_000

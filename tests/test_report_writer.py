@@ -136,6 +136,63 @@ def test_precision_is_set_per_job_and_does_not_leak():
     assert jax.devices()[0].platform == "cpu"
 
 
+def test_matmul_precision_is_set_per_job_recorded_and_measured():
+    import jax
+
+    from mathml_jax.runtime import RunContext, configure
+
+    info = configure("cpu", "float32", "default")
+    assert jax.config.jax_default_matmul_precision == "default"
+    assert info.matmul_precision == "default"
+    info = configure("cpu", "float32", "highest")
+    assert jax.config.jax_default_matmul_precision == "highest"
+    # a CPU keeps every float32 mantissa bit in a matrix product: eps is float32's
+    assert dict(info.matmul_bits) == {"float32": 23}
+    ctx = RunContext(seed=0, profile="fast", runtime=info)
+    assert ctx.eps == float(np.finfo(np.float32).eps)
+    info64 = configure("cpu", "float64")
+    assert dict(info64.matmul_bits) == {"float32": 23, "float64": 52}
+    assert RunContext(seed=0, profile="fast", runtime=info64).eps == np.finfo(np.float64).eps
+    assert info64.as_dict()["matmul_bits"] == {"float32": 23, "float64": 52}
+    configure("cpu", "float32")
+    with pytest.raises(ValueError, match="matmul_precision"):
+        configure("cpu", "float32", "fastest")
+
+
+@pytest.mark.parametrize(("dtype", "bits"), [("float16", 10), ("bfloat16", 7)])
+def test_matmul_mantissa_probe_sees_reduced_arithmetic(dtype, bits):
+    """The probe that finds TF32 (10 bits) or bfloat16 (7 bits) products on an accelerator,
+    checked on a CPU with inputs that really have 10 and 7 mantissa bits (float16, bfloat16):
+    it must report their mantissa, so a reduced arithmetic cannot pass for float32."""
+    import jax.numpy as jnp
+
+    from mathml_jax.runtime import RuntimeInfo, matmul_mantissa_bits
+
+    assert matmul_mantissa_bits(jnp.dtype(dtype)) == bits
+    info = RuntimeInfo("gpu", "test", 1, "float32", "x", "default", (("float32", bits),))
+    assert info.eps_for(np.float32) == 2.0**-bits  # the TF32 / bfloat16 unit, not float32's
+
+
+def test_claim_margin_is_the_fraction_of_the_tolerance_left():
+    assert Claim.close("c", 1.05, 1.0, tol=0.1).margin == pytest.approx(0.5)
+    assert Claim.close("c", 1.0, 1.0, tol=0.1).margin == pytest.approx(1.0)
+    assert Claim.relative("r", 101, 100, rtol=0.02).margin == pytest.approx(0.5)
+    assert Claim.at_most("m", 0.95, 1.0).margin == pytest.approx(0.05)
+    assert Claim.at_most("m", 0.95, 1.0).fragile
+    assert Claim.at_least("m", 3.0, 2.0).margin == pytest.approx(0.5)
+    assert Claim.within("w", 0.9, 0.0, 1.0).margin == pytest.approx(0.2)
+    failed = Claim.at_most("m", 2.0, 1.0)
+    assert failed.margin < 0 and not failed.fragile  # failed, not fragile: it is a failure
+    assert Claim.holds("h", True).margin is None
+    assert Claim.at_most("count", 0, 0).margin is None  # an exact count has no tolerance
+    assert Claim.close("n", float("nan"), 1.0, tol=1).margin == -math.inf
+    report = Report("x")
+    report.claim(Claim.close("safe", 1.0, 1.0, tol=0.1), Claim.at_most("edge", 0.99, 1.0))
+    lines = report.margins_text().splitlines()
+    assert "FRAGILE" in lines[1] and "edge" in lines[1] and "PASS" in lines[2]
+    assert json.loads(json.dumps(report.claims[1].as_dict()))["margin"] == pytest.approx(0.01)
+
+
 def test_every_yaml_has_a_module_and_every_module_a_yaml():
     from pathlib import Path
 

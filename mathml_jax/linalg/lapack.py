@@ -1,4 +1,5 @@
-"""``jnp.linalg``'s LAPACK-backed functions, made safe to batch on the CPU runtime of jaxlib 0.10.
+"""``jnp.linalg``'s LAPACK-backed functions, made safe to batch: looped on the CPU runtime of
+jaxlib 0.10, chunked everywhere else.
 
 Why this module exists. jaxlib 0.10.x runs a *batched* LAPACK call (a decomposition whose input
 has leading batch axes, which is what ``jax.vmap`` of ``jnp.linalg.qr`` and friends produces) by
@@ -9,12 +10,21 @@ for ever, using no CPU. On a 2-core machine two independent batched QRs in one j
 (or two programs in flight at once) are enough; a stress test here hung in 2 runs of 5.
 ``--xla_cpu_multi_thread_eigen=false`` does not help. jaxlib 0.11.1 compiles this path out of
 its open-source builds, but the registry this project installs from stops at 0.10.2.
+Separately, a backend's batched solver may have a batch limit: cuSolver's batched syevj failed
+on 4M 2 x 2 matrices in one call and worked on 2M.
 
 What it does. Every function below is the ``jnp.linalg`` function of the same name, unchanged on
-one matrix. Given a batch, by leading axes or under ``jax.vmap``, it loops over the matrices
-with ``lax.map`` (through :func:`jax.custom_batching.sequential_vmap`) on the affected CPU
-runtime, so each LAPACK call sees a batch of one and runs inline on its own thread. On any other
-backend or jaxlib the batch goes to the library's batched kernel, as ``jnp.linalg`` would.
+one matrix. Given a batch, by leading axes or under ``jax.vmap`` (nested or not):
+
+- where :func:`loops_batches` (CPU with an affected jaxlib), it loops over the matrices with
+  ``lax.map`` (through :func:`jax.custom_batching.sequential_vmap`), so each LAPACK call sees a
+  batch of one and runs inline on its own thread;
+- elsewhere the batch goes to the library's batched kernel in chunks of at most
+  :data:`MAX_BATCH_ELEMENTS` matrix elements per call (:func:`map_in_chunks`), so no backend's
+  batch limit is reached (2 x 2: 2^20 matrices a call).
+
+Both are ``jax.custom_batching.custom_vmap`` rules, which have no reverse-mode derivative: take
+gradients through ``jnp.linalg`` on one matrix, not through these.
 
 Use these, not ``jnp.linalg.{qr,eigh,eigvalsh,eig,svd,solve,det}`` or a matrix 2-norm, for
 anything that may be batched; ``tests/test_lapack.py`` keeps the rest of the code base to that.
