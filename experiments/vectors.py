@@ -100,7 +100,8 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     nx, ny = jnp.linalg.norm(x, axis=1), jnp.linalg.norm(y, axis=1)
     report.claim(Claim.at_most("Cauchy-Schwarz: max |<x,y>| / (||x|| ||y||)",
                                float(jnp.max(jnp.abs(ip) / (nx * ny))), 1 + 10 * eps,
-                               detail=f"{B} random pairs in R^{n}"))
+                               detail=f"{B} random pairs in R^{n}; round-off allowance 10 eps",
+                               slack=10 * eps))
     induced = jnp.sqrt(jnp.sum(x * x, axis=1))
     report.claim(Claim.at_most("the induced norm sqrt(<x,x>) = ||x||_2 (NumPy): max rel. diff",
                                float(np.max(np.abs(np.asarray(induced) / ref[2] - 1))),

@@ -94,19 +94,28 @@ class Claim:
                    margin)
 
     @classmethod
-    def at_most(cls, statement: str, measured, bound, detail: str = "") -> Claim:
-        """Passes when measured <= bound."""
+    def at_most(cls, statement: str, measured, bound, detail: str = "",
+                slack: float | None = None) -> Claim:
+        """Passes when measured <= bound.
+
+        The margin is (bound - measured) / |bound|: an error bound is all tolerance. For a
+        theorem's inequality with a round-off allowance (``bound`` = the theorem's value +
+        ``slack``), give ``slack``: the margin is then measured against it."""
         m, b = _as_float(measured), _as_float(bound)
         ok = math.isfinite(m) and m <= b
-        margin = _margin(b - m, abs(b)) if math.isfinite(m) else -math.inf
+        scale = abs(b) if slack is None else float(slack)
+        margin = _margin(b - m, scale) if math.isfinite(m) else -math.inf
         return cls(statement, m, f"<= {_fmt(b)}", None, bool(ok), detail, margin)
 
     @classmethod
-    def at_least(cls, statement: str, measured, bound, detail: str = "") -> Claim:
-        """Passes when measured >= bound."""
+    def at_least(cls, statement: str, measured, bound, detail: str = "",
+                 slack: float | None = None) -> Claim:
+        """Passes when measured >= bound; the margin is (measured - bound) / |bound|, or / slack
+        for a theorem's inequality with a round-off allowance (see :meth:`at_most`)."""
         m, b = _as_float(measured), _as_float(bound)
         ok = math.isfinite(m) and m >= b
-        margin = _margin(m - b, abs(b)) if math.isfinite(m) else -math.inf
+        scale = abs(b) if slack is None else float(slack)
+        margin = _margin(m - b, scale) if math.isfinite(m) else -math.inf
         return cls(statement, m, f">= {_fmt(b)}", None, bool(ok), detail, margin)
 
     @classmethod
