@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from conftest import assert_all_claims_pass
 
+from mathml_jax import timing
 from mathml_jax.linalg import (
     eckart_young_errors,
     matrix_with_singular_values,
@@ -16,6 +20,7 @@ from mathml_jax.linalg import (
     truncation_residual_norms,
 )
 from mathml_jax.linalg.datasets import sample_photograph
+from mathml_jax.linalg.svd import DECOMPOSITION_FLOPS, qr_flops, svd_flops
 
 
 def test_sample_photograph_loads_offline():
@@ -72,6 +77,54 @@ def test_randomized_svd_with_power_iterations_approaches_the_optimum():
         assert errs[1] < errs[0] and errs[1] < 1.1
 
 
+def test_traced_flops_count_every_scan_iteration():
+    """A product (m, k) @ (k, n) inside a scan of length L: L times 2 m k n flops (XLA's cost
+    analysis counts the body once); a while_loop, whose trip count is unknown, is refused."""
+    m, k, n, L = 6, 7, 8, 5
+
+    def f(a, b):
+        def step(c, _):
+            return c, a @ b + c
+        return jax.lax.scan(step, jnp.zeros((m, n)), None, length=L)[1]
+
+    a, b = jnp.ones((m, k)), jnp.ones((k, n))
+    assert timing.traced_flops(f, a, b) == L * 2 * m * k * n
+    assert timing.traced_flops(jax.jit(f), a, b) == L * 2 * m * k * n  # through a jit
+    assert timing.flops(jax.jit(f), a, b) < L * 2 * m * k * n
+    with pytest.raises(ValueError, match="while"):
+        timing.traced_ops(lambda x: jax.lax.while_loop(lambda v: v.sum() < 9, lambda v: v + 1,
+                                                       x), jnp.zeros(3))
+
+
+def test_decomposition_counts_are_golub_van_loan():
+    """Hand values of the textbook counts, and the full SVD's program costs exactly one."""
+    m, n = 40, 10
+    assert qr_flops(m, n) == 2 * (2 * m * n**2 - 2 * n**3 / 3)
+    assert svd_flops(m, n) == min(14 * m * n**2 + 8 * n**3, 6 * m * n**2 + 20 * n**3)
+    assert svd_flops(n, m) == svd_flops(m, n)  # a wide matrix costs what its transpose does
+    assert svd_flops(m, n, compute_uv=False) == min(4 * m * n**2 - 4 * n**3 / 3,
+                                                    2 * m * n**2 + 2 * n**3)
+    a = jnp.ones((m, n))
+    assert timing.traced_flops(thin_svd, a, costs=DECOMPOSITION_FLOPS) == svd_flops(m, n)
+
+
+@pytest.mark.parametrize("q", [0, 1, 3])
+def test_randomized_svd_cost_is_the_hand_count(q):
+    """(2q + 2)(k + p) products of A with a vector; flops: those products, one QR of the m x l
+    sketch and two QRs (n x l, m x l) per power iteration, the SVD of the l x n matrix B and the
+    product Q U_B (m x l x l), l = k + p."""
+    m, n, k, p = 300, 60, 8, 4
+    l = k + p
+    a, key = jnp.ones((m, n)), jax.random.key(0)
+    ops = timing.traced_ops(randomized_svd, a, key, rank=k, oversample=p, power_iters=q)
+    assert timing.products_with(ops, (m, n)) == (2 * q + 2) * l
+    hand = ((2 * q + 2) * l * 2 * m * n + (1 + q) * qr_flops(m, l) + q * qr_flops(n, l)
+            + svd_flops(l, n) + 2 * m * l * l)
+    got = timing.traced_flops(randomized_svd, a, key, costs=DECOMPOSITION_FLOPS, rank=k,
+                              oversample=p, power_iters=q)
+    assert got == pytest.approx(hand, rel=1e-12)
+
+
 def test_svd_experiment_end_to_end_fast_profile(run_experiment):
     status, report, job = run_experiment("svd")
     assert status == 0
@@ -81,7 +134,12 @@ def test_svd_experiment_end_to_end_fast_profile(run_experiment):
         assert (job / f"{name}.png").stat().st_size > 10_000
 
 
-def test_svd_experiment_other_seed_and_float64(run_experiment):
+def test_svd_experiment_other_seed_and_float64(run_experiment, monkeypatch):
+    """Also with a clock that makes every timed interval 1 second: no claim reads wall time."""
+    ticks = itertools.count()
+    monkeypatch.setattr(timing, "clock", lambda: float(next(ticks)))
     status, report, _ = run_experiment("svd", "seed=5", "precision=float64", "svd.power_iters=1")
     assert status == 0
     assert_all_claims_pass(report)
+    assert report.metrics["full_svd_run_s"] == 1.0
+    assert report.metrics["flops_ratio_vs_full_svd_q1"] < 1

@@ -3,6 +3,7 @@ best low-rank approximation (Eckart-Young), and a randomised SVD for the top k o
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import jax
@@ -79,3 +80,47 @@ def randomized_svd(a, key, *, rank: int, oversample: int = 10, power_iters: int 
 def thin_svd(a):
     """``lapack.svd(a, full_matrices=False)``, jitted once (the baseline for timings)."""
     return lapack.svd(a, full_matrices=False)
+
+
+# -- what the decompositions cost, in flops (a multiply-add is 2), for counting a program's
+# work (``mathml_jax.timing.traced_flops``): LAPACK calls are opaque to XLA's cost analysis,
+# so they are counted by the textbook operation counts of the algorithms behind them.
+
+def svd_flops(m: int, n: int, *, compute_uv: bool = True, full_matrices: bool = False) -> float:
+    """Flops of the SVD of an m x n matrix (Golub and Van Loan, Matrix Computations, 4th ed.,
+    Fig. 8.6.1; stated for m >= n, an m < n matrix costs what its transpose does): the cheaper
+    of the Golub-Reinsch SVD and the R-SVD (QR first, then the SVD of R)
+
+    - singular values only: min(4 m n^2 - 4 n^3 / 3, 2 m n^2 + 2 n^3);
+    - with the thin U (m x n) and V: min(14 m n^2 + 8 n^3, 6 m n^2 + 20 n^3);
+    - with the full U (m x m) and V: min(4 m^2 n + 8 m n^2 + 9 n^3, 4 m^2 n + 22 n^3).
+    """
+    m, n = max(m, n), min(m, n)
+    if not compute_uv:
+        return min(4 * m * n**2 - 4 * n**3 / 3, 2 * m * n**2 + 2 * n**3)
+    if full_matrices:
+        return min(4 * m**2 * n + 8 * m * n**2 + 9 * n**3, 4 * m**2 * n + 22 * n**3)
+    return min(14 * m * n**2 + 8 * n**3, 6 * m * n**2 + 20 * n**3)
+
+
+def qr_flops(m: int, n: int) -> float:
+    """Flops of a Householder QR of an m x n matrix (m >= n) with its thin Q: 2 m n^2 - 2 n^3/3
+    for R (Golub and Van Loan, Alg. 5.2.1) and as many again to accumulate Q (m x n)."""
+    m, n = max(m, n), min(m, n)
+    return 2 * (2 * m * n**2 - 2 * n**3 / 3)
+
+
+def _svd_op(op) -> float:
+    *batch, m, n = op.in_shapes[0]
+    return math.prod(batch) * svd_flops(m, n, compute_uv=op.params.get("compute_uv", True),
+                     full_matrices=op.params.get("full_matrices", False))
+
+
+def _qr_op(op) -> float:
+    *batch, m, n = op.in_shapes[0]
+    return math.prod(batch) * qr_flops(m, n)
+
+
+#: costs of the decomposition primitives a traced program may hold, for
+#: ``traced_flops(..., costs=DECOMPOSITION_FLOPS)``
+DECOMPOSITION_FLOPS = {"svd": _svd_op, "qr": _qr_op}
