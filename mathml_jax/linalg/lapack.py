@@ -24,7 +24,10 @@ one matrix. Given a batch, by leading axes or under ``jax.vmap`` (nested or not)
   batch limit is reached (2 x 2: 2^20 matrices a call).
 
 Both are ``jax.custom_batching.custom_vmap`` rules, which have no reverse-mode derivative: take
-gradients through ``jnp.linalg`` on one matrix, not through these.
+gradients through ``jnp.linalg`` on one matrix, not through these. On CPU the first call also
+sets the BLAS under jaxlib's LAPACK kernels to one thread (:func:`_one_blas_thread`): XLA runs
+those kernels in parallel already, and a threaded OpenBLAS under them made jaxlib 0.12 up to
+50 times slower.
 
 Use these, not ``jnp.linalg.{qr,eigh,eigvalsh,eig,svd,solve,det}`` or a matrix 2-norm, for
 anything that may be batched; ``tests/test_lapack.py`` keeps the rest of the code base to that.
@@ -32,28 +35,142 @@ anything that may be batched; ``tests/test_lapack.py`` keeps the rest of the cod
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 from jaxlib.version import __version_info__ as _JAXLIB_VERSION
 
 #: jaxlib releases whose CPU LAPACK kernels fan a batch out over the intra-op pool and block:
-#: [first affected, first fixed)
+#: [first affected, first fixed). Measured on jaxlib 0.12.0.1 (2 cores, the STRESS program of
+#: tests/test_lapack.py with 400 repetitions, 10 fresh processes each): no process deadlocked;
+#: batched and looped both burned 50-80 s of CPU a process, because the OpenBLAS (0.3.31.dev,
+#: scipy's) under jaxlib's LAPACK oversubscribed the cores, not because of the batch. With one
+#: BLAS thread (:func:`_one_blas_thread`) batched and looped both take about 5 s. So 0.12 is
+#: not affected: its batches go to the batched kernel, in chunks.
 _FIRST_AFFECTED, _FIRST_FIXED = (0, 10, 0), (0, 11, 1)
 _AFFECTED_JAXLIB = _FIRST_AFFECTED <= tuple(_JAXLIB_VERSION[:3]) < _FIRST_FIXED
+
+#: at most this many matrix elements go to one batched LAPACK/cuSolver call where batches are
+#: not looped (2 x 2: 2^20 matrices; cuSolver's batched syevj failed at 2^22 and worked at 2^21)
+MAX_BATCH_ELEMENTS = 2**22
+
+# set only by :func:`batch_mode`, for tests and measurements
+_forced: dict = {"mode": None, "max_elements": None}
+
+
+@contextlib.contextmanager
+def batch_mode(mode: str, *, max_elements: int = MAX_BATCH_ELEMENTS) -> Iterator[None]:
+    """Within the block, functions traced here batch by ``mode``: "loop" (one matrix per
+    LAPACK call) or "chunk" (at most ``max_elements`` matrix elements per call), whatever the
+    backend. Only traces made inside the block see it: jit a fresh function there.
+
+    Example: ``with batch_mode("chunk", max_elements=64): jax.jit(jax.vmap(eigvalsh))(s)``.
+    """
+    if mode not in ("loop", "chunk"):
+        raise ValueError(f"batch mode is 'loop' or 'chunk', got {mode!r}")
+    if max_elements < 1:
+        raise ValueError(f"max_elements must be positive, got {max_elements}")
+    before = dict(_forced)
+    _forced.update(mode=mode, max_elements=max_elements)
+    try:
+        yield
+    finally:
+        _forced.update(before)
 
 
 def loops_batches() -> bool:
     """True where batched calls are looped one matrix at a time (CPU with an affected jaxlib);
     decided when a function is traced, so a jitted kernel is specialised to its backend."""
+    if _forced["mode"] is not None:
+        return _forced["mode"] == "loop"
     return _AFFECTED_JAXLIB and jax.default_backend() == "cpu"
+
+
+_BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+@functools.cache
+def _one_blas_thread() -> tuple[str, ...]:
+    """Set the BLAS that jaxlib's CPU LAPACK kernels call (SciPy's, through
+    ``scipy.linalg.cython_lapack``) to one thread; returns the libraries set.
+
+    XLA:CPU already runs these kernels on its own thread pool, several independent ones at
+    once; a multi-threaded BLAS under each oversubscribes the cores. With SciPy 1.18's
+    OpenBLAS 0.3.31.dev (jaxlib 0.12.0.1) that made a batched ``eigvalsh`` of 64 40 x 40
+    matrices take 800 ms instead of 18 ms, and the STRESS program 50-80 s of CPU instead of 5.
+    Done once, when the first function here is traced on CPU; left alone where the user set
+    one of ``OPENBLAS_NUM_THREADS``, ``GOTO_NUM_THREADS``, ``OMP_NUM_THREADS``, or where
+    threadpoolctl (a scikit-learn dependency) is missing. Only libraries shipped inside
+    SciPy's wheel are touched, not NumPy's, so NumPy references keep their threads.
+    """
+    if any(v in os.environ for v in _BLAS_THREAD_VARIABLES):
+        return ()
+    try:
+        import scipy
+        import scipy.linalg.cython_lapack  # noqa: F401  loads the library jaxlib calls
+        import threadpoolctl
+    except ImportError:
+        return ()
+    scipy_dir = os.path.realpath(os.path.dirname(scipy.__file__))  # .../scipy, .../scipy.libs
+    done = []
+    for lib in threadpoolctl.ThreadpoolController().lib_controllers:
+        if lib.user_api == "blas" and os.path.realpath(lib.filepath).startswith(scipy_dir):
+            lib.set_num_threads(1)
+            done.append(lib.filepath)
+    return tuple(done)
+
+
+def max_batch_elements() -> int:
+    """Matrix elements one batched call may see where batches are chunked."""
+    return _forced["max_elements"] or MAX_BATCH_ELEMENTS
+
+
+def map_in_chunks(f: Callable, args: Sequence[jax.Array], chunk: int):
+    """``f(*args)`` for a function ``f`` batched along axis 0 of every array in ``args``
+    (each (n, ...)), evaluated ``chunk`` rows at a time: f only ever sees (chunk, ...) slices.
+
+    A ``lax.fori_loop`` over ceil(n / chunk) chunks writes each chunk's results into the
+    (n, ...) outputs in place. The last chunk starts at n - chunk, overlapping the one before
+    it: those rows are computed again and written again, with the same values. There is no
+    padded copy of the inputs and no sliced copy of the outputs, so memory is the inputs, the
+    outputs and one chunk's working set, whatever n. With n <= chunk it is ``f(*args)``.
+
+    Returns:
+      f's output pytree, every leaf (n, ...).
+    """
+    n = args[0].shape[0]
+    if any(x.shape[:1] != (n,) for x in args):
+        raise ValueError(f"map_in_chunks: leading axes {[x.shape[:1] for x in args]} differ")
+    if chunk < 1:
+        raise ValueError(f"chunk must be positive, got {chunk}")
+    if n <= chunk:
+        return f(*args)
+    shapes = jax.eval_shape(f, *(jax.ShapeDtypeStruct((chunk, *x.shape[1:]), x.dtype)
+                                 for x in args))
+    for s in jax.tree.leaves(shapes):
+        if s.shape[:1] != (chunk,):
+            raise ValueError(f"map_in_chunks: an output {s.shape} is not batched along axis 0")
+    outs = jax.tree.map(lambda s: jnp.zeros((n, *s.shape[1:]), s.dtype), shapes)
+
+    def body(i, outs):
+        start = jnp.minimum(i * chunk, n - chunk)
+        part = f(*(lax.dynamic_slice_in_dim(x, start, chunk) for x in args))
+        return jax.tree.map(lambda o, p: lax.dynamic_update_slice_in_dim(o, p, start, 0),
+                            outs, part)
+
+    return lax.fori_loop(0, -(-n // chunk), body, outs)
 
 
 def _batch_safe(fn):
     """Decorator: ``fn(a, *others, **static)``, written for one matrix ``a``, becomes a
     function that also accepts leading batch axes on ``a`` (which every other array argument
-    shares) and ``jax.vmap``, looping over the batch where :func:`loops_batches`."""
+    shares) and ``jax.vmap``: looped where :func:`loops_batches`, chunked elsewhere."""
 
     @functools.cache
     def sequential(static: tuple):
@@ -62,11 +179,38 @@ def _batch_safe(fn):
 
         return jax.custom_batching.sequential_vmap(one)
 
+    @functools.cache
+    def chunked(static: tuple, batch_ndim: int):
+        # fn on arrays with ``batch_ndim`` shared leading batch axes. Its vmap rule moves the
+        # new batch axis in front and calls the function for batch_ndim + 1, itself a
+        # custom_vmap: an enclosing vmap meets that rule again instead of batching the LAPACK
+        # call, so nested vmaps end in one flat, chunked batch.
+        def body(*arrays):
+            if batch_ndim == 0:
+                return fn(*arrays, **dict(static))
+            batch_shape = arrays[0].shape[:batch_ndim]
+            n = math.prod(batch_shape)
+            flat = [x.reshape(n, *x.shape[batch_ndim:]) for x in arrays]
+            chunk = max(1, max_batch_elements() // max(1, math.prod(flat[0].shape[1:])))
+            out = map_in_chunks(jax.vmap(functools.partial(fn, **dict(static))), flat, chunk)
+            return jax.tree.map(lambda y: y.reshape(*batch_shape, *y.shape[1:]), out)
+
+        f = jax.custom_batching.custom_vmap(body)
+
+        @f.def_vmap
+        def rule(axis_size, in_batched, *arrays):
+            arrays = [x if b else jnp.broadcast_to(x, (axis_size, *x.shape))
+                      for x, b in zip(arrays, in_batched, strict=True)]
+            out = chunked(static, batch_ndim + 1)(*arrays)
+            return out, jax.tree.map(lambda _: True, out)
+
+        return f
+
     @functools.wraps(fn)
     def wrapper(*arrays, **static):
+        if jax.default_backend() == "cpu":
+            _one_blas_thread()
         arrays = tuple(jnp.asarray(x) for x in arrays)
-        if not loops_batches():
-            return fn(*arrays, **static)
         extra = arrays[0].ndim - 2
         batch_shape = arrays[0].shape[:extra]
         for x in arrays[1:]:
@@ -74,7 +218,10 @@ def _batch_safe(fn):
                 raise ValueError(
                     f"{fn.__name__}: batch axes {x.shape[:extra]} of an argument do not match "
                     f"the matrix's batch axes {batch_shape}")
-        f = sequential(tuple(sorted(static.items())))
+        key = tuple(sorted(static.items()))
+        if not loops_batches():
+            return chunked(key, extra)(*arrays)
+        f = sequential(key)
         for _ in range(extra):
             f = jax.vmap(f)
         return f(*arrays)
@@ -133,5 +280,7 @@ def _det_lu(a):
 
 @_batch_safe
 def spectral_norm(a):
-    """The matrix 2-norm ``jnp.linalg.norm(a, ord=2)``: the largest singular value."""
-    return jnp.linalg.norm(a, ord=2)
+    """The matrix 2-norm ||a||_2 = max_{||x|| = 1} ||a x|| = sigma_max(a), the largest
+    singular value (``jnp.linalg.norm(a, ord=2, axis=(-2, -1))``: JAX 0.11 refuses ``ord=2``
+    without ``axis`` on a stack of matrices)."""
+    return jnp.linalg.norm(a, ord=2, axis=(-2, -1))
