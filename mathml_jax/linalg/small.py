@@ -31,14 +31,16 @@ def eigvalsh_2x2(h: jax.Array) -> jax.Array:
 
         rt1 = (a + c)/2 + sign(a + c) hypot(a - c, 2 b)/2,
 
-    a sum of two terms of the same sign (no cancellation), and the other is
+    a sum of two terms of the same sign (no cancellation), accurate to a few ulps, and the
+    other is
 
         rt2 = (a c - b^2) / rt1 = det / rt1,
 
     evaluated as (acmx/rt1) acmn - (b/rt1) b with acmx, acmn the larger- and smaller-magnitude
-    of a, c. The textbook (a + c)/2 - hypot(...)/2 cancels when det is small relative to the
-    trace; this form keeps the small eigenvalue's relative accuracy where det is accurate and
-    its absolute error within a few eps ||H|| always.
+    of a, c. Its error is a few eps ||H|| (backward stable, as LAPACK), and a few ulps of rt2
+    itself where a c - b^2 does not cancel (e.g. b small): the textbook
+    (a + c)/2 - hypot(a - c, 2 b)/2 subtracts two numbers of size ||H||/2 there and loses the
+    small eigenvalue's leading digits.
 
     Returns:
       (2,): (lambda_min, lambda_max), as ``jnp.linalg.eigvalsh``.

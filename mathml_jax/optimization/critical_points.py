@@ -7,7 +7,13 @@ Hessian's extreme eigenvalues from Hessian-vector products only.
 - :func:`classify_hessian`: by the eigenvalues of the symmetric Hessian H,
   all > tol: MINIMUM; all < -tol: MAXIMUM; some > tol and some < -tol: SADDLE; otherwise
   DEGENERATE (an eigenvalue within tol of zero and no sign change: the second-order test is
-  inconclusive, as for x^3 or x^4 at 0).
+  inconclusive, as for x^3 or x^4 at 0). :func:`classify_points` does it at n points, in
+  fixed-size chunks (memory bounded by the outputs, whatever n).
+
+In two variables (d = 2, a static shape check) the Newton step and the eigenvalues are closed
+forms (:mod:`mathml_jax.linalg.small`: Cramer's rule, LAPACK dlaev2's formulas), elementwise
+arithmetic that batches to millions of points on any backend; for d > 2 they come from LAPACK
+through :mod:`mathml_jax.linalg.lapack`.
 - :func:`determinant_test`: the two-variable test with D = f_xx f_yy - f_xy^2.
 - :func:`hvp`: H v = d/dt grad f(x + t v) at t = 0, forward-over-reverse, never forming H.
 - :func:`lanczos_extreme_eigenvalues`: the Lanczos iteration on v -> H v (with full
@@ -23,7 +29,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from mathml_jax.linalg import lapack
+from mathml_jax.linalg import lapack, small
 
 # classification codes (turned into words by ``TYPE_NAMES`` outside jit)
 MINIMUM, MAXIMUM, SADDLE, DEGENERATE = 0, 1, 2, 3
@@ -53,8 +59,11 @@ def newton_critical_point(f: Callable, x0: jax.Array, params, radius, xtol, *, s
       xtol: converged when the last step is at most xtol (1 + ||x||) (traced).
       steps: Newton steps (static).
 
-    Where the Hessian is singular and the gradient exactly zero the iterate is already a
-    critical point and stays; a non-finite step elsewhere freezes the iterate as DIVERGED.
+    The step solves H(x) dx = grad f(x): by Cramer's rule for d = 2
+    (:func:`~mathml_jax.linalg.small.solve_2x2`), by LAPACK's LU for d > 2. Either gives a
+    non-finite dx for a singular H. Where the Hessian is singular and the gradient exactly zero
+    the iterate is already a critical point and stays; a non-finite step elsewhere freezes the
+    iterate as DIVERGED.
     """
     def grad(x):
         return jax.grad(f)(x, params)
@@ -65,7 +74,8 @@ def newton_critical_point(f: Callable, x0: jax.Array, params, radius, xtol, *, s
     def step(carry, _):
         x, last, diverged = carry
         g = grad(x)
-        dx = lapack.solve(hess(x), g)
+        H = hess(x)
+        dx = small.solve_2x2(H, g) if H.shape == (2, 2) else lapack.solve(H, g)
         finite = jnp.all(jnp.isfinite(dx))
         at_cp = jnp.all(g == 0)
         dx = jnp.where(finite, dx, jnp.zeros_like(dx))
@@ -93,8 +103,11 @@ def newton_from_starts(starts: jax.Array, params, radius, xtol, *, f: Callable, 
 
 def classify_hessian(H: jax.Array, tol) -> tuple[jax.Array, jax.Array]:
     """(code, eigenvalues) for a symmetric Hessian H (d, d): MINIMUM, MAXIMUM, SADDLE or
-    DEGENERATE, decided by the eigenvalues (``jnp.linalg.eigvalsh``) against ``tol``."""
-    lam = lapack.eigvalsh(0.5 * (H + H.T))
+    DEGENERATE, decided by the eigenvalues (ascending) of (H + H^T)/2 against ``tol``: the
+    closed form :func:`~mathml_jax.linalg.small.eigvalsh_2x2` for d = 2, LAPACK's
+    ``eigvalsh`` for d > 2."""
+    Hs = 0.5 * (H + H.T)
+    lam = small.eigvalsh_2x2(Hs) if H.shape == (2, 2) else lapack.eigvalsh(Hs)
     pos, neg = jnp.any(lam > tol), jnp.any(lam < -tol)
     zero = jnp.any(jnp.abs(lam) <= tol)
     code = jnp.where(pos & neg, SADDLE,
@@ -102,10 +115,15 @@ def classify_hessian(H: jax.Array, tol) -> tuple[jax.Array, jax.Array]:
     return code.astype(jnp.int32), lam
 
 
-@partial(jax.jit, static_argnames=("f",))
-def classify_points(points: jax.Array, params, tol, *, f: Callable
+@partial(jax.jit, static_argnames=("f", "chunk_size"))
+def classify_points(points: jax.Array, params, tol, *, f: Callable, chunk_size: int = 2**16
                     ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """:func:`classify_hessian` of ``jax.hessian(f)`` at every row of ``points`` (n, d).
+
+    The points are processed ``chunk_size`` at a time (static) in a loop
+    (:func:`~mathml_jax.linalg.lapack.map_in_chunks`, the last chunk overlapping the one
+    before), so memory is the inputs and outputs plus one chunk's work: 16 million 2-D points
+    fit on a CPU. The result does not depend on ``chunk_size``.
 
     Returns (codes (n,), eigenvalues (n, d), Hessians (n, d, d))."""
     def one(x):
@@ -113,7 +131,7 @@ def classify_points(points: jax.Array, params, tol, *, f: Callable
         code, lam = classify_hessian(H, tol)
         return code, lam, H
 
-    return jax.vmap(one)(points)
+    return lapack.map_in_chunks(jax.vmap(one), (points,), chunk_size)
 
 
 def determinant_test(H: jax.Array, tol) -> jax.Array:
