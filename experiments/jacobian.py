@@ -258,7 +258,7 @@ def _exponent_claims(report, what, var, d, modes):
 def _figures(report, cfg, Jf, Jc, n, loss, fit_n, m, vmap_, fit_m, eps, device):
     fig, axes = plotting.figure(
         "Jacobian of tanh(Ax + b): jax.jacfwd equals diag(tanh'(Ax + b)) A", ncols=3,
-        width=3.3, height=3.4)
+        width=4.3, height=4.0)
     v = np.abs(Jc).max()
     for ax, M, title in ((axes[0], Jf, "jax.jacfwd"), (axes[1], Jc, "closed form")):
         im = ax.imshow(M, cmap="RdBu_r", vmin=-v, vmax=v)
