@@ -139,12 +139,16 @@ def run(cfg: Config, ctx: RunContext) -> Report:
                                        in_axes=(0, None, None))
         e = np.linalg.norm(np.asarray(res_r.trajectory, np.float64) - refs[i][1], axis=2)
         k = np.arange(e.shape[1])
-        bound = e[:, :1] * theory[i] ** k + FLOOR * eps * max(1.0, np.linalg.norm(refs[i][1]))
-        worst_excess = max(worst_excess, float(np.max(e / bound)))
+        floor_i = FLOOR * eps * max(1.0, np.linalg.norm(refs[i][1]))
+        # the bound is tight (both extreme eigen-directions contract by exactly r at this
+        # step), so the excess over r^k ||e_0|| is measured in units of the round-off floor
+        worst_excess = max(worst_excess, float(np.max((e - e[:, :1] * theory[i] ** k)
+                                                      / floor_i)))
         curves[f"random_{kap:g}"] = e / e[:, :1]
     report.claim(Claim.at_most(
-        f"{cfg.starts} random starts per kappa: ||e_k|| <= r^k ||e_0|| at every step (max ratio)",
-        worst_excess, 1.0, detail="r = (kappa-1)/(kappa+1); plus the round-off floor"))
+        f"{cfg.starts} random starts per kappa: ||e_k|| <= r^k ||e_0|| at every step: max "
+        "excess / round-off floor", worst_excess, 1.0,
+        detail=f"r = (kappa-1)/(kappa+1), a tight bound; floor {FLOOR:g} eps max(1, ||x*||)"))
     report.add_series("rates", kappa=kappas, measured=np.array(rates),
                       fitted=np.array(fitted), theory=theory)
 
@@ -187,12 +191,20 @@ def run(cfg: Config, ctx: RunContext) -> Report:
                                   lo, hi, detail=f"theory 2/L = 2 lies in [{lo:.3g}, {hi:.3g}]"))
         report.metric("threshold_bracket_low", lo)
         report.metric("threshold_bracket_high", hi)
-    rel = np.abs(r_meas - r_theory) / r_theory
-    tol_rel = np.log(2.0) / (2 * np.maximum(ks, 1)) + 10 * FLOOR * eps / np.maximum(ks, 1)
+    # The start has equal parts along u_min and u_max, so e_k / e_0 is exactly
+    # sqrt((a^2k + c^2k) / 2), a = |1 - eta mu|, c = |1 - eta L|: its k-th root tends to
+    # max(a, c) = max_i |1 - eta lambda_i| (as r (1/2)^(1/2k) when one direction dominates).
+    kk = np.maximum(ks, 1)
+    a_s, c_s = np.abs(1.0 - etas * lam_s[0]), np.abs(1.0 - etas * lam_s[-1])
+    r_pred = (0.5 * (a_s ** (2 * kk) + c_s ** (2 * kk))) ** (1.0 / (2 * kk))
+    rel = np.abs(r_meas - r_pred) / r_pred
+    tol_rel = 10 * FLOOR * eps / kk  # e_k is above the floor: its round-off, spread over k
     report.claim(Claim.at_most(
-        "measured rate = max_i |1 - eta lambda_i| for every swept step (max error / tol)",
-        float(np.max(rel / tol_rel)), 1.0,
-        detail="tol r ln2/(2k) + round-off, k = last measurable step"))
+        "measured rate (e_k/e_0)^(1/k) = ((a^2k + c^2k)/2)^(1/2k) -> max_i |1 - eta lambda_i| "
+        "for every swept step (max error / tol)", float(np.nanmax(rel / tol_rel)), 1.0,
+        detail=f"a, c = |1 - eta mu|, |1 - eta L|; tol 10 floor / k relative (round-off); "
+               f"max |measured - max_i|1 - eta lambda_i|| / rate "
+               f"{float(np.nanmax(np.abs(r_meas - r_theory) / r_theory)):.2g}"))
     report.add_series("sweep", eta_L=etas[:-1] * Ls, measured_rate=r_meas[:-1],
                       theory_rate=r_theory[:-1], diverged_at=div[:-1],
                       final_error_ratio=err_s[:-1, -1] / err_s[:-1, 0])
