@@ -13,7 +13,10 @@ from mathml_jax.report import MIN_MARGIN
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# The suite runs on the CPU (CI has no GPU); tools/gpu_check.sh sets MATHML_TEST_PLATFORM=auto
+# to run it with the GPU visible.
+if os.environ.get("MATHML_TEST_PLATFORM", "cpu") == "cpu":
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
 def compose(*overrides: str):
