@@ -9,7 +9,7 @@
 # wheels it needs and then runs this script. Environment: JOBS (experiments at once, default 4),
 # TIMEOUT (seconds per experiment, default 900), OUT (where to write; default /tmp),
 # PYTHON (default python3), SKIP_TESTS=1 to run the experiments only, PLATFORM=cpu to try the
-# script itself on a machine without a GPU.
+# script itself on a machine without a GPU, EXPERIMENTS="svd eigen" for a subset.
 # Writes $OUT/gpu-check/: runs/<experiment>/ (each run's folder and log), table.md, pytest.log.
 set -u
 cd "$(dirname "$0")/.."
@@ -27,7 +27,8 @@ if [ "$PLATFORM" = gpu ] && ! "$py" -c "import jax; jax.devices('gpu')" >/dev/nu
 fi
 
 SECONDS=0
-ls configs/experiment/*.yaml | xargs -n1 basename | sed 's/\.yaml$//' | \
+names=${EXPERIMENTS:-$(ls configs/experiment/*.yaml | xargs -n1 basename | sed 's/\.yaml$//')}
+printf '%s\n' $names | \
   xargs -P "${JOBS:-4}" -I{} sh -c \
     't=$0; p=$1; o=$2; shift 2
      timeout "$t" "$p" run.py experiment={} platform="$PLATFORM" hydra.run.dir="$o/runs/{}" "$@" \
