@@ -201,14 +201,21 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     report.claim(Claim.close(
         "tangent plane gap ~ r^2 at a typical point: median fitted slope",
         np.median(plane_slopes), 2.0, tol=cfg.slope_tol))
+    step = 2 * np.pi / cfg.num_angles
+    # Both bounds are geometry: the nearest grid direction is at most half a step from the
+    # gradient, and the worst point comes close to that; only round-off can cross them. Near
+    # the peak two neighbours' values differ by about step * (step/2 - d), so round-off of
+    # 10 eps can move the argmax by 10 eps / step^2 grid steps: the margin is measured
+    # against these allowances.
+    slack_angle = 10 * eps / step**2
     report.claim(Claim.at_most(
         f"2-D: D_u f peaks at the normalised gradient: worst angle error in grid steps "
-        f"({cfg.num_angles} directions)", worst_peak_angle, 0.5))
-    step = 2 * np.pi / cfg.num_angles
+        f"({cfg.num_angles} directions)", worst_peak_angle, 0.5 + slack_angle,
+        slack=slack_angle, detail="bound: half a grid step + round-off 10 eps / step^2"))
     report.claim(Claim.at_most(
         "2-D: the peak value of D_u f equals ||grad f||: worst relative gap",
-        worst_peak_value, 1 - np.cos(step / 2) + 100 * eps,
-        detail="bound: 1 - cos(half the angle step) + 100 eps"))
+        worst_peak_value, 1 - np.cos(step / 2) + 100 * eps, slack=100 * eps,
+        detail="bound: 1 - cos(half the angle step) + round-off 100 eps"))
     report.claim(Claim.at_most(
         "2-D: D_u f = ||grad f|| cos(angle to the gradient) at every angle: worst error / eps",
         worst_cos_law, cfg.partial_ulps, detail="relative to ||grad f||"))
