@@ -9,9 +9,10 @@
    chunked batches for 0.12.0.1), and the BLAS under jaxlib's LAPACK runs one thread.
 5. A program with four independent batched decompositions, run many times in a fresh process,
    finishes. With ``jnp.linalg`` in place of ``lapack``, 400 repetitions of it hung in 4 of 6
-   processes on jaxlib 0.10.2 on a 2-core machine; with ``lapack`` each process takes about
-   2 s. On jaxlib 0.12.0.1 nothing hangs, but with SciPy's OpenBLAS at its default two
-   threads a process took 50-80 s of CPU, looped or not; at one thread about 5 s.
+   processes on jaxlib 0.10.2 on a 2-core machine (a deadlocked one uses no CPU); with
+   ``lapack`` a process takes 6-8 s of CPU, start-up included. On jaxlib 0.12.0.1 nothing
+   deadlocked, but with SciPy's OpenBLAS at its default two threads a process took 28-102 s of
+   CPU, looped or not; at one BLAS thread 5.5-8 s.
 6. No other module calls the LAPACK-backed ``jnp.linalg`` functions directly.
 """
 

@@ -47,12 +47,14 @@ from jax import lax
 from jaxlib.version import __version_info__ as _JAXLIB_VERSION
 
 #: jaxlib releases whose CPU LAPACK kernels fan a batch out over the intra-op pool and block:
-#: [first affected, first fixed). Measured on jaxlib 0.12.0.1 (2 cores, the STRESS program of
-#: tests/test_lapack.py with 400 repetitions, 10 fresh processes each): no process deadlocked;
-#: batched and looped both burned 50-80 s of CPU a process, because the OpenBLAS (0.3.31.dev,
-#: scipy's) under jaxlib's LAPACK oversubscribed the cores, not because of the batch. With one
-#: BLAS thread (:func:`_one_blas_thread`) batched and looped both take about 5 s. So 0.12 is
-#: not affected: its batches go to the batched kernel, in chunks.
+#: [first affected, first fixed). Measured on jaxlib 0.12.0.1 (2 shared cores, the STRESS
+#: program of tests/test_lapack.py with 400 repetitions, fresh processes cut at 100 s):
+#: batched 7 of 10 finished (28-91 s CPU), looped 4 of 10 (47-62 s CPU); every cut process had
+#: used 40-102 s of CPU, so none was deadlocked (a deadlocked jaxlib 0.10.2 one: 2.3 s in
+#: 100 s). The cost was SciPy's OpenBLAS 0.3.31.dev under jaxlib's LAPACK oversubscribing the
+#: cores, looped or not; at one BLAS thread (:func:`_one_blas_thread`) batched 10 of 10 took
+#: 5.8-8.0 s CPU and looped 10 of 10 5.5-7.4 s. So 0.12 does not loop: its batches go to the
+#: batched kernel, in chunks.
 _FIRST_AFFECTED, _FIRST_FIXED = (0, 10, 0), (0, 11, 1)
 _AFFECTED_JAXLIB = _FIRST_AFFECTED <= tuple(_JAXLIB_VERSION[:3]) < _FIRST_FIXED
 
@@ -103,7 +105,8 @@ def _one_blas_thread() -> tuple[str, ...]:
     XLA:CPU already runs these kernels on its own thread pool, several independent ones at
     once; a multi-threaded BLAS under each oversubscribes the cores. With SciPy 1.18's
     OpenBLAS 0.3.31.dev (jaxlib 0.12.0.1) that made a batched ``eigvalsh`` of 64 40 x 40
-    matrices take 800 ms instead of 18 ms, and the STRESS program 50-80 s of CPU instead of 5.
+    matrices take 800 ms instead of 16 ms, and the STRESS program 28-102 s of CPU instead of
+    6-8 s, batched or looped.
     Done once, when the first function here is traced on CPU; left alone where the user set
     one of ``OPENBLAS_NUM_THREADS``, ``GOTO_NUM_THREADS``, ``OMP_NUM_THREADS``, or where
     threadpoolctl (a scikit-learn dependency) is missing. Only libraries shipped inside
