@@ -64,6 +64,8 @@ BAD_INPUTS = [
     (["experiment=nope"], ["nope", "Available experiments", "sgd"]),
     (["precision=float16"], ["precision", "float16", "float32, float64"]),
     (["platform=tpu"], ["platform", "tpu", "auto, cpu, gpu"]),
+    (["matmul_precision=fastest"], ["matmul_precision", "fastest", "highest, high, default"]),
+    (["experiment=lln", "lln.chunk_words=0"], ["lln.chunk_words", "0", ">= 1"]),
     (["sgd.bogus=1"], ["sgd.bogus", "batch_size"]),
     (["sgd.num_batches=10000000", "sgd.num_paths=100000"], ["sgd.num_batches", "memory"]),
     (["-m", "sgd.batch_size=1,16,100000"], ["sgd.batch_size", "100000", "<= 569"]),
