@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     for m, where, c in rows:
         res = "FAIL" if not c["passed"] else ("FRAGILE" if m < MIN_MARGIN else "PASS")
         ms = "yes/no" if m == math.inf else f"{m:.3f}"
-        table.append(f"| {ms} | {res} | {where} | {c['statement']} | {c['measured']:.4g} | "
+        stmt = c["statement"].replace("|", "\\|")  # |det A| must not end a table cell
+        table.append(f"| {ms} | {res} | {where} | {stmt} | {c['measured']:.4g} | "
                      f"{c['expected']} |")
     if args.out:
         args.out.write_text(
