@@ -9,7 +9,7 @@ the pool has threads, every thread waits for work no thread is free to run: the 
 for ever, using no CPU. On a 2-core machine two independent batched QRs in one jitted program
 (or two programs in flight at once) are enough; a stress test here hung in 2 runs of 5.
 ``--xla_cpu_multi_thread_eigen=false`` does not help. jaxlib 0.11.1 compiles this path out of
-its open-source builds, but the registry this project installs from stops at 0.10.2.
+its open-source builds, but Python 3.11 (a supported line) gets at most jaxlib 0.10.2.
 Separately, a backend's batched solver may have a batch limit: cuSolver's batched syevj failed
 on 4M 2 x 2 matrices in one call and worked on 2M.
 
