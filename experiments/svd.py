@@ -65,7 +65,7 @@ class Config:
     oversample: int = param(10, ge=2, le=1000, help="extra sketch columns p")
     power_iters: int = param(2, ge=0, le=50)
     backward_error_units: float = param(
-        2.0, gt=0, help="round-off model: the SVD's backward error is at most this many "
+        2.0, gt=0, le=35, help="round-off model: the SVD's backward error is at most this many "
         "max(m, n) eps ||A|| (LAPACK's SVD tests accept 35)")
     timing_repeats: int = param(3, ge=1, le=100, help="wall time (reported only): best of")
 
