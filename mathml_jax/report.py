@@ -171,6 +171,7 @@ class Report:
       figures: named matplotlib figures (saved as PNG by the writer).
       animations: named matplotlib animations (saved as GIF by the writer).
       timings: compile and run seconds per kernel.
+      texts: named Markdown documents (e.g. a results table), saved as ``<name>.md``.
     """
 
     experiment: str
@@ -182,6 +183,7 @@ class Report:
     figures: dict[str, Any] = field(default_factory=dict)
     animations: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, Timing] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
 
     def claim(self, *claims: Claim) -> None:
         self.claims.extend(claims)
@@ -204,6 +206,10 @@ class Report:
     def add_animation(self, name: str, animation) -> None:
         """A ``matplotlib.animation.Animation``; the writer saves it as ``<name>.gif``."""
         self.animations[name] = animation
+
+    def add_text(self, name: str, markdown: str) -> None:
+        """A Markdown document the writer saves as ``<name>.md`` next to the figures."""
+        self.texts[name] = markdown
 
     def add_timing(self, name: str, timing: Timing) -> None:
         self.timings[name] = timing

@@ -132,6 +132,8 @@ def write_report(
         plt.close(anim._fig)
     for name, arrays in report.series.items():
         atomic_write(out / f"series_{name}.npz", lambda f, a=arrays: np.savez_compressed(f, **a))
+    for name, text in report.texts.items():
+        atomic_write_text(out / f"{name}.md", text)
     atomic_write_text(out / "claims.md", f"# Claims: {report.experiment}\n\n"
                       f"{report.claims_table()}\n")
     return write_json(out / "metrics.json", report_record(report, **context))
