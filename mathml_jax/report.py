@@ -189,6 +189,13 @@ class Report:
         self.claims.extend(claims)
 
     def metric(self, name: str, value, key: bool = False) -> None:
+        """A named value for metrics.json: a scalar, or a JSON-able structure (a list or dict,
+        e.g. a results table); only scalars may be ``key`` (a sweep summary column)."""
+        if isinstance(value, dict | list):
+            if key:
+                raise ValueError(f"metric {name!r}: only a scalar can be a key metric")
+            self.metrics[name] = value
+            return
         if isinstance(value, str | bool | int):
             self.metrics[name] = value
         else:

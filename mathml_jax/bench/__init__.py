@@ -1,0 +1,2 @@
+"""Benchmarks: timing statistics, ceilings and the NumPy/SciPy baselines of the ``benchmark``
+experiment."""
