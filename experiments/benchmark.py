@@ -239,7 +239,7 @@ def bench_descent(b: Bench, name: str) -> None:
                   "matmul", amount))
         if name == "gd":
             step, _ = compile_kernel(_gd_step, x0_j, lr_j)
-            _, t_loop = b.baseline(lambda: _python_loop(step, x0_j, lr_j, steps))
+            _, t_loop = b.baseline(partial(_python_loop, step, x0_j, lr_j, steps))
             b.add(Row(name, "ours", str(k), k, "jitted step in a Python loop", ours, t_loop,
                       k * steps, "point-steps", "matmul", amount))
         m = min(k, 2000)  # the float64 reference on the first starts
@@ -355,7 +355,7 @@ def bench_coin(b: Bench) -> None:
             block = max(1, -(-words // chunk))
             compile_s = []
 
-            def ours(key=key, words=words, block=block):
+            def ours(key=key, words=words, block=block, compile_s=compile_s):
                 counts, done, t, _ = stream(key, words, kind="coin", chunk_words=min(chunk, words),
                                             block_chunks=block, mesh=None, label="coin",
                                             progress=False)
