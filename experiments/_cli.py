@@ -62,7 +62,7 @@ def validate(cfg: DictConfig, name: str) -> tuple[RunSettings, Any, Any]:
     if name not in names:
         raise BadInput(f"Unknown experiment {name!r}. Available experiments: {', '.join(names)}.")
     top = {k: cfg.get(k) for k in ("seed", "platform", "precision", "matmul_precision", "profile",
-                                   "strict", "figures") if k in cfg}
+                                   "strict", "figures", "compilation_cache") if k in cfg}
     try:
         settings = build(RunSettings, OmegaConf.create(
             OmegaConf.to_container(OmegaConf.create(top), resolve=True)), prefix="")
@@ -250,6 +250,8 @@ def execute(cfg: DictConfig, name: str, out_dir: Path, overrides: list[str] | No
     from mathml_jax import runtime
     from mathml_jax.writer import write_json, write_report
 
+    # before the first compilation of the job (the mantissa probe in configure compiles)
+    cache_dir = runtime.configure_compilation_cache(settings.compilation_cache)
     try:
         info = runtime.configure(settings.platform, settings.precision, settings.matmul_precision)
     except runtime.PlatformUnavailable as e:
@@ -265,15 +267,17 @@ def execute(cfg: DictConfig, name: str, out_dir: Path, overrides: list[str] | No
         "device": info.as_dict(),
         "precision": settings.precision,
         "matmul_precision": settings.matmul_precision,
+        "compilation_cache": cache_dir or "off",
         "eps": ctx.eps,
         "versions": _versions(),
         "config": _resolved_without_hydra(cfg),
         "experiment_config": asdict(exp_cfg),
     }
     log.info("%s | %s | %s on %s (%d device%s) | matmul precision %s (eps %.3g) | seed %d | "
-             "profile %s", name, module.SECTION, settings.precision, info.platform,
-             info.device_count, "" if info.device_count == 1 else "s",
-             settings.matmul_precision, ctx.eps, settings.seed, settings.profile)
+             "profile %s | compilation cache %s", name, module.SECTION, settings.precision,
+             info.platform, info.device_count, "" if info.device_count == 1 else "s",
+             settings.matmul_precision, ctx.eps, settings.seed, settings.profile,
+             cache_dir or "off")
     t0 = time.perf_counter()
     try:
         report = module.run(exp_cfg, ctx)

@@ -19,7 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
-from mathml_jax.runtime import MATMUL_PRECISIONS, PLATFORMS, PRECISIONS
+from mathml_jax.runtime import CACHE_OFF, MATMUL_PRECISIONS, PLATFORMS, PRECISIONS
 
 PROFILES = ("default", "fast")
 FIGURE_FORMATS = ("png", "pdf", "svg")
@@ -156,3 +156,16 @@ class RunSettings:
     profile: str = param("default", choices=PROFILES, help="fast shrinks every size for tests")
     strict: bool = param(False, help="a failed claim makes the exit status non-zero")
     figures: Figures = field(default_factory=Figures)
+    compilation_cache: str | None = param(
+        None, help="folder of JAX's persistent compilation cache; null/false/off: no cache")
+
+    def __post_init__(self):
+        # One spelling for "off" downstream: None. YAML's false arrives here as "False".
+        value = self.compilation_cache
+        if value is not None and value.strip().lower() in CACHE_OFF:
+            self.compilation_cache = None
+        elif value is not None and (not value.strip() or value.strip().lower() == "true"):
+            raise ConfigError("compilation_cache", value,
+                              "give the folder of the persistent compilation cache (created if "
+                              "missing, e.g. ~/.cache/mathml-jax/jax), or null, false or off "
+                              "to compile every kernel afresh without a cache")

@@ -8,13 +8,19 @@ Round-off bounds use the unit of the arithmetic actually in use, which the job *
 (:func:`matmul_mantissa_bits`): on a CPU, or with ``matmul_precision=highest``, a float32 matrix
 product keeps float32's 23 mantissa bits; with ``default`` an NVIDIA GPU rounds its inputs to
 TF32 (10 bits) and a TPU to bfloat16 (7 bits). :attr:`RunContext.eps` is then 2^-bits.
+
+Compiled kernels are kept on disk by JAX's persistent compilation cache
+(:func:`configure_compilation_cache`), so a second ``python run.py`` loads them instead of
+compiling them again.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 PLATFORMS = ("auto", "cpu", "gpu")
 PRECISIONS = ("float32", "float64")
@@ -22,6 +28,11 @@ PRECISIONS = ("float32", "float64")
 #: this suite); "default" lets the backend choose (TF32 on NVIDIA GPUs since Ampere, bfloat16
 #: passes on TPUs); the others name a reduced arithmetic explicitly.
 MATMUL_PRECISIONS = ("highest", "high", "default", "tensorfloat32", "bfloat16")
+#: spellings of "no persistent compilation cache" accepted for ``compilation_cache`` (besides
+#: YAML's null); ``false`` arrives from Hydra as the string "False" in a string field
+CACHE_OFF = ("off", "false", "none", "null", "no")
+
+log = logging.getLogger("mathml_jax")
 
 # JAX logs a warning for every backend it probes and cannot start (TPU, a CUDA plugin that is
 # absent); that is start-up noise for a user of this suite, not information.
@@ -89,6 +100,49 @@ def matmul_mantissa_bits(dtype) -> int:
     out = np.asarray(jnp.matmul(jnp.asarray(a, dtype), jnp.asarray(b, dtype))[:, 0], np.float64)
     exact = out == a[:, 0]
     return int(nmant if exact.all() else np.argmin(exact))
+
+
+def configure_compilation_cache(folder: str | os.PathLike | None) -> str | None:
+    """Points JAX's persistent compilation cache at ``folder`` (``None``: no cache) and returns
+    the absolute folder in use, or ``None`` when the cache is off.
+
+    Every kernel is cached, however quickly it compiled (JAX's default keeps only those that
+    took over a second, and most kernels of this suite compile in well under one): a second
+    run of the same command then loads its executables instead of compiling them.
+
+    JAX opens its cache folder once per process, at the first compilation after a folder is
+    set, and keeps it; a job whose folder differs from the one in use (a sweep over
+    ``compilation_cache``, or a notebook that set its own) resets JAX's cache first, through
+    the public ``jax.experimental.compilation_cache.compilation_cache.reset_cache``. Compiled
+    kernels already in memory stay in use either way.
+
+    A folder that cannot be created or written (a read-only home, a path through a file) is
+    not an error: a warning says so and the job runs without a persistent cache.
+    """
+    import jax
+    from jax.experimental.compilation_cache import compilation_cache as jax_cache
+
+    path = None
+    if folder is not None:
+        candidate = Path(folder).expanduser().absolute()
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=candidate, prefix=".write-test-"):
+                pass
+            path = str(candidate)
+        except OSError as e:
+            log.warning("compilation_cache=%s cannot be used (%s: %s); this job runs without "
+                        "a persistent compilation cache (every kernel is compiled).", folder,
+                        type(e).__name__, e.strerror or e)
+    if (jax.config.jax_compilation_cache_dir != path
+            or jax.config.jax_enable_compilation_cache != (path is not None)):
+        jax_cache.reset_cache()
+        jax.config.update("jax_compilation_cache_dir", path)
+        # off: JAX does not even compute cache keys
+        jax.config.update("jax_enable_compilation_cache", path is not None)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path
 
 
 def configure(platform: str = "auto", precision: str = "float32",
