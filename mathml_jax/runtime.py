@@ -16,6 +16,7 @@ compiling them again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
@@ -81,6 +82,16 @@ def quiet_startup(platform: str) -> None:
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
+@functools.cache
+def _matmul():
+    """One jitted matrix product for the probe, made once per process (compiled again only
+    when the dtype or ``jax_default_matmul_precision`` changes, which is the point)."""
+    import jax
+    import jax.numpy as jnp
+
+    return jax.jit(jnp.matmul)
+
+
 def matmul_mantissa_bits(dtype) -> int:
     """Mantissa bits a matrix product on the default device keeps of ``dtype`` inputs, measured.
 
@@ -97,7 +108,8 @@ def matmul_mantissa_bits(dtype) -> int:
     a = np.zeros((nmant, 4))
     a[:, 0] = 1.0 + 2.0**-k
     b = np.ones((4, 4))
-    out = np.asarray(jnp.matmul(jnp.asarray(a, dtype), jnp.asarray(b, dtype))[:, 0], np.float64)
+    # NumPy casts and slices: the device runs one compiled program (the product), not five
+    out = np.asarray(_matmul()(a.astype(dtype), b.astype(dtype)), np.float64)[:, 0]
     exact = out == a[:, 0]
     return int(nmant if exact.all() else np.argmin(exact))
 
