@@ -16,10 +16,16 @@ import jax.numpy as jnp
 
 
 def _power_of_two_scale(m: jax.Array) -> jax.Array:
-    """2^(e-1) where m = f 2^e, 1/2 <= f < 1: the power of two s with s <= m < 2 s (1 for m = 0
-    or a non-finite m, which then propagates through the caller's arithmetic)."""
-    _, e = jnp.frexp(m)
-    s = jnp.ldexp(jnp.ones_like(m), e - 1)
+    """A power of two s near m >= 0: s = 2^e with s <= m < 2 s for a normal m (m's exponent
+    bits, the mantissa masked off: one integer AND, no frexp/ldexp), the smallest normal number
+    for a subnormal m, and 1 for m = 0 or a non-finite m (which then propagates through the
+    caller's arithmetic). Dividing by s is exact."""
+    info = jnp.finfo(m.dtype)
+    uint = {2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint64}[m.dtype.itemsize]
+    keep = ((1 << 8 * m.dtype.itemsize) - 1) ^ ((1 << info.nmant) - 1)  # sign and exponent
+    bits = jax.lax.bitcast_convert_type(m, uint) & jnp.asarray(keep, uint)
+    s = jax.lax.bitcast_convert_type(bits, m.dtype)
+    s = jnp.where(s == 0, jnp.asarray(info.smallest_normal, m.dtype), s)
     return jnp.where((m > 0) & jnp.isfinite(m), s, jnp.ones_like(m))
 
 
@@ -75,8 +81,11 @@ def solve_2x2(a: jax.Array, b: jax.Array) -> jax.Array:
     if a.shape != (2, 2) or b.shape[:1] != (2,) or b.ndim > 2:
         raise ValueError(f"solve_2x2 needs a (2, 2) matrix and b (2,) or (2, k), got "
                          f"{a.shape} and {b.shape}")
-    s = _power_of_two_scale(jnp.max(jnp.abs(a)))
-    p, q, r, t = a[0, 0] / s, a[0, 1] / s, a[1, 0] / s, a[1, 1] / s
+    p, q, r, t = a[0, 0], a[0, 1], a[1, 0], a[1, 1]
+    # max |a_ij| as an elementwise chain: a reduction op is a separate, slower loop in a batch
+    s = _power_of_two_scale(jnp.maximum(jnp.maximum(jnp.abs(p), jnp.abs(q)),
+                                        jnp.maximum(jnp.abs(r), jnp.abs(t))))
+    p, q, r, t = p / s, q / s, r / s, t / s
     det = p * t - q * r
     x0 = t * b[0] - q * b[1]
     x1 = p * b[1] - r * b[0]

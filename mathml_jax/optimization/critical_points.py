@@ -13,7 +13,11 @@ Hessian's extreme eigenvalues from Hessian-vector products only.
 In two variables (d = 2, a static shape check) the Newton step and the eigenvalues are closed
 forms (:mod:`mathml_jax.linalg.small`: Cramer's rule, LAPACK dlaev2's formulas), elementwise
 arithmetic that batches to millions of points on any backend; for d > 2 they come from LAPACK
-through :mod:`mathml_jax.linalg.lapack`.
+through :mod:`mathml_jax.linalg.lapack`. The batched two-variable kernels
+(:func:`newton_from_starts`, :func:`classify_points`) also take the derivatives in closed
+elementwise form: g_i = d f(x + t e_i)/dt and H_ij = d^2 f(x + s e_i + t e_j)/ds dt by forward
+mode on the columns x_1 (n,), x_2 (n,) of the points, so a step is one elementwise loop over
+the batch, with no (n, 2, 2) Hessian formed unless it is returned.
 - :func:`determinant_test`: the two-variable test with D = f_xx f_yy - f_xy^2.
 - :func:`hvp`: H v = d/dt grad f(x + t v) at t = 0, forward-over-reverse, never forming H.
 - :func:`lanczos_extreme_eigenvalues`: the Lanczos iteration on v -> H v (with full
@@ -30,6 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from mathml_jax.linalg import lapack, small
+from mathml_jax.optimization import descent
 
 # classification codes (turned into words by ``TYPE_NAMES`` outside jit)
 MINIMUM, MAXIMUM, SADDLE, DEGENERATE = 0, 1, 2, 3
@@ -93,10 +98,83 @@ def newton_critical_point(f: Callable, x0: jax.Array, params, radius, xtol, *, s
     return NewtonResult(x, jnp.linalg.norm(grad(x)), last, status.astype(jnp.int32))
 
 
+def grad_hessian_columns(f: Callable, cols: list, params) -> tuple[list, list]:
+    """Gradient g_i and Hessian H_ij (i <= j; H_ji = H_ij) of f at one point given by its
+    coordinates ``cols`` (d scalars), by forward mode: g_i = jvp along e_i,
+    H_ij = jvp along e_j of the jvp along e_i. Returns (g list, H as a list of d lists)."""
+    d = len(cols)
+
+    def fc(*c):
+        return f(jnp.stack(c), params)
+
+    def partial_i(i):
+        def gi(*c):
+            c = list(c)
+            def along(ci):
+                return fc(*c[:i], ci, *c[i + 1:])
+            return jax.jvp(along, (c[i],), (jnp.ones_like(c[i]),))[1]
+        return gi
+
+    g = [partial_i(i)(*cols) for i in range(d)]
+    H = [[None] * d for _ in range(d)]
+    for i in range(d):
+        gi = partial_i(i)
+        for j in range(i, d):
+            def along(cj, j=j):
+                return gi(*cols[:j], cj, *cols[j + 1:])
+            H[i][j] = H[j][i] = jax.jvp(along, (cols[j],), (jnp.ones_like(cols[j]),))[1]
+    return g, H
+
+
+def _newton_columns(starts, params, radius, xtol, *, f, steps) -> NewtonResult:
+    """:func:`newton_from_starts` for d = 2: the state is columns (n,), the step Cramer's rule
+    on forward-mode derivatives, elementwise over the batch (the same steps, status rules and
+    freezing as :func:`newton_critical_point`)."""
+    n = starts.shape[0]
+    dtype = starts.dtype
+    r2 = descent.squared_radius(radius, dtype)
+    derivs = jax.vmap(lambda c: grad_hessian_columns(f, list(c), params))
+
+    def newton_step(cols):
+        g, H = derivs(tuple(cols))
+        A = jnp.stack([jnp.stack(H[0]), jnp.stack(H[1])])  # (2, 2, n)
+        dx = jax.vmap(small.solve_2x2, in_axes=(2, 1), out_axes=1)(A, jnp.stack(g))
+        return g, [dx[0], dx[1]]
+
+    def update(state, _):
+        cols, last, diverged = state
+        g, dx = newton_step(cols)
+        finite = jnp.isfinite(dx[0]) & jnp.isfinite(dx[1])
+        at_cp = (g[0] == 0) & (g[1] == 0)
+        dx = [jnp.where(finite, d, jnp.zeros_like(d)) for d in dx]
+        new = [c - d for c, d in zip(cols, dx)]
+        bad = diverged | descent.out_of_ball(new, r2) | (~finite & ~at_cp)
+        step_norm = jnp.hypot(dx[0], dx[1])
+        cols = tuple(jnp.where(bad, c, m) for c, m in zip(cols, new))
+        return cols, jnp.where(bad, last, step_norm), bad
+
+    init = ((starts[:, 0], starts[:, 1]), jnp.full((n,), jnp.inf, dtype),
+            jnp.zeros((n,), bool))
+    (cols, last, diverged), _ = descent.run_packed(update, init, n, dtype, steps, 0,
+                                                   lambda s: ())
+    x = jnp.stack(cols, axis=-1)
+    g, _ = derivs(cols)
+    xnorm = jnp.hypot(cols[0], cols[1])
+    conv = last <= xtol * (1.0 + xnorm)
+    status = jnp.where(diverged, DIVERGED, jnp.where(conv, CONVERGED, NOT_CONVERGED))
+    return NewtonResult(x, jnp.hypot(g[0], g[1]), last, status.astype(jnp.int32))
+
+
 @partial(jax.jit, static_argnames=("f", "steps"))
 def newton_from_starts(starts: jax.Array, params, radius, xtol, *, f: Callable, steps: int
                        ) -> NewtonResult:
-    """:func:`newton_critical_point` from every row of ``starts`` (n, d), in one ``vmap``."""
+    """:func:`newton_critical_point` from every row of ``starts`` (n, d), in one ``vmap``.
+
+    For d = 2 the batch runs as columns with forward-mode derivatives and Cramer's rule (module
+    docstring); the results equal the ``vmap`` of :func:`newton_critical_point` up to
+    rounding."""
+    if starts.ndim == 2 and starts.shape[1] == 2:
+        return _newton_columns(starts, params, radius, xtol, f=f, steps=steps)
     return jax.vmap(lambda x0: newton_critical_point(f, x0, params, radius, xtol,
                                                      steps=steps))(starts)
 
@@ -115,23 +193,47 @@ def classify_hessian(H: jax.Array, tol) -> tuple[jax.Array, jax.Array]:
     return code.astype(jnp.int32), lam
 
 
-@partial(jax.jit, static_argnames=("f", "chunk_size"))
-def classify_points(points: jax.Array, params, tol, *, f: Callable, chunk_size: int = 2**16
-                    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _classify_columns(points, params, tol, f, return_hessians):
+    """:func:`classify_points` on a chunk of 2-D points: forward-mode Hessian entries
+    a = f_xx, b = f_xy, c = f_yy per point, then the closed-form eigenvalues."""
+    def one(p):
+        _, H = grad_hessian_columns(f, [p[0], p[1]], params)
+        Hm = jnp.stack([jnp.stack(H[0]), jnp.stack(H[1])])
+        code, lam = classify_hessian(Hm, tol)
+        return code, lam, (Hm if return_hessians else None)
+
+    return jax.vmap(one)(points)
+
+
+@partial(jax.jit, static_argnames=("f", "chunk_size", "return_hessians"))
+def classify_points(points: jax.Array, params, tol, *, f: Callable, chunk_size: int = 2**16,
+                    return_hessians: bool = True
+                    ) -> tuple[jax.Array, jax.Array, jax.Array | None]:
     """:func:`classify_hessian` of ``jax.hessian(f)`` at every row of ``points`` (n, d).
 
     The points are processed ``chunk_size`` at a time (static) in a loop
     (:func:`~mathml_jax.linalg.lapack.map_in_chunks`, the last chunk overlapping the one
     before), so memory is the inputs and outputs plus one chunk's work: 16 million 2-D points
-    fit on a CPU. The result does not depend on ``chunk_size``.
+    fit on a CPU. The result does not depend on ``chunk_size``. For d = 2 the Hessian entries
+    come from forward mode on the coordinates (module docstring), the eigenvalues from
+    :func:`~mathml_jax.linalg.small.eigvalsh_2x2`.
 
-    Returns (codes (n,), eigenvalues (n, d), Hessians (n, d, d))."""
-    def one(x):
-        H = jax.hessian(f)(x, params)
-        code, lam = classify_hessian(H, tol)
-        return code, lam, H
+    Args:
+      return_hessians: also return the Hessians (static); False skips writing n d^2 numbers,
+        most of the output when only the types are wanted.
 
-    return lapack.map_in_chunks(jax.vmap(one), (points,), chunk_size)
+    Returns (codes (n,), eigenvalues (n, d), Hessians (n, d, d) or None)."""
+    if points.ndim == 2 and points.shape[1] == 2:
+        def chunk(p):
+            return _classify_columns(p, params, tol, f, return_hessians)
+    else:
+        def one(x):
+            H = jax.hessian(f)(x, params)
+            code, lam = classify_hessian(H, tol)
+            return code, lam, (H if return_hessians else None)
+        chunk = jax.vmap(one)
+
+    return lapack.map_in_chunks(chunk, (points,), chunk_size)
 
 
 def determinant_test(H: jax.Array, tol) -> jax.Array:

@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from mathml_jax.optimization import descent
+
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "lion")
 SCHEDULE_NAMES = ("constant", "cosine")
 
@@ -58,49 +60,111 @@ def build_optimizer(name: str, learning_rate, momentum=0.9, *, schedule: str = "
 
 
 class OptimizeResult(NamedTuple):
-    """trajectory (steps + 1, d), losses (steps + 1,), diverged_at () int32 (-1: never)."""
+    """trajectory (T, d): the recorded iterates; losses (T,) f at them, or None when not
+    recorded; diverged_at () int32 (-1: never); x (d,): the final iterate. T as in
+    :class:`~mathml_jax.optimization.descent.GDResult`: steps + 1 by default."""
 
     trajectory: jax.Array
-    losses: jax.Array
+    losses: jax.Array | None
     diverged_at: jax.Array
+    x: jax.Array
+
+
+def _frozen(stop, old, new):
+    """``new`` where a run goes on, ``old`` where it has stopped (leaves without the run's
+    shape, such as optax's step count, shared by a batch, just advance)."""
+    def pick(a, b):
+        return jnp.where(stop, a, b) if jnp.shape(a) == jnp.shape(stop) else b
+    return jax.tree.map(pick, old, new)
 
 
 def optimize(x0: jax.Array, lr, momentum, params, blowup, *, f: Callable, optimizer: str,
-             steps: int, schedule: str = "constant") -> OptimizeResult:
+             steps: int, schedule: str = "constant", record_every: int = 1,
+             record_losses: bool = True) -> OptimizeResult:
     """``steps`` steps of an optax optimiser on f(x, params) from ``x0`` (d,).
 
     An iterate that is non-finite or has norm above ``blowup`` counts as diverged: the iterate
     is frozen and the step recorded (a status, never a NaN trajectory).
+
+    Args:
+      record_every: store x_0, x_k, x_2k, ... for k >= 1 (1: all, the default), or only the
+        final iterate for 0 (static).
+      record_losses: also evaluate f at the stored iterates (static).
     """
     opt = build_optimizer(optimizer, lr, momentum, schedule=schedule, total_steps=steps)
     grad = jax.grad(f)
+    r2 = descent.squared_radius(blowup, x0.dtype)
 
     def step(carry, k):
         x, state, div = carry
         updates, new_state = opt.update(grad(x, params), state, x)
         x_new = optax.apply_updates(x, updates)
-        bad = ~jnp.all(jnp.isfinite(x_new)) | (jnp.linalg.norm(x_new) > blowup)
+        bad = descent.out_of_ball(list(x_new), r2)
         stop = (div >= 0) | bad
         div = jnp.where((div < 0) & bad, k + 1, div).astype(jnp.int32)
         x = jnp.where(stop, x, x_new)
         state = jax.tree.map(lambda a, b: jnp.where(stop, a, b), state, new_state)
-        return (x, state, div), x
+        return x, state, div
 
     init = (x0, opt.init(x0), jnp.asarray(-1, jnp.int32))
-    (_, _, div), xs = jax.lax.scan(step, init, jnp.arange(steps, dtype=jnp.int32))
-    traj = jnp.concatenate([x0[None], xs])
-    return OptimizeResult(traj, jax.vmap(f, in_axes=(0, None))(traj, params), div)
+    (x, _, div), traj = descent.scan_recorded(step, init, steps, record_every, lambda c: c[0])
+    losses = jax.vmap(f, in_axes=(0, None))(traj, params) if record_losses else None
+    return OptimizeResult(traj, losses, div, x)
 
 
-@partial(jax.jit, static_argnames=("f", "optimizer", "steps", "schedule"))
+def _optimize_columns(x0, lr, momentum, params, blowup, *, f, optimizer, steps, schedule,
+                      record_every, record_losses) -> OptimizeResult:
+    """:func:`optimize_batch` for d <= COLUMNS_MAX_DIM: the iterate is a tuple of d columns
+    (n,), optax's elementwise update runs once on the whole batch (its moments are columns
+    too, its step count one shared scalar), gradients by forward mode."""
+    n, d = x0.shape
+    dtype = x0.dtype
+    lr = jnp.asarray(lr, dtype)
+    opt = build_optimizer(optimizer, lr, momentum, schedule=schedule, total_steps=steps)
+    grad = jax.vmap(lambda c, p: descent.forward_gradient(f, c, p))
+    r2 = descent.squared_radius(blowup, dtype)
+    cols = tuple(x0[:, i] for i in range(d))
+
+    def update(carry, k):
+        cols, state, div = carry
+        updates, new_state = opt.update(tuple(grad(cols, params)), state, cols)
+        new = optax.apply_updates(cols, updates)
+        bad = descent.out_of_ball(new, r2)
+        stop = (div >= 0) | bad
+        div = jnp.where((div < 0) & bad, k + 1, div)
+        return _frozen(stop, cols, new), _frozen(stop, state, new_state), div
+
+    init = (cols, opt.init(cols), jnp.full((n,), -1, jnp.int32))
+    (cols, _, div), traj = descent.run_packed(update, init, n, dtype, steps, record_every,
+                                              lambda c: jnp.stack(c[0], axis=-1))
+    traj = jnp.swapaxes(traj, 0, 1)
+    losses = None
+    if record_losses:
+        losses = jax.vmap(jax.vmap(f, in_axes=(0, None)))(traj, params)
+    return OptimizeResult(traj, losses, div, jnp.stack(cols, axis=-1))
+
+
+@partial(jax.jit, static_argnames=("f", "optimizer", "steps", "schedule", "record_every",
+                                   "record_losses"))
 def optimize_batch(x0: jax.Array, lr: jax.Array, momentum, params: jax.Array, blowup, *,
-                   f: Callable, optimizer: str, steps: int, schedule: str = "constant"
-                   ) -> OptimizeResult:
+                   f: Callable, optimizer: str, steps: int, schedule: str = "constant",
+                   record_every: int = 1, record_losses: bool = True) -> OptimizeResult:
     """:func:`optimize` for a batch: starts x0 (n, d), learning rates lr (n,) and per-run
     parameters ``params`` (n, ...) (e.g. the index of a function in a ``lax.switch``) in one
-    ``vmap``. Returns fields with a leading axis n."""
+    compiled loop. Returns fields with a leading axis n.
+
+    ``record_every=0, record_losses=False`` keeps only the final iterates (n, d). For
+    d <= ``COLUMNS_MAX_DIM`` the batch runs as columns (one elementwise optax update on the
+    whole batch per step; :mod:`mathml_jax.optimization.descent`), with results equal to
+    ``vmap(optimize)`` up to rounding."""
+    kw = dict(f=f, optimizer=optimizer, steps=steps, schedule=schedule,
+              record_every=record_every, record_losses=record_losses)
+    if x0.ndim != 2:
+        raise ValueError(f"optimize_batch expects starts of shape (n, d), got {x0.shape}")
+    if x0.shape[1] <= descent.COLUMNS_MAX_DIM:
+        return _optimize_columns(x0, lr, momentum, params, blowup, **kw)
+
     def one(x, eta, p):
-        return optimize(x, eta, momentum, p, blowup, f=f, optimizer=optimizer, steps=steps,
-                        schedule=schedule)
+        return optimize(x, eta, momentum, p, blowup, **kw)
 
     return jax.vmap(one)(x0, lr, params)
