@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import scipy.stats
 from conftest import ROOT, assert_all_claims_pass
 
@@ -21,21 +23,88 @@ from mathml_jax.probability import (
     stream,
     stream_counts,
 )
+from mathml_jax.probability.streaming import PRNG_IMPLS, chunk_bits, stream_key
 
 W = 1 << 12
 
 
 def _counts(kind, chunks, last_valid, first=0, n=None, key=0):
     i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
-    parts = stream_counts(jax.random.key(key), i32(first), i32(chunks if n is None else n),
+    key = key if isinstance(key, jax.Array) else jax.random.key(key)
+    parts = stream_counts(key, i32(first), i32(chunks if n is None else n),
                           i32(chunks), i32(last_valid), kind=kind, chunk_words=W)
     return combine_counts(parts)
+
+
+def _reference_words(key, chunk, n=W):
+    """The words of a chunk, from jax.random.bits: threefry2x32 keys in JAX's original
+    (non-partitionable) layout, the one ``chunk_bits`` computes by hand."""
+    with jax.threefry_partitionable(False):
+        return np.asarray(jax.random.bits(jax.random.fold_in(key, chunk), (n,), jnp.uint32))
+
+
+def test_chunk_bits_are_jax_random_bits_for_every_impl():
+    for impl in PRNG_IMPLS:
+        key = jax.random.key(5, impl=impl)
+        for c in (0, 3):
+            got = np.asarray(jax.jit(partial(chunk_bits, chunk_words=W))(key, c))
+            np.testing.assert_array_equal(got, _reference_words(key, c))
+
+
+def test_chunks_of_every_impl_are_distinct_and_uncorrelated():
+    """fold_in(key, c) per chunk gives different words for every chunk, for every impl
+    (unsafe_rbg derives chunk keys with its own generator, without Threefry's guarantees):
+    no two of 64 chunks share a word at the same position more often than chance (2^-32 per
+    word), and the XOR of neighbouring chunks is as balanced as fresh bits (5 SE)."""
+    n_chunks = 64
+    for impl in PRNG_IMPLS:
+        key = jax.random.key(11, impl=impl)
+        words = np.stack([np.asarray(chunk_bits(key, c, chunk_words=W))
+                          for c in range(n_chunks)])
+        for c in range(n_chunks):
+            same = (words[c] == words[c + 1:]).sum()
+            assert same <= 1, (impl, c, same)
+        x = words[:-1] ^ words[1:]
+        n = x.size * 32
+        ones = int(np.bitwise_count(x).sum(dtype=np.int64))
+        assert abs(ones - n / 2) < 5 * np.sqrt(n / 4), impl
+
+
+def test_stream_key_derives_a_key_of_each_impl():
+    parent = jax.random.key(0)
+    assert stream_key(parent, "threefry2x32") is parent  # default streams keep their counts
+    for impl in ("rbg", "unsafe_rbg"):
+        k = stream_key(parent, impl)
+        assert str(jax.random.key_impl(k)) == impl
+        assert stream_key(k, impl) is k
+    with pytest.raises(ValueError, match="prng impl"):
+        stream_key(parent, "philox")
+
+
+def test_counts_of_every_impl_depend_only_on_key_and_count():
+    """The same (key, number of words) gives the same counts however the chunks are grouped
+    into calls (block_chunks), for every PRNG implementation, and they equal NumPy's count
+    of the reference words."""
+    n_chunks, last = 7, 100
+    for impl in PRNG_IMPLS:
+        key = jax.random.key(2, impl=impl)
+        ref = sum(int(np.bitwise_count(_reference_words(key, c)[:last if c == n_chunks - 1
+                                                               else W]).sum())
+                  for c in range(n_chunks))
+        for kind in ("coin", "die"):
+            results = {b: [int(v) for v in stream(key, (n_chunks - 1) * W + last, kind=kind,
+                                                  chunk_words=W, block_chunks=b, mesh=None,
+                                                  label="t", progress=False)[0]]
+                       for b in (1, 3, 64)}
+            assert results[1] == results[3] == results[64], (impl, kind, results)
+            if kind == "coin":
+                assert results[1] == [ref], impl
 
 
 def test_coin_popcount_equals_counting_bits_one_by_one():
     """Heads of one chunk = the number of 1 bits of the same words, unpacked by NumPy."""
     key = jax.random.key(3)
-    words = np.asarray(jax.random.bits(jax.random.fold_in(key, 0), (W,), jnp.uint32))
+    words = _reference_words(key, 0)
     bits = np.unpackbits(words.view(np.uint8)).sum()
     i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
     got = combine_counts(stream_counts(key, i32(0), i32(1), i32(1), i32(W), kind="coin",
@@ -49,7 +118,7 @@ def test_coin_popcount_equals_counting_bits_one_by_one():
 
 def test_die_faces_from_3_bit_fields_match_a_numpy_decoding():
     key = jax.random.key(4)
-    words = np.asarray(jax.random.bits(jax.random.fold_in(key, 0), (W,), jnp.uint32))
+    words = _reference_words(key, 0)
     fields = np.stack([(words >> (3 * j)) & 7 for j in range(10)]).ravel()
     expected = np.bincount(fields[fields < 6], minlength=8)[:6]
     i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
@@ -111,10 +180,11 @@ def test_two_devices_give_the_same_counts_as_one():
         mesh = device_mesh()
         i32 = lambda v: jnp.asarray(v, jnp.int32)
         out = {"devices": len(jax.devices())}
-        for kind in ("coin", "die"):
-            parts = stream_counts(jax.random.key(7), i32(0), i32(13), i32(13), i32(100),
-                                  kind=kind, chunk_words=4096, mesh=mesh)
-            out[kind] = [int(c) for c in combine_counts(parts)]
+        for impl in ("threefry2x32", "rbg", "unsafe_rbg"):
+            for kind in ("coin", "die"):
+                parts = stream_counts(jax.random.key(7, impl=impl), i32(0), i32(13), i32(13),
+                                      i32(100), kind=kind, chunk_words=4096, mesh=mesh)
+                out[impl + kind] = [int(c) for c in combine_counts(parts)]
         print(json.dumps(out))
     """)
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
@@ -123,8 +193,10 @@ def test_two_devices_give_the_same_counts_as_one():
                          timeout=120, check=True)
     two = json.loads(res.stdout.strip().splitlines()[-1])
     assert two["devices"] == 2
-    assert two["coin"] == [int(c) for c in _counts("coin", 13, 100, key=7)]
-    assert two["die"] == [int(c) for c in _counts("die", 13, 100, key=7)]
+    for impl in PRNG_IMPLS:
+        for kind in ("coin", "die"):
+            one = _counts(kind, 13, 100, key=jax.random.key(7, impl=impl))
+            assert two[impl + kind] == [int(c) for c in one], (impl, kind)
 
 
 def test_stream_driver_keeps_partial_count_on_ctrl_c(monkeypatch):
