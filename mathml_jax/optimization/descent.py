@@ -99,15 +99,21 @@ def scan_recorded(step: Callable, carry, steps: int, record_every: int,
     _check_recording(steps, record_every)
 
     def run(c, start, length):
+        # the step index rides in the carry: a scan over arange(length) would store it
         if pairs and length >= 2:
-            def two(c, k):
-                return step(lax.optimization_barrier(step(c, k)), k + 1), None
+            def two(ck, _):
+                c, k = ck
+                return (step(lax.optimization_barrier(step(c, k)), k + 1), k + 2), None
 
             half, odd = divmod(length, 2)
-            c = lax.scan(two, c, start + 2 * jnp.arange(half, dtype=jnp.int32))[0]
-            return step(c, jnp.int32(start + length - 1)) if odd else c
-        ks = start + jnp.arange(length, dtype=jnp.int32)
-        return lax.scan(lambda c, k: (step(c, k), None), c, ks)[0]
+            c, k = lax.scan(two, (c, jnp.asarray(start, jnp.int32)), None, length=half)[0]
+            return step(c, k) if odd else c
+
+        def one(ck, _):
+            c, k = ck
+            return (step(c, k), k + 1), None
+
+        return lax.scan(one, (c, jnp.asarray(start, jnp.int32)), None, length=length)[0][0]
 
     if record_every == 0:
         final = run(carry, 0, steps)
