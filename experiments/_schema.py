@@ -156,15 +156,17 @@ class RunSettings:
     profile: str = param("default", choices=PROFILES, help="fast shrinks every size for tests")
     strict: bool = param(False, help="a failed claim makes the exit status non-zero")
     figures: Figures = field(default_factory=Figures)
-    compilation_cache: str | None = param(
+    # Any: a folder (str), None, or YAML's false; anything else gets the message below
+    compilation_cache: Any = param(
         None, help="folder of JAX's persistent compilation cache; null/false/off: no cache")
 
     def __post_init__(self):
-        # One spelling for "off" downstream: None. YAML's false arrives here as "False".
+        # One spelling for "off" downstream: None.
         value = self.compilation_cache
-        if value is not None and value.strip().lower() in CACHE_OFF:
+        if value is None or value is False or (
+                isinstance(value, str) and value.strip().lower() in CACHE_OFF):
             self.compilation_cache = None
-        elif value is not None and (not value.strip() or value.strip().lower() == "true"):
+        elif not isinstance(value, str) or not value.strip() or value.strip().lower() == "true":
             raise ConfigError("compilation_cache", value,
                               "give the folder of the persistent compilation cache (created if "
                               "missing, e.g. ~/.cache/mathml-jax/jax), or null, false or off "

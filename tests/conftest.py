@@ -19,6 +19,16 @@ if os.environ.get("MATHML_TEST_PLATFORM", "cpu") == "cpu":
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compilation_cache_in_tmp(tmp_path_factory):
+    """JAX's persistent compilation cache of the suite lives in a temporary folder (one per
+    session, or per xdist worker), never in the user's ~/.cache; CLI subprocesses inherit it.
+    A folder the user set with MATHML_JAX_CACHE_DIR is kept."""
+    if "MATHML_JAX_CACHE_DIR" not in os.environ:
+        os.environ["MATHML_JAX_CACHE_DIR"] = str(tmp_path_factory.mktemp("jax-cache"))
+    yield
+
+
 def compose(*overrides: str):
     """The config ``python run.py OVERRIDES...`` would get (with Hydra's own section)."""
     from hydra import compose as hydra_compose

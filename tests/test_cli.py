@@ -32,6 +32,8 @@ def test_default_experiment_end_to_end(tmp_path):
     assert rec["precision"] == "float32" and rec["device"]["platform"] == "cpu"
     assert rec["config"]["sgd"]["epochs"] == 20  # the fast profile's value, resolved
     assert {"jax", "optax", "hydra-core"} <= set(rec["versions"])
+    # the suite's cache folder (conftest), recorded like the other settings of the run
+    assert rec["compilation_cache"] == str(Path(os.environ["MATHML_JAX_CACHE_DIR"]).absolute())
     assert all(t["compile_s"] >= 0 and t["run_s"] >= 0 for t in rec["timings"].values())
     for f in ("training.png", "unbiasedness.png", "variance.png", "claims.md", "run.log",
               ".hydra/config.yaml", ".hydra/overrides.yaml", "series_variance.npz"):
@@ -66,6 +68,9 @@ BAD_INPUTS = [
     (["platform=tpu"], ["platform", "tpu", "auto, cpu, gpu"]),
     (["matmul_precision=fastest"], ["matmul_precision", "fastest", "highest, high, default"]),
     (["experiment=lln", "lln.chunk_words=0"], ["lln.chunk_words", "0", ">= 1"]),
+    (["compilation_cache=true"], ["compilation_cache", "True", "folder", "null, false or off"]),
+    (["compilation_cache="], ["compilation_cache", "''", "folder", "null, false or off"]),
+    (["compilation_cache=[a,b]"], ["compilation_cache", "['a', 'b']", "null, false or off"]),
     (["sgd.bogus=1"], ["sgd.bogus", "batch_size"]),
     (["sgd.num_batches=10000000", "sgd.num_paths=100000"], ["sgd.num_batches", "memory"]),
     (["-m", "sgd.batch_size=1,16,100000"], ["sgd.batch_size", "100000", "<= 569"]),
