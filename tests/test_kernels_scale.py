@@ -292,15 +292,18 @@ def test_classify_points_columns_against_analytic_hessian():
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_power_of_two_scale(dtype):
     info = jnp.finfo(dtype)
-    m = np.concatenate([10.0 ** np.linspace(-30, 30, 301), [float(info.smallest_normal),
-                                                              float(info.max), 1.0, 0.75]])
+    m = np.concatenate([10.0 ** np.linspace(-30, 30, 301), [float(info.smallest_normal), 1.0,
+                                                              0.75, float(info.max) / 8]])
     m = m[(m >= float(info.smallest_normal)) & (m <= float(info.max))].astype(dtype)
-    s = np.asarray(small._power_of_two_scale(jnp.asarray(m)))
+    s, inv = map(np.asarray, small._power_of_two_scale(jnp.asarray(m)))
     assert np.all(s <= m) and np.all(m / 2 < s)
     assert np.all(np.frexp(s)[0] == 0.5)  # exact powers of two
-    special = np.asarray(small._power_of_two_scale(jnp.asarray([0.0, np.inf, np.nan], dtype)))
-    np.testing.assert_array_equal(special, [1.0, 1.0, 1.0])
-    tiny = np.asarray(small._power_of_two_scale(jnp.asarray([float(info.smallest_subnormal)],
-                                                            dtype)))
+    np.testing.assert_array_equal(s.astype(np.float64) * inv.astype(np.float64), 1.0)
+    # capped at 2^(emax - 1), so that 1/s is a normal number
+    s, inv = map(np.asarray, small._power_of_two_scale(jnp.asarray([float(info.max)], dtype)))
+    assert s[0] == 2.0 ** (info.maxexp - 2) and inv[0] == 2.0 ** -(info.maxexp - 2)
+    special, _ = small._power_of_two_scale(jnp.asarray([0.0, np.inf, np.nan], dtype))
+    np.testing.assert_array_equal(np.asarray(special), [1.0, 1.0, 1.0])
+    tiny, _ = small._power_of_two_scale(jnp.asarray([float(info.smallest_subnormal)], dtype))
     # a subnormal scales by the smallest normal, or by 1 where the CPU flushes it to zero
-    assert tiny[0] in (float(info.smallest_normal), 1.0)
+    assert float(tiny[0]) in (float(info.smallest_normal), 1.0)
