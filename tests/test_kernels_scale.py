@@ -87,8 +87,13 @@ def test_single_start_recording_matches_and_rejects_negative():
     x0 = jnp.asarray([-1.2, 1.0])
     full = descent.gradient_descent_jit(x0, 1e-3, loss_fn=rosenbrock, steps=50)
     every = descent.gradient_descent_jit(x0, 1e-3, loss_fn=rosenbrock, steps=50, record_every=7)
-    np.testing.assert_array_equal(np.asarray(every.trajectory), np.asarray(full.trajectory[::7]))
-    np.testing.assert_array_equal(np.asarray(every.x), np.asarray(full.trajectory[-1]))
+    # equal up to rounding: the loop structure may change XLA's FMA contraction (it does in
+    # JAX 0.12), one ulp per step at most, not amplified on this contracting stretch
+    tol = 4 * 50 * float(jnp.finfo(x0.dtype).eps)
+    np.testing.assert_allclose(np.asarray(every.trajectory), np.asarray(full.trajectory[::7]),
+                               rtol=tol, atol=tol)
+    np.testing.assert_allclose(np.asarray(every.x), np.asarray(full.trajectory[-1]),
+                               rtol=tol, atol=tol)
     with pytest.raises(ValueError):
         descent.gradient_descent_jit(x0, 1e-3, loss_fn=rosenbrock, steps=50, record_every=-1)
 
