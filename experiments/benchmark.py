@@ -277,9 +277,9 @@ def _grid(m: int, dtype) -> np.ndarray:
     return np.stack([X.ravel(), Y.ravel()], axis=1).astype(dtype)
 
 
-@partial(jax.jit, static_argnames=())
+@jax.jit
 def _classify(points, tol):
-    codes, lam, _ = classify_points(points, None, tol, f=himmelblau)
+    codes, lam, _ = classify_points(points, None, tol, f=himmelblau, return_hessians=False)
     return codes, lam
 
 
