@@ -141,8 +141,8 @@ def run(cfg: Config, ctx: RunContext) -> Report:
 
     # -- 1. unbiasedness: running average of m minibatch gradients -> full gradient
     B = cfg.batch_size
-    sq, t = timed(running_mean_sq_errors, G, k_unbiased, B, num_batches=cfg.num_batches,
-                  num_paths=cfg.num_paths)
+    sq, t = timed(running_mean_sq_errors, G, k_unbiased, batch_size=B,
+                  num_batches=cfg.num_batches, num_paths=cfg.num_paths)
     report.add_timing("running_mean", t)
     sq = np.asarray(sq, np.float64)  # (paths, batches)
     m = np.arange(1, cfg.num_batches + 1)
