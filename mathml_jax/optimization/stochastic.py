@@ -92,11 +92,12 @@ def minibatch_indices(key: jax.Array, n: int, *, batch_size: int) -> jax.Array:
 
     The ``batch_size`` examples with the largest of n i.i.d. keys, found by ``lax.top_k`` (a
     partial sort) rather than a full sort of the keys. Exactly uniform over the C(n, B)
-    subsets: whenever the B-th and (B+1)-th largest keys differ (event A), the top-B set does
-    not depend on how ties are broken; relabelling the examples by any permutation pi leaves
-    the law of the keys and the event A unchanged and maps the set s to pi(s), so
-    P(s | A) is the same for every s. A draw outside A (probability below n / 2^30 here) is
-    redrawn with fresh keys (a ``lax.while_loop``), which samples the law given A.
+    subsets (given ideal random bits): whenever the B-th and (B+1)-th largest keys differ
+    (event A), the top-B set does not depend on how ties are broken; relabelling the examples
+    by any permutation pi leaves the law of the keys and the event A unchanged and maps the
+    set s to pi(s), so P(s | A) is the same for every s. A draw outside A is redrawn with
+    fresh keys (a ``lax.while_loop``), which samples the law given A; that needs a tie, of
+    probability at most C(n, 2) / 2^30 (1.5e-4 for n = 569), so redraws cost nothing.
 
     Args:
       key: PRNG key.
@@ -104,7 +105,7 @@ def minibatch_indices(key: jax.Array, n: int, *, batch_size: int) -> jax.Array:
       batch_size: B in [1, n] (static: it fixes the output's shape).
 
     Returns:
-      int32 indices, shape (B,), distinct; their order is not uniform (largest key first).
+      int32 indices, shape (B,), distinct, in decreasing order of their keys.
     """
     if not 1 <= batch_size <= n:
         raise ValueError(f"batch_size must be in [1, {n}], got {batch_size}")
@@ -132,11 +133,12 @@ def nested_minibatch_masks(key: jax.Array, n: int, batch_sizes: jax.Array) -> ja
     exactly such a sample, whatever the other sizes; the rows are nested (a smaller batch
     lies inside a larger one), so rows of one draw are dependent.
 
-    Exact: a draw where a boundary that matters ties (the B-th and (B+1)-th largest keys
-    equal, for some B < n in ``batch_sizes``; probability below K n / 2^30 here) is redrawn
-    with fresh keys. Given no such tie the nested sets do not depend on tie-breaking, and
-    relabelling the examples leaves the law of the keys and the event unchanged, so the sets
-    have the law of a uniform permutation's prefixes.
+    Exact (given ideal random bits): a draw where a boundary that matters ties (the B-th and
+    (B+1)-th largest keys equal, for some B < n in ``batch_sizes``; probability at most
+    C(n, 2) / 2^30) is redrawn with fresh keys. Given no such tie the nested sets do not
+    depend on tie-breaking, and relabelling the examples leaves the law of the keys and the
+    event unchanged, so the sets have the law of a uniform permutation's prefixes (the same
+    argument as :func:`minibatch_indices`).
 
     Args:
       key: PRNG key.
