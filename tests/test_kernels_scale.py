@@ -106,7 +106,8 @@ def test_optimize_batch_recording(optimizer):
     full = first_order.optimize_batch(*args, **kw)
     every = first_order.optimize_batch(*args, record_every=20, **kw)
     final = first_order.optimize_batch(*args, record_every=0, record_losses=False, **kw)
-    np.testing.assert_array_equal(np.asarray(every.trajectory), np.asarray(full.trajectory[:, ::20]))
+    np.testing.assert_array_equal(np.asarray(every.trajectory),
+                                  np.asarray(full.trajectory[:, ::20]))
     np.testing.assert_array_equal(np.asarray(final.x), np.asarray(full.trajectory[:, -1]))
     assert final.losses is None and final.trajectory.shape == (6, 1, 2)
 
@@ -249,7 +250,7 @@ def test_packing_changes_nothing(monkeypatch):
     monkeypatch.setattr(descent, "PACK_MIN_BATCH", 0)
     packed = run()
     assert np.any(np.asarray(plain.diverged_at) >= 0)
-    for a, b in zip(plain, packed):
+    for a, b in zip(plain, packed, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
@@ -261,7 +262,7 @@ def test_pack_state_round_trip():
     S, apart, layout = descent.pack_state(tree, n, jnp.float32)
     assert S.shape == (4, n) and len(apart) == 1
     back = descent.unpack_state(S, apart, layout)
-    for a, b in zip(jax.tree.leaves(tree), jax.tree.leaves(back)):
+    for a, b in zip(jax.tree.leaves(tree), jax.tree.leaves(back), strict=True):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 

@@ -120,7 +120,7 @@ def grad_hessian_columns(f: Callable, cols: list, params) -> tuple[list, list]:
     for i in range(d):
         gi = partial_i(i)
         for j in range(i, d):
-            def along(cj, j=j):
+            def along(cj, j=j, gi=gi):
                 return gi(*cols[:j], cj, *cols[j + 1:])
             H[i][j] = H[j][i] = jax.jvp(along, (cols[j],), (jnp.ones_like(cols[j]),))[1]
     return g, H
@@ -147,10 +147,10 @@ def _newton_columns(starts, params, radius, xtol, *, f, steps) -> NewtonResult:
         finite = jnp.isfinite(dx[0]) & jnp.isfinite(dx[1])
         at_cp = (g[0] == 0) & (g[1] == 0)
         dx = [jnp.where(finite, d, jnp.zeros_like(d)) for d in dx]
-        new = [c - d for c, d in zip(cols, dx)]
+        new = [c - d for c, d in zip(cols, dx, strict=True)]
         bad = diverged | descent.out_of_ball(new, r2) | (~finite & ~at_cp)
         step_norm = jnp.hypot(dx[0], dx[1])
-        cols = tuple(jnp.where(bad, c, m) for c, m in zip(cols, new))
+        cols = tuple(jnp.where(bad, c, m) for c, m in zip(cols, new, strict=True))
         return cols, jnp.where(bad, last, step_norm), bad
 
     init = ((starts[:, 0], starts[:, 1]), jnp.full((n,), jnp.inf, dtype),
@@ -216,9 +216,9 @@ def classify_points(points: jax.Array, params, tol, *, f: Callable, chunk_size: 
     before), so memory is the inputs and outputs plus one chunk's work: 16 million 2-D points
     fit on a CPU. The result does not depend on ``chunk_size``. The default, 2^20 points (a
     few tens of MB of work in 2-D), is large because each chunk costs a pass of its own: on a
-    2-core CPU a million 2-D points take 9 ms in one chunk and 13 ms in chunks of 2^16. For d = 2 the Hessian entries
-    come from forward mode on the coordinates (module docstring), the eigenvalues from
-    :func:`~mathml_jax.linalg.small.eigvalsh_2x2`.
+    2-core CPU a million 2-D points take 9 ms in one chunk and 13 ms in chunks of 2^16. For
+    d = 2 the Hessian entries come from forward mode on the coordinates (module docstring), the
+    eigenvalues from :func:`~mathml_jax.linalg.small.eigvalsh_2x2`.
 
     Args:
       return_hessians: also return the Hessians (static); False skips writing n d^2 numbers,
