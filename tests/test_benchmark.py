@@ -155,7 +155,8 @@ def test_numpy_randomized_svd_is_exact_on_a_low_rank_matrix():
 
 
 def test_benchmark_fast_profile_writes_a_sane_table(run_experiment):
-    status, report, job = run_experiment("benchmark")
+    # the accelerator sizes too (ours only, rate targets), as a GPU run would time them
+    status, report, job = run_experiment("benchmark", "benchmark.accelerator_sizes=on")
     assert status == 0
     assert_all_claims_pass(report)
     record = json.loads((job / "metrics.json").read_text())
@@ -165,14 +166,44 @@ def test_benchmark_fast_profile_writes_a_sane_table(run_experiment):
     for r in table:
         for side in ("ours", "baseline_times"):
             t = r[side]
+            if t is None:  # an accelerator size: no baseline
+                assert side == "baseline_times" and r["baseline"] == "" and r["ratio"] is None
+                continue
             assert 0 < t["q1_s"] <= t["median_s"] <= t["q3_s"] and len(t["runs_s"]) >= 3
-        assert r["ratio_low"] <= r["ratio"] <= r["ratio_high"]
-        assert r["verdict"] in ("faster", "slower", "within noise")
+        if r["ratio"] is not None:
+            assert r["ratio_low"] <= r["ratio"] <= r["ratio_high"]
+            assert r["verdict"] in ("faster", "slower", "within noise")
+            # the ratio is the ratio of the medians
+            assert r["ratio"] == pytest.approx(r["baseline_times"]["median_s"]
+                                               / r["ours"]["median_s"])
         assert r["rate"] > 0 and r["ceiling_fraction"] > 0
         assert r["ours"]["compile_s"] > 0  # compile reported apart, for every kernel of ours
+    accel = {(r["kernel"], r["size"]) for r in table if r["baseline"] == ""}
+    assert accel == {("gd", "20000"), ("adam", "20000"), ("classify", "1999396"),
+                     ("coin", "100000000")}
     ceilings = record["metrics"]["ceilings"]
     assert ceilings["matmul_flops_per_s"] > 0 and ceilings["copy_bytes_per_s"] > 0
     md = (job / "benchmark.md").read_text()
+    assert md.count("\n| kernel | ours |") == 1
     assert md.count("\n| ") == len(table) + 1  # header and one line per comparison
+    assert "## Targets" not in md  # the fast sizes carry none of the targets
     for name in ("times_optimization", "times_sampling_linalg", "speedups"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+
+
+def test_rate_targets_and_ratio_targets_are_judged_from_the_records():
+    from experiments.benchmark import Row, table, targets_markdown
+
+    ceil = measure.Ceilings(1e10, 1e9, 1e11, 1e10, "float32", 1 << 20, 64)
+    fast = measure.Times((0.1, 0.1, 0.1))  # 1e12 flips in 0.1 s: 1e13 flips/s
+    slow = measure.Times((0.4, 0.4, 0.4))  # 2.5e12 flips/s
+    rows = [Row("coin", "threefry2x32", "1000000000000", 1e12, "", t, None, 1e12, "flips",
+                "copy", 1.25e11) for t in (fast, slow)]
+    rows.append(Row("gd", "ours", "1000", 1000, "NumPy loop", fast, measure.Times((0.9,) * 3),
+                    1e6, "point-steps", "matmul", 1e7, "1000 steps"))
+    recs = table(rows, ceil, 0.1)
+    assert [r["rate_target_met"] for r in recs] == [True, False, None]
+    assert recs[2]["ratio"] == pytest.approx(9.0) and recs[2]["target_met"] is False  # >= 10
+    md = targets_markdown(recs)
+    assert "| gd | 1000 | 1000 steps | NumPy loop | ours | 9 [9, 9] | >= 10 | NOT met: " in md
+    assert md.count("(rate)") == 2 and ">= 5e+12 flips/s | met |" in md
