@@ -169,6 +169,12 @@ class _Packing(NamedTuple):
     dtypes: tuple
 
 
+def _to_row(leaf: jax.Array, kind: str, dtype) -> jax.Array:
+    """One (n,) leaf as a row of the packed array: bit-for-bit for an integer of the float's
+    width, 0/1 for a boolean, a cast otherwise."""
+    return lax.bitcast_convert_type(leaf, dtype) if kind == "bitcast" else leaf.astype(dtype)
+
+
 def pack_state(tree, n: int, dtype) -> tuple[jax.Array, list, _Packing]:
     """Stack every (n,) leaf of ``tree`` into one (m, n) array of ``dtype`` (integers of the
     same width bit-for-bit, booleans as 0/1); other leaves (a step count) are returned apart.
@@ -178,7 +184,7 @@ def pack_state(tree, n: int, dtype) -> tuple[jax.Array, list, _Packing]:
     """
     leaves, treedef = jax.tree.flatten(tree)
     dtype = jnp.dtype(dtype)
-    rows, kinds, packed, apart = [], [], [], []
+    kinds = []
     for leaf in leaves:
         kind = None
         if leaf.shape == (n,):
@@ -189,33 +195,22 @@ def pack_state(tree, n: int, dtype) -> tuple[jax.Array, list, _Packing]:
             elif jnp.issubdtype(leaf.dtype, jnp.integer) and leaf.dtype.itemsize == dtype.itemsize:
                 kind = "bitcast"
         kinds.append(kind)
-        rows.append(len(packed) if kind else None)
-        if kind == "same":
-            packed.append(leaf)
-        elif kind == "bool":
-            packed.append(leaf.astype(dtype))
-        elif kind == "bitcast":
-            packed.append(lax.bitcast_convert_type(leaf, dtype))
-        else:
-            apart.append(leaf)
+    rows = [None] * len(kinds)
+    for i, r in enumerate(i for i, k in enumerate(kinds) if k):
+        rows[r] = i
     layout = _Packing(treedef, tuple(rows), tuple(kinds), tuple(leaf.dtype for leaf in leaves))
-    S = jnp.stack(packed) if packed else jnp.zeros((0, n), dtype)
+    if not any(kinds):
+        return jnp.zeros((0, n), dtype), list(leaves), layout
+    S, apart = repack_state(tree, layout, dtype)
     return S, apart, layout
 
 
 def repack_state(tree, layout: _Packing, dtype) -> tuple[jax.Array, list]:
     """:func:`pack_state` of a tree with the same structure as the one ``layout`` came from."""
     leaves = jax.tree.leaves(tree)
-    packed, apart = [], []
-    for leaf, kind in zip(leaves, layout.kinds, strict=True):
-        if kind == "same":
-            packed.append(leaf.astype(dtype))
-        elif kind == "bool":
-            packed.append(leaf.astype(dtype))
-        elif kind == "bitcast":
-            packed.append(lax.bitcast_convert_type(leaf, dtype))
-        else:
-            apart.append(leaf)
+    packed = [_to_row(leaf, kind, dtype) for leaf, kind in zip(leaves, layout.kinds, strict=True)
+              if kind]
+    apart = [leaf for leaf, kind in zip(leaves, layout.kinds, strict=True) if not kind]
     return jnp.stack(packed), apart
 
 
