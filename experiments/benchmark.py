@@ -112,27 +112,30 @@ BOUNDS = {
 
 @dataclass
 class Config:
+    """Sizes are capped where the inputs (and NumPy's temporaries, a few times the input) stay
+    within a few GB of host memory: 2^26 grid points are 0.5 GB of float64 points."""
+
     kernels: list[str] = param(list(KERNELS), choices=KERNELS, help="kernels to time")
     repeats: int = param(7, ge=3, le=1000, help="timed runs per side and size")
     max_seconds: float = param(8.0, gt=0, le=3600,
                                help="stop repeating a side after this long (>= 3 runs)")
     noise_band: float = param(0.1, ge=0, le=1, help="a speed-up is real beyond 1 +- this")
-    gd_starts: list[int] = param([100, 1000, 10_000, 100_000], ge=1, le=100_000_000)
+    gd_starts: list[int] = param([100, 1000, 10_000, 100_000], ge=1, le=10_000_000)
     gd_steps: int = param(1000, ge=1, le=1_000_000)
     gd_lr: float = param(2e-4, gt=0, lt=3.8e-4, help="below 2/L of Rosenbrock on the box")
     adam_lr: float = param(1e-2, gt=0, le=1)
-    classify_points: list[int] = param([10_000, 100_000, 1_000_000], ge=4, le=1 << 30)
+    classify_points: list[int] = param([10_000, 100_000, 1_000_000], ge=4, le=1 << 26)
     classify_tol: float = param(1e-2, gt=0, le=100)
     fd_step: float = param(5e-2, gt=0, le=1)
-    newton_starts: list[int] = param([1000, 10_000, 40_000], ge=1, le=100_000_000)
+    newton_starts: list[int] = param([1000, 10_000, 40_000], ge=1, le=10_000_000)
     newton_steps: int = param(60, ge=1, le=10_000)
     coin_flips: list[int] = param([10**7, 10**8, 10**9], ge=64, le=10**15)
     coin_prng_impls: list[str] = param(list(PRNG_IMPLS), choices=PRNG_IMPLS)
     accelerator_sizes: str = param("auto", choices=("auto", "on", "off"),
                                    help="also time the *_accelerator sizes (ours only, "
                                         "against rate targets); auto: on a GPU or TPU")
-    gd_starts_accelerator: list[int] = param([1_000_000], ge=1, le=1_000_000_000)
-    classify_points_accelerator: list[int] = param([16_000_000], ge=4, le=1 << 31)
+    gd_starts_accelerator: list[int] = param([1_000_000], ge=1, le=100_000_000)
+    classify_points_accelerator: list[int] = param([16_000_000], ge=4, le=1 << 28)
     coin_flips_accelerator: list[int] = param([10**12], ge=64, le=10**15)
     svd_rows: list[int] = param([500, 1000, 4000], ge=2, le=100_000)
     svd_cols: list[int] = param([500, 1000, 1000], ge=2, le=100_000)
