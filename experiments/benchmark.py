@@ -103,10 +103,6 @@ BOUNDS = {
         "the loop's step has no divergence test; with it (an exact per-start status, never a "
         "NaN) the scan moves 1.5x the loop's memory per step; without it the scan equals the "
         "loop (64 vs 62 ms at K=1e5)",
-    ("adam", "NumPy Adam"):
-        "XLA:CPU runs Adam's update as 7-13 loops per step (~1 us each at K=1e3); with a "
-        "hand-derived gradient instead of autodiff the same optax Adam is ~2x faster at K=1e3; "
-        "at K=1e5 a hand-written Adam without any check reaches 2.1x NumPy",
 }
 
 

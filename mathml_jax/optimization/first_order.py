@@ -88,7 +88,8 @@ def optimize(x0: jax.Array, lr, momentum, params, blowup, *, f: Callable, optimi
     """``steps`` steps of an optax optimiser on f(x, params) from ``x0`` (d,).
 
     An iterate that is non-finite or has norm above ``blowup`` counts as diverged: the iterate
-    is frozen and the step recorded (a status, never a NaN trajectory).
+    is frozen and the step recorded (a status, never a NaN trajectory). The optimiser's state
+    is not frozen (it is never returned, and it cannot unfreeze the iterate).
 
     Args:
       record_every: store x_0, x_k, x_2k, ... for k >= 1 (1: all, the default), or only the
@@ -107,8 +108,7 @@ def optimize(x0: jax.Array, lr, momentum, params, blowup, *, f: Callable, optimi
         stop = (div >= 0) | bad
         div = jnp.where((div < 0) & bad, k + 1, div).astype(jnp.int32)
         x = jnp.where(stop, x, x_new)
-        state = jax.tree.map(lambda a, b: jnp.where(stop, a, b), state, new_state)
-        return x, state, div
+        return x, new_state, div  # the state runs on: see _optimize_columns
 
     init = (x0, opt.init(x0), jnp.asarray(-1, jnp.int32))
     (x, _, div), traj = descent.scan_recorded(step, init, steps, record_every, lambda c: c[0])
@@ -136,7 +136,11 @@ def _optimize_columns(x0, lr, momentum, params, blowup, *, f, optimizer, steps, 
         bad = descent.out_of_ball(new, r2)
         stop = (div >= 0) | bad
         div = jnp.where((div < 0) & bad, k + 1, div)
-        return _frozen(stop, cols, new), _frozen(stop, state, new_state), div
+        # only the iterate is frozen: the optimiser's state is never returned, and once a run
+        # has diverged (div >= 0) its iterate stays frozen whatever the state does. Freezing
+        # the state too made XLA:CPU recompute the gradient inside every state leaf's loop
+        # (Adam, 1000 starts: 10 ms a run against 2.9 ms without)
+        return _frozen(stop, cols, new), new_state, div
 
     init = (cols, opt.init(cols), jnp.full((n,), -1, jnp.int32))
     (cols, _, div), traj = descent.run_packed(update, init, n, dtype, steps, record_every,
