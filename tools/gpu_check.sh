@@ -11,6 +11,8 @@
 # PYTHON (default python3), SKIP_TESTS=1 to run the experiments only, PLATFORM=cpu to try the
 # script itself on a machine without a GPU, EXPERIMENTS="svd eigen" for a subset.
 # Writes $OUT/gpu-check/: runs/<experiment>/ (each run's folder and log), table.md, pytest.log.
+# The benchmark experiment runs alone after the others; commit its runs/benchmark/benchmark.md
+# as results/benchmark-<device>.md.
 set -u
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
@@ -28,12 +30,21 @@ fi
 
 SECONDS=0
 names=${EXPERIMENTS:-$(ls configs/experiment/*.yaml | xargs -n1 basename | sed 's/\.yaml$//')}
+# the benchmark times kernels: it runs alone, after the others, never sharing the device
+bench=""
+case " $(echo $names) " in *" benchmark "*) bench=benchmark ;; esac
+names=$(printf '%s\n' $names | grep -vx benchmark)
 printf '%s\n' $names | \
   xargs -P "${JOBS:-4}" -I{} sh -c \
     't=$0; p=$1; o=$2; shift 2
      timeout "$t" "$p" run.py experiment={} platform="$PLATFORM" hydra.run.dir="$o/runs/{}" "$@" \
        > "$o/runs/{}.log" 2>&1; echo "  {} done (exit $?)"' \
     "${TIMEOUT:-900}" "$py" "$out" "$@"
+if [ -n "$bench" ]; then
+  timeout "${TIMEOUT:-900}" "$py" run.py experiment=benchmark platform="$PLATFORM" \
+    hydra.run.dir="$out/runs/benchmark" "$@" > "$out/runs/benchmark.log" 2>&1
+  echo "  benchmark done, alone (exit $?); its table: $out/runs/benchmark/benchmark.md"
+fi
 echo "== experiments: ${SECONDS}s"
 "$py" tools/claims_table.py "$out/runs" --out "$out/table.md"
 exp_status=$?
