@@ -115,7 +115,7 @@ MAIN_KERNELS = {
 }
 
 
-@pytest.mark.parametrize("name", ["sgd", "gd", "hessian"])
+@pytest.mark.parametrize("name", ["sgd", "gd", "hessian", "optimizers", "lln", "svd"])
 def test_no_kernel_is_compiled_twice_in_one_run(tmp_path, run_experiment, name):
     cache = tmp_path / "cache"
     jax.clear_caches()  # every program of the run is compiled here, none is left from before
