@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 LossFn = Callable[[jax.Array, object], jax.Array]
@@ -155,8 +156,12 @@ def squared_radius(blowup, dtype):
     return jnp.minimum(b * b, jnp.finfo(dtype).max)
 
 
-def out_of_ball(coords: Sequence[jax.Array], r2) -> jax.Array:
-    """True where sum_i coords_i^2 > r2 or is NaN (one compare, no reduction op)."""
+def out_of_ball(coords: Sequence[jax.Array] | jax.Array, r2) -> jax.Array:
+    """True where sum_i coords_i^2 > r2 or is NaN: for d columns (a sequence of arrays) one
+    elementwise expression with no reduction op; for one iterate (a (d,) array) one dot
+    product, so the program does not grow with d."""
+    if isinstance(coords, jax.Array | np.ndarray):
+        return ~(jnp.vdot(coords, coords) <= r2)
     return ~(functools.reduce(operator.add, [c * c for c in coords]) <= r2)
 
 
@@ -261,7 +266,7 @@ def gd_init(x0: jax.Array) -> GDState:
 def gd_update(state: GDState, k, lr, params, *, loss_fn: LossFn, blowup) -> GDState:
     """One step x <- x - lr grad f(x), or no step once the run has diverged."""
     x_new = state.x - lr * jax.grad(loss_fn)(state.x, params)
-    bad = out_of_ball(list(x_new), squared_radius(blowup, x_new.dtype))
+    bad = out_of_ball(x_new, squared_radius(blowup, x_new.dtype))
     already = state.diverged_at >= 0
     diverged_at = jnp.where(~already & bad, k + 1, state.diverged_at).astype(jnp.int32)
     x = jnp.where(already | bad, state.x, x_new)

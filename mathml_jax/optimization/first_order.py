@@ -104,7 +104,7 @@ def optimize(x0: jax.Array, lr, momentum, params, blowup, *, f: Callable, optimi
         x, state, div = carry
         updates, new_state = opt.update(grad(x, params), state, x)
         x_new = optax.apply_updates(x, updates)
-        bad = descent.out_of_ball(list(x_new), r2)
+        bad = descent.out_of_ball(x_new, r2)
         stop = (div >= 0) | bad
         div = jnp.where((div < 0) & bad, k + 1, div).astype(jnp.int32)
         x = jnp.where(stop, x, x_new)
