@@ -844,10 +844,8 @@ BENCHES = {"gd": partial(bench_descent, name="gd"), "adam": partial(bench_descen
 @contextlib.contextmanager
 def _fresh_compiles():
     """JAX's persistent compilation cache off for the block, then back to the run's folder:
-    every kernel is compiled here, so compile times are compile times and the executables
-    timed are the ones XLA builds. (On the 2-core CPU, GD from 1000 starts ran 1.05 ms in
-    each of 8 processes with freshly compiled kernels, and 1.5 ms in 3 of 4 processes that
-    loaded them from the persistent cache.)"""
+    every kernel is compiled in this run, so its compile time is a compile time (not a cache
+    load) and the executable timed is the one XLA builds here."""
     from mathml_jax.runtime import configure_compilation_cache
 
     folder = jax.config.jax_compilation_cache_dir if jax.config.jax_enable_compilation_cache \
