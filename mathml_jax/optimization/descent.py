@@ -165,6 +165,17 @@ def out_of_ball(coords: Sequence[jax.Array] | jax.Array, r2) -> jax.Array:
     return ~(functools.reduce(operator.add, [c * c for c in coords]) <= r2)
 
 
+def freeze_diverged(old, new, diverged_at, k, r2):
+    """The divergence rule of every descent kernel, after a step from ``old`` to ``new`` (an
+    iterate, or a tuple of columns) at step index k: a run whose new iterate leaves the ball
+    (:func:`out_of_ball`) has ``diverged_at`` set to k + 1 once, and from then on its iterate
+    is ``old``, frozen. Returns (iterate, diverged_at)."""
+    bad = out_of_ball(new, r2)
+    stop = (diverged_at >= 0) | bad
+    diverged_at = jnp.where((diverged_at < 0) & bad, k + 1, diverged_at).astype(jnp.int32)
+    return jax.tree.map(lambda o, m: jnp.where(stop, o, m), old, new), diverged_at
+
+
 class _Packing(NamedTuple):
     """Where each leaf of a state pytree goes: rows of one (m, n) array, or kept apart."""
 
@@ -266,11 +277,8 @@ def gd_init(x0: jax.Array) -> GDState:
 def gd_update(state: GDState, k, lr, params, *, loss_fn: LossFn, blowup) -> GDState:
     """One step x <- x - lr grad f(x), or no step once the run has diverged."""
     x_new = state.x - lr * jax.grad(loss_fn)(state.x, params)
-    bad = out_of_ball(x_new, squared_radius(blowup, x_new.dtype))
-    already = state.diverged_at >= 0
-    diverged_at = jnp.where(~already & bad, k + 1, state.diverged_at).astype(jnp.int32)
-    x = jnp.where(already | bad, state.x, x_new)
-    return GDState(x, diverged_at)
+    return GDState(*freeze_diverged(state.x, x_new, state.diverged_at, k,
+                                    squared_radius(blowup, x_new.dtype)))
 
 
 def _losses(loss_fn, traj, params, record_losses):
@@ -332,11 +340,8 @@ def _gd_columns(x0, lr, params, blowup, *, loss_fn, steps, in_axes, record_every
     def update(state, k):
         cols, div = state
         g = grad(cols, params)
-        new = [c - lr * gi for c, gi in zip(cols, g, strict=True)]
-        bad = out_of_ball(new, r2)
-        stop = (div >= 0) | bad
-        div = jnp.where((div < 0) & bad, k + 1, div)
-        return tuple(jnp.where(stop, c, m) for c, m in zip(cols, new, strict=True)), div
+        new = tuple(c - lr * gi for c, gi in zip(cols, g, strict=True))
+        return freeze_diverged(cols, new, div, k, r2)
 
     def observe(state):
         return jnp.stack(state[0], axis=-1)
