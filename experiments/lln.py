@@ -25,6 +25,7 @@ import scipy.stats
 
 from experiments._schema import param
 from mathml_jax import Claim, Report, plotting
+from mathml_jax.bench.baselines import coin_bits_numpy, coin_uniform_numpy
 from mathml_jax.convergence import bootstrap_slope_se, fitted_slope, log_spaced_counts
 from mathml_jax.probability import (
     count_within_z,
@@ -72,27 +73,6 @@ class Config:
 
 
 # --------------------------------------------------------------------------- streaming driver
-
-def numpy_coin(rng, n: int, chunk: int = 1 << 22) -> int:
-    """NumPy baseline: heads among n fair flips, chunk by chunk (random() < 1/2)."""
-    heads, left = 0, n
-    while left > 0:
-        m = min(chunk, left)
-        heads += int(np.count_nonzero(rng.random(m) < 0.5))
-        left -= m
-    return heads
-
-
-def numpy_coin_raw(rng, n: int, chunk: int = 1 << 22) -> int:
-    """NumPy's cheapest fair flips: heads among n = 64 m flips as the population count of m
-    raw 64-bit outputs of the bit generator (PCG64), chunk by chunk, on one core."""
-    heads, left = 0, -(-n // 64)
-    while left > 0:
-        m = min(chunk, left)
-        heads += int(np.bitwise_count(rng.bit_generator.random_raw(m)).sum(dtype=np.int64))
-        left -= m
-    return heads
-
 
 def numpy_die(rng, n: int, chunk: int = 1 << 22) -> int:
     """NumPy baseline: the sum of n fair die rolls (integers(1, 7)), chunk by chunk."""
@@ -233,9 +213,9 @@ def run(cfg: Config, ctx) -> Report:
     _, _, t_jd, _ = stream(jax.random.fold_in(k_die, 1), die_words, kind="die",
                            chunk_words=chunk_words, block_chunks=cfg.block_chunks,
                            mesh=mesh, label="benchmark die", progress=False)
-    _, np_coin_s = wall(numpy_coin, rng, n_b)
+    _, np_coin_s = wall(coin_uniform_numpy, rng, n_b)
     _, np_die_s = wall(numpy_die, rng, n_b)
-    _, np_raw_s = wall(numpy_coin_raw, rng, n_b)
+    _, np_raw_s = wall(coin_bits_numpy, rng, n_b, chunk=1 << 22)
     jax_coin_rate = n_b / t_jc.run_s
     jax_die_rate = die_words * DIE_CANDIDATES_PER_WORD * 0.75 / t_jd.run_s  # expected rolls
     report.metric("benchmark_samples", n_b)
