@@ -16,7 +16,6 @@ the whole interval clears the noise band: lower end >= 1 + band (faster), upper 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-#: the clock every benchmark time reads
-clock = time.perf_counter
+from mathml_jax import timing
 
 
 @dataclass(frozen=True)
@@ -98,9 +96,9 @@ def run_times(fn: Callable[[], Any], repeats: int, *, warmup: int = 1,
     times: list[float] = []
     spent = 0.0
     while len(times) < repeats:
-        t0 = clock()
+        t0 = timing.clock()
         out = jax.block_until_ready(fn())
-        dt = clock() - t0
+        dt = timing.clock() - t0
         times.append(dt)
         spent += dt
         if len(times) >= min_repeats and spent >= max_total_s:
@@ -108,18 +106,11 @@ def run_times(fn: Callable[[], Any], repeats: int, *, warmup: int = 1,
     return out, tuple(times)
 
 
-def compile_kernel(jitted, *args: Any, **static: Any) -> tuple[Callable[..., Any], float]:
-    """Compiles ``jitted`` for ``args`` ahead of time: (the compiled executable, seconds)."""
-    t0 = clock()
-    compiled = jitted.lower(*args, **static).compile()
-    return compiled, clock() - t0
-
-
 def time_kernel(jitted, args: tuple, repeats: int, *, max_total_s: float = math.inf,
                 **static: Any) -> tuple[Any, Times]:
     """Compiles ``jitted(*args, **static)`` (timed apart), warms it up once and times
     ``repeats`` runs of the compiled executable."""
-    compiled, compile_s = compile_kernel(jitted, *args, **static)
+    compiled, compile_s = timing.compile_ahead(jitted, *args, **static)
     out, runs = run_times(lambda: compiled(*args), repeats, max_total_s=max_total_s)
     return out, Times(runs, compile_s)
 
@@ -178,13 +169,13 @@ def _matmul(a, b):
 
 def _best_in_place(x, repeats: int) -> float:
     """Fastest of ``repeats`` calls of the donated y = x + 1 (each call consumes its input)."""
-    compiled, _ = compile_kernel(_plus_one_in_place, x)
+    compiled, _ = timing.compile_ahead(_plus_one_in_place, x)
     x = jax.block_until_ready(compiled(x))  # warm-up
     best = math.inf
     for _ in range(repeats):
-        t0 = clock()
+        t0 = timing.clock()
         x = jax.block_until_ready(compiled(x))
-        best = min(best, clock() - t0)
+        best = min(best, timing.clock() - t0)
     return best
 
 
