@@ -55,7 +55,8 @@ from mathml_jax.bench.measure import (
     time_baseline,
     time_kernel,
 )
-from mathml_jax.linalg import lapack, matrix_with_singular_values, randomized_svd
+from mathml_jax.linalg import lapack, randomized_svd
+from mathml_jax.linalg.random_matrices import matrix_with_decaying_spectrum
 from mathml_jax.linalg.svd import DECOMPOSITION_FLOPS, svd_flops
 from mathml_jax.optimization.critical_points import CONVERGED, classify_points, newton_from_starts
 from mathml_jax.optimization.descent import gradient_descent_batch
@@ -541,12 +542,11 @@ def bench_rsvd(b: Bench) -> None:
     matrix's exact spectrum) by at most 0.1%."""
     cfg = b.cfg
     k, p, q, n = cfg.rsvd_rank, cfg.rsvd_oversample, cfg.rsvd_power_iters, cfg.rsvd_cols
-    sv = (np.arange(n) + 1.0) ** -cfg.rsvd_decay
-    optimal = math.sqrt(float(np.sum(sv[k:] ** 2)))
     worst, where = 0.0, ""
     for m in cfg.rsvd_rows:
-        a_j = matrix_with_singular_values(jax.random.key(b.ctx.seed), jnp.asarray(sv, b.dtype),
-                                          rows=m)
+        a_j, sv = matrix_with_decaying_spectrum(jax.random.key(b.ctx.seed), rows=m, cols=n,
+                                                decay=cfg.rsvd_decay, dtype=b.dtype)
+        optimal = math.sqrt(float(np.sum(np.asarray(sv, np.float64)[k:] ** 2)))
         a = np.asarray(a_j)
         key = jax.random.key(b.ctx.seed + 1)
         static = dict(rank=k, oversample=p, power_iters=q)
