@@ -24,13 +24,12 @@ import numpy as np
 from experiments._schema import ConfigError, param
 from mathml_jax import Claim, Report, plotting
 from mathml_jax.calculus import (
-    KIND_NAMES,
-    STATUS_NAMES,
     classify_critical_point,
     derivative_sign_change,
     newton_critical_points,
 )
 from mathml_jax.runtime import RunContext
+from mathml_jax.status import Kind, Status
 from mathml_jax.timing import timed
 
 SECTION = "Calculus / Differentiation: critical points, minima and maxima"
@@ -57,8 +56,8 @@ def _cubic_poly(x):
 # name -> (f, label, interval, [(critical point, true nature, second-derivative verdict)])
 # True natures come from the closed form of f' and its sign on either side.
 CATALOGUE = {
-    "cube": (_cube, "x^3", (-1.0, 1.0), [(0.0, "neither", "inconclusive")]),
-    "quartic": (_quartic, "x^4", (-1.0, 1.0), [(0.0, "minimum", "inconclusive")]),
+    "cube": (_cube, "x^3", (-1.0, 1.0), [(0.0, "neither", Kind.DEGENERATE.word)]),
+    "quartic": (_quartic, "x^4", (-1.0, 1.0), [(0.0, "minimum", Kind.DEGENERATE.word)]),
     "double_well": (_double_well, "x^4 - 2x^2", (-2.0, 2.0),
                     [(-1.0, "minimum", "minimum"), (0.0, "maximum", "maximum"),
                      (1.0, "minimum", "minimum")]),
@@ -115,15 +114,15 @@ def run(cfg: Config, ctx: RunContext) -> Report:
                                   jnp.asarray(hi, dtype), tol1, f=f, steps=cfg.newton_steps)
         report.add_timing(f"newton_{name}", t)
         x, status = np.asarray(x, np.float64), np.asarray(status)
-        for code, word in enumerate(STATUS_NAMES):
+        for code, word in zip(Status, Status.words(), strict=True):
             report.metric(f"starts_{word.replace(' ', '_')}_{name}", int((status == code).sum()))
-        found = _merge(x[status == 0], gap=1e-3 * width)
+        found = _merge(x[status == Status.CONVERGED], gap=1e-3 * width)
 
         # second-derivative test; tolerance on f'' relative to its scale on the interval
         tol2 = np.sqrt(eps) * max(1.0, d2_scale)
         kinds, d2 = classify_critical_point(jnp.asarray(found, dtype), jnp.asarray(tol2, dtype),
                                             f=f)
-        kinds = [KIND_NAMES[k] for k in np.asarray(kinds)]
+        kinds = Kind.words(kinds)
         # first-derivative test, with a probe distance below half the gap to any neighbour
         gaps = np.diff(found) if found.size > 1 else np.array([width])
         delta = min(0.25 * gaps.min(), 1e-2 * width)
@@ -152,7 +151,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
                 detail="f'' = " + ", ".join(f"{v:.3g}" for v in np.asarray(d2))))
         # 2. definite verdicts agree with the sign change of f'
         for k, n in zip(kinds, natures, strict=True):
-            if k != "inconclusive":
+            if k != Kind.DEGENERATE.word:
                 definite += 1
                 agree += int(k == n)
         report.metric(f"critical_points_{name}", int(found.size))
@@ -171,7 +170,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     at0 = found.size == 1 and abs(found[0]) <= cfg.location_tol * 2
     report.claim(Claim.holds(
         "x^3 at 0: f'(0) = 0 and f''(0) = 0, so the second-derivative test is reported "
-        "inconclusive (not guessed)", at0 and kinds == ["inconclusive"],
+        "inconclusive (not guessed)", at0 and kinds == [Kind.DEGENERATE.word],
         measured=d2[0] if d2.size else float("nan"), detail="measured: f''(x*)"))
     report.claim(Claim.holds(
         "x^3 at 0: f' > 0 on both sides, so 0 is neither a minimum nor a maximum",
@@ -183,7 +182,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
 
 
 MARKERS = {"minimum": ("v", "#2ca02c"), "maximum": ("^", "#d62728"),
-           "inconclusive": ("D", "#7f7f7f")}
+           Kind.DEGENERATE.word: ("D", "#7f7f7f")}
 
 
 def _figure(report, drawn, found_all):

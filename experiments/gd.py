@@ -27,9 +27,10 @@ import numpy as np
 from experiments._schema import ConfigError, param
 from mathml_jax import Claim, Report, plotting
 from mathml_jax.convergence import fitted_rate
-from mathml_jax.optimization.descent import describe_status, gradient_descent_batch
+from mathml_jax.optimization.descent import gradient_descent_batch
 from mathml_jax.optimization.test_functions import make_quadratic, quadratic, rosenbrock
 from mathml_jax.runtime import RunContext
+from mathml_jax.status import describe_divergence
 from mathml_jax.timing import timed
 
 SECTION = "Multivariable calculus / Differentiation in multiple variables: gradient descent"
@@ -217,7 +218,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
 
     # the configured step (what a sweep over gd.lr varies)
     j = len(etas) - 1
-    status = describe_status(div[j])
+    status = describe_divergence(div[j])
     # growth_per_step first: the sweep summary plots the first key metric by default, and it
     # crosses 1 at the divergence threshold eta = 2/L
     report.metric("growth_per_step", float(r_meas[j]), key=True)
@@ -244,7 +245,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
     report.claim(Claim.at_most(
         f"Rosenbrock from (-1.2, 1), step {cfg.rosenbrock_lr:g}: final distance to (1, 1)",
         dist[-1], cfg.rosenbrock_tol,
-        detail=f"{cfg.rosenbrock_steps} steps; {describe_status(ros.diverged_at[0])}; "
+        detail=f"{cfg.rosenbrock_steps} steps; {describe_divergence(ros.diverged_at[0])}; "
                f"first within tol at step {steps_needed}"))
     report.metric("rosenbrock_steps_to_tol", steps_needed, key=True)
     report.metric("rosenbrock_final_distance", float(dist[-1]))
@@ -281,7 +282,7 @@ def _figures(report, cfg, kappas, theory, rates, curves, ctx, dtype, etaL, r_mea
     names = ["small", "good", "too large"]
     plotting.contour_with_trajectories(
         ax1, qf, (-3, 3), (-3, 3),
-        {f"{lbl} ({describe_status(rq.diverged_at[i])})" if names[i] == "too large" else lbl:
+        {f"{lbl} ({describe_divergence(rq.diverged_at[i])})" if names[i] == "too large" else lbl:
          np.asarray(rq.trajectory[i])[: int(rq.diverged_at[i]) if rq.diverged_at[i] >= 0
                                       else None] for i, lbl in enumerate(demo_q)},
         marker_points={"x*": (1.0, -0.5)}, levels=20)
@@ -292,7 +293,7 @@ def _figures(report, cfg, kappas, theory, rates, curves, ctx, dtype, etaL, r_mea
         p = np.asarray(rr.trajectory[i])
         k = int(rr.diverged_at[i])
         if k >= 0:
-            lbl = f"{lbl} ({describe_status(k)})"
+            lbl = f"{lbl} ({describe_divergence(k)})"
             p = p[: k]
         paths[lbl] = p
     plotting.contour_with_trajectories(ax2, ros_f, (-2, 2), (-1, 3), paths,

@@ -33,7 +33,6 @@ from mathml_jax.optimization.critical_points import (
     MAXIMUM,
     MINIMUM,
     SADDLE,
-    TYPE_NAMES,
     classify_points,
     determinant_test_points,
     hessian_eigenvalues,
@@ -47,6 +46,7 @@ from mathml_jax.optimization.test_functions import (
     values_at,
 )
 from mathml_jax.runtime import RunContext
+from mathml_jax.status import Kind
 from mathml_jax.timing import timed
 
 SECTION = "Multivariable calculus / Higher-order derivatives: Hessian, minima, maxima, saddles"
@@ -164,7 +164,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
         codes, lam, H = classify_points(jnp.asarray(pts, dtype), index,
                                         jnp.asarray(cfg.zero_tol, dtype), f=SWITCH)
         codes, lam, H = np.asarray(codes), np.asarray(lam, np.float64), np.asarray(H)
-        types = [TYPE_NAMES[c] for c in codes]
+        types = Kind.words(codes)
         report.metric(f"{name}_converged_starts", int(ok.sum()))
         report.metric(f"{name}_critical_points", len(pts), key=name == "himmelblau")
 
@@ -190,8 +190,8 @@ def run(cfg: Config, ctx: RunContext) -> Report:
             dist = np.linalg.norm(pts - np.asarray(kp), axis=1) if len(pts) else np.array([np.inf])
             j = int(np.argmin(dist))
             matched.append(dist[j] <= cfg.match_tol and types[j] == ktype)
-        counts = {t_: types.count(t_) for t_ in TYPE_NAMES if t_ in types}
-        kcounts = {t_: [k for _, k in known].count(t_) for t_ in TYPE_NAMES
+        counts = {t_: types.count(t_) for t_ in Kind.words() if t_ in types}
+        kcounts = {t_: [k for _, k in known].count(t_) for t_ in Kind.words()
                    if any(k == t_ for _, k in known)}
         report.claim(Claim.holds(
             f"{name}: found {len(pts)} critical points "

@@ -27,7 +27,7 @@ import numpy as np
 from experiments._schema import ConfigError, param
 from mathml_jax import Claim, Report, plotting
 from mathml_jax.convergence import fitted_rate
-from mathml_jax.optimization.first_order import OPTIMIZER_NAMES, SCHEDULE_NAMES, optimize_batch
+from mathml_jax.optimization.first_order import OPTIMIZERS, SCHEDULES, optimize_batch
 from mathml_jax.optimization.test_functions import (
     ILL_KAPPA,
     ILL_QUADRATIC_HESSIAN,
@@ -47,7 +47,7 @@ ESCAPE = -1.0  # the saddle counts as escaped once f <= ESCAPE
 
 @dataclass
 class Config:
-    optimizers: list[str] = param(list(OPTIMIZER_NAMES), choices=OPTIMIZER_NAMES)
+    optimizers: list[str] = param(list(OPTIMIZERS), choices=OPTIMIZERS)
     steps: int = param(4000, ge=10, le=1_000_000, help="steps of every run")
     starts: int = param(32, ge=2, le=100_000, help="random starts per function (and seed)")
     spread: float = param(0.5, gt=0, le=10, help="starts: standard start + U(-spread, spread)")
@@ -57,7 +57,7 @@ class Config:
     tune_starts: int = param(3, ge=1, le=1000, help="starts every grid lr is tuned on: the "
                              "standard one and tune_starts - 1 random ones (median score)")
     momentum: float = param(0.9, ge=0, lt=1, help="beta of momentum and nesterov")
-    schedule: str = param("cosine", choices=SCHEDULE_NAMES,
+    schedule: str = param("cosine", choices=SCHEDULES,
                           help="learning-rate schedule of the comparison runs")
     gap_tol: float = param(1e-6, gt=0, help="a run has converged once f - f* <= gap_tol")
     rosenbrock_tol: float = param(2e-2, gt=0, help="required distance to (1, 1)")

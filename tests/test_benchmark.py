@@ -21,6 +21,7 @@ from mathml_jax import timing
 from mathml_jax.bench import baselines as base
 from mathml_jax.bench import measure
 from mathml_jax.optimization.test_functions import himmelblau, rosenbrock
+from mathml_jax.status import Kind
 
 # ------------------------------------------------------------------------ statistics
 
@@ -128,7 +129,7 @@ def test_numpy_newton_finds_himmelblau_minima():
 def test_numpy_finite_differences_classify_himmelblau_critical_points():
     pts = np.array([[3.0, 2.0], [-0.270845, -0.923039], [0.086678, 2.884255]])
     codes, lam = base.classify_fd_numpy(pts, 1e-3, 1e-2)
-    assert codes.tolist() == [base.MINIMUM, base.MAXIMUM, base.SADDLE]
+    assert codes.tolist() == [Kind.MINIMUM, Kind.MAXIMUM, Kind.SADDLE]
     a, b, c = base.himmelblau_hessian(pts[:, 0], pts[:, 1])
     # second differences are exact for quartics up to h^2/12 f'''' = 2 h^2 (plus round-off)
     np.testing.assert_allclose(lam, base.eigvalsh_2x2(a, b, c), atol=1e-4)

@@ -10,7 +10,7 @@ from conftest import assert_all_claims_pass
 
 from experiments.extrema import CATALOGUE, _merge
 from mathml_jax.calculus import (
-    INCONCLUSIVE,
+    DEGENERATE,
     MAXIMUM,
     MINIMUM,
     classify_critical_point,
@@ -18,6 +18,7 @@ from mathml_jax.calculus import (
     newton_critical_points,
 )
 from mathml_jax.calculus.critical_points import newton_step
+from mathml_jax.status import Kind
 
 
 def _poly(x):
@@ -58,7 +59,7 @@ def test_second_derivative_test_against_closed_form_curvature():
     assert list(np.asarray(kinds)) == [MINIMUM, MAXIMUM, MINIMUM]
     for name in ("cube", "quartic"):
         k, _ = classify_critical_point(jnp.array([0.0]), 1e-3, f=CATALOGUE[name][0])
-        assert int(k[0]) == INCONCLUSIVE
+        assert int(k[0]) == DEGENERATE
 
 
 def test_sign_change_test():
@@ -73,7 +74,7 @@ def test_extrema_experiment_end_to_end_fast_profile(run_experiment):
     assert status == 0
     assert_all_claims_pass(report)
     assert (job / "critical_points.png").stat().st_size > 10_000
-    assert report.metrics["cube_verdict"] == "inconclusive"
+    assert report.metrics["cube_verdict"] == Kind.DEGENERATE.word
 
 
 def test_extrema_requires_the_cube(run_experiment):

@@ -12,7 +12,6 @@ from conftest import assert_all_claims_pass, compose
 from jax.test_util import check_grads
 
 from mathml_jax.optimization.descent import (
-    describe_status,
     gradient_descent_batch,
     gradient_descent_jit,
 )
@@ -22,6 +21,7 @@ from mathml_jax.optimization.test_functions import (
     quadratic,
     rosenbrock,
 )
+from mathml_jax.status import describe_divergence
 
 
 def _np_gd(A, b, x0, lr, steps, blowup=np.inf):
@@ -79,8 +79,8 @@ def test_divergence_is_a_status_at_the_step_numpy_finds():
             if div >= 0:  # frozen at the last finite iterate: no NaN in the trajectory
                 assert np.isfinite(np.asarray(res.trajectory[i])).all()
                 np.testing.assert_allclose(np.asarray(res.trajectory[i, -1]), ref[-1])
-    assert describe_status(-1) == "did not diverge"
-    assert describe_status(7) == "diverged at step 7"
+    assert describe_divergence(-1) == "did not diverge"
+    assert describe_divergence(7) == "diverged at step 7"
 
 
 def test_nan_gradients_count_as_divergence():

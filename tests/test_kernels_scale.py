@@ -16,6 +16,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from mathml_jax.linalg import small
@@ -241,9 +242,9 @@ def test_packing_changes_nothing(monkeypatch):
     X0 = jnp.asarray(_starts(300, seed=7), jnp.float32)
 
     def run():
-        return jax.jit(lambda x: descent._gd_columns(
-            x, jnp.float32(2e-3), None, 1e2, loss_fn=rosenbrock, steps=51,
-            in_axes=(0, None, None), record_every=5, record_losses=True))(X0)
+        return jax.jit(lambda x: descent.run_optimizer_columns(
+            optax.sgd(jnp.float32(2e-3)), x, None, 1e2, loss_fn=rosenbrock, steps=51,
+            p_axis=None, record_every=5, record_losses=True))(X0)
 
     monkeypatch.setattr(descent, "PACK_MIN_BATCH", 1 << 40)
     plain = run()

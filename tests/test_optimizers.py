@@ -11,7 +11,8 @@ import pytest
 from conftest import assert_all_claims_pass
 
 from experiments.optimizers import _steps_to_stay
-from mathml_jax.optimization.first_order import OPTIMIZER_NAMES, build_optimizer, optimize_batch
+from mathml_jax.optimization.first_order import optimize_batch
+from mathml_jax.optimization.optimizers import OPTIMIZERS, make_optimizer
 from mathml_jax.optimization.test_functions import (
     ILL_QUADRATIC_HESSIAN,
     TEST_FUNCTIONS,
@@ -76,9 +77,9 @@ def test_divergence_is_a_status_and_a_new_lr_does_not_recompile():
     assert np.isfinite(np.asarray(res.trajectory)).all()
 
 
-@pytest.mark.parametrize("name", OPTIMIZER_NAMES)
+@pytest.mark.parametrize("name", OPTIMIZERS)
 def test_every_optimizer_builds_and_descends(name):
-    opt = build_optimizer(name, 1e-4)
+    opt = make_optimizer(name, 1e-4)
     x = jnp.asarray([-1.2, 1.0])
     u, _ = opt.update(jax.grad(rosenbrock)(x), opt.init(x), x)
     assert float(rosenbrock(x + u)) < float(rosenbrock(x))
@@ -104,7 +105,7 @@ def test_optimizers_experiment_end_to_end_fast_profile(run_experiment):
     assert_all_claims_pass(report)
     rec = json.loads((job / "metrics.json").read_text())
     m = rec["metrics"]
-    for opt in OPTIMIZER_NAMES:
+    for opt in OPTIMIZERS:
         for name in ("ill_quadratic", "rosenbrock", "beale", "himmelblau", "saddle"):
             assert f"{name}.{opt}.steps_median" in m and f"{name}.{opt}.gap_q3" in m
     for fig in ("trajectories", "loss_curves", "heavy_ball_rate"):

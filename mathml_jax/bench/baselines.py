@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# classification codes, as in mathml_jax.optimization.critical_points
-MINIMUM, MAXIMUM, SADDLE, DEGENERATE = 0, 1, 2, 3
-
+from mathml_jax.status import Kind  # the codes only: a pure-Python enumeration, no JAX
 
 # ------------------------------------------------------------------- multi-start descent
 
@@ -86,8 +84,8 @@ def classify_eigenvalues(lam: np.ndarray, tol: float) -> np.ndarray:
     """Codes from ascending eigenvalues (n, 2), with the rule of ``classify_hessian``."""
     pos, neg = (lam > tol).any(axis=1), (lam < -tol).any(axis=1)
     zero = (np.abs(lam) <= tol).any(axis=1)
-    return np.where(pos & neg, SADDLE, np.where(zero, DEGENERATE,
-                                                np.where(pos, MINIMUM, MAXIMUM))).astype(np.int32)
+    return np.where(pos & neg, Kind.SADDLE, np.where(
+        zero, Kind.DEGENERATE, np.where(pos, Kind.MINIMUM, Kind.MAXIMUM))).astype(np.int32)
 
 
 def classify_fd_numpy(P: np.ndarray, h: float, tol: float) -> tuple[np.ndarray, np.ndarray]:

@@ -7,11 +7,9 @@ from mathml_jax.calculus.chain_rule import (
     random_compositions,
 )
 from mathml_jax.calculus.critical_points import (
-    INCONCLUSIVE,
-    KIND_NAMES,
+    DEGENERATE,
     MAXIMUM,
     MINIMUM,
-    STATUS_NAMES,
     classify_critical_point,
     derivative_sign_change,
     newton_critical_points,
@@ -35,12 +33,10 @@ from mathml_jax.calculus.quadrature import (
 
 __all__ = [
     "ELEMENTARY",
-    "INCONCLUSIVE",
-    "KIND_NAMES",
+    "DEGENERATE",
     "MAXIMUM",
     "MINIMUM",
     "RULES",
-    "STATUS_NAMES",
     "antiderivative_and_derivative",
     "composite_rules",
     "composite_rule_estimates",

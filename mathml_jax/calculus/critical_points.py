@@ -7,8 +7,10 @@ A critical point is a zero of f'. Newton's method on f' iterates
 
 from many starts at once (``vmap``), the loop a ``lax.scan``. The second-derivative test then
 says: f'' > 0 a minimum, f'' < 0 a maximum, f'' = 0 **inconclusive** (x^3 and x^4 at 0 both have
-f' = f'' = 0; the first is no extremum, the second a minimum). Outcomes are status codes inside
-``jit``; :data:`KIND_NAMES` turns them into words outside.
+f' = f'' = 0; the first is no extremum, the second a minimum): the code DEGENERATE, the same
+code as a degenerate critical point in several variables. Outcomes are the codes of
+:mod:`mathml_jax.status` inside ``jit`` (:class:`~mathml_jax.status.Kind`,
+:class:`~mathml_jax.status.Status`), turned into words outside by ``Kind.words(codes)``.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-MINIMUM, MAXIMUM, INCONCLUSIVE = 0, 1, 2
-KIND_NAMES = ("minimum", "maximum", "inconclusive")
+from mathml_jax.status import Kind, Status
 
-CONVERGED, LEFT_INTERVAL, NOT_CONVERGED = 0, 1, 2
-STATUS_NAMES = ("converged", "left the interval", "not converged")
+MINIMUM, MAXIMUM, DEGENERATE = Kind.MINIMUM, Kind.MAXIMUM, Kind.DEGENERATE
+CONVERGED, LEFT_INTERVAL, NOT_CONVERGED = (Status.CONVERGED, Status.LEFT_INTERVAL,
+                                           Status.NOT_CONVERGED)
 
 
 def newton_step(f, x: jax.Array) -> jax.Array:
@@ -66,10 +68,10 @@ def newton_critical_points(starts: jax.Array, lo: jax.Array, hi: jax.Array, tol:
 def classify_critical_point(x: jax.Array, tol: jax.Array, *, f) -> tuple[jax.Array, jax.Array]:
     """The second-derivative test at critical points x (n,): (kind codes (n,), f''(x) (n,)).
 
-    |f''(x)| <= tol is ``INCONCLUSIVE``: the test says nothing there, and is not guessed.
+    |f''(x)| <= tol is ``DEGENERATE``: the test says nothing there, and is not guessed.
     """
     d2 = jax.vmap(jax.grad(jax.grad(f)))(x)
-    kind = jnp.where(d2 > tol, MINIMUM, jnp.where(d2 < -tol, MAXIMUM, INCONCLUSIVE))
+    kind = jnp.where(d2 > tol, MINIMUM, jnp.where(d2 < -tol, MAXIMUM, DEGENERATE))
     return kind.astype(jnp.int32), d2
 
 

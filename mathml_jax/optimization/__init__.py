@@ -1,8 +1,8 @@
 """Optimisation kernels: models and losses, stochastic gradients, training loops, gradient
-descent, the optax optimisers compared, test functions and critical points."""
+descent, the optax optimisers compared (one factory, :mod:`.optimizers`), test functions and
+critical points. Status and kind codes live in :mod:`mathml_jax.status`."""
 
 from mathml_jax.optimization.critical_points import (
-    TYPE_NAMES,
     classify_hessian,
     classify_points,
     determinant_test,
@@ -12,13 +12,11 @@ from mathml_jax.optimization.critical_points import (
     newton_from_starts,
 )
 from mathml_jax.optimization.descent import (
-    describe_status,
+    OptimizeResult,
     gradient_descent,
     gradient_descent_batch,
 )
 from mathml_jax.optimization.first_order import (
-    OPTIMIZER_NAMES,
-    build_optimizer,
     optimize,
     optimize_batch,
 )
@@ -27,10 +25,13 @@ from mathml_jax.optimization.logistic import (
     per_example_gradients,
     smoothness_constant,
 )
-from mathml_jax.optimization.stochastic import (
+from mathml_jax.optimization.optimizers import (
     OPTIMIZERS,
     SCHEDULES,
     make_optimizer,
+    make_schedule,
+)
+from mathml_jax.optimization.stochastic import (
     minibatch_gradient_sq_errors,
     minibatch_mean,
     running_mean_sq_errors,
@@ -43,14 +44,10 @@ from mathml_jax.optimization.test_functions import (
 )
 
 __all__ = [
-    "OPTIMIZER_NAMES",
     "TEST_FUNCTIONS",
-    "TYPE_NAMES",
     "TestFunction",
-    "build_optimizer",
     "classify_hessian",
     "classify_points",
-    "describe_status",
     "determinant_test",
     "gradient_descent",
     "gradient_descent_batch",
@@ -62,9 +59,11 @@ __all__ = [
     "optimize",
     "optimize_batch",
     "OPTIMIZERS",
+    "OptimizeResult",
     "SCHEDULES",
     "logistic_loss",
     "make_optimizer",
+    "make_schedule",
     "minibatch_gradient_sq_errors",
     "minibatch_mean",
     "per_example_gradients",

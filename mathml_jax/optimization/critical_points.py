@@ -3,12 +3,13 @@ Hessian's extreme eigenvalues from Hessian-vector products only.
 
 - :func:`newton_critical_point`: x <- x - H(x)^{-1} grad f(x) in a ``lax.scan``; it finds
   critical points of every type (Newton does not care whether it climbs or descends). Status
-  codes: CONVERGED, NOT_CONVERGED, DIVERGED (non-finite step or left the search radius).
-- :func:`classify_hessian`: by the eigenvalues of the symmetric Hessian H,
-  all > tol: MINIMUM; all < -tol: MAXIMUM; some > tol and some < -tol: SADDLE; otherwise
-  DEGENERATE (an eigenvalue within tol of zero and no sign change: the second-order test is
-  inconclusive, as for x^3 or x^4 at 0). :func:`classify_points` does it at n points, in
-  fixed-size chunks (memory bounded by the outputs, whatever n).
+  codes (:class:`mathml_jax.status.Status`): CONVERGED, NOT_CONVERGED, DIVERGED (non-finite
+  step or left the search radius).
+- :func:`classify_hessian` (codes :class:`mathml_jax.status.Kind`): by the eigenvalues of
+  the symmetric Hessian H, all > tol: MINIMUM; all < -tol: MAXIMUM; some > tol and some
+  < -tol: SADDLE; otherwise DEGENERATE (an eigenvalue within tol of zero and no sign change:
+  the second-order test is inconclusive, as for x^3 or x^4 at 0). :func:`classify_points`
+  does it at n points, in fixed-size chunks (memory bounded by the outputs, whatever n).
 
 In two variables (d = 2, a static shape check) the Newton step and the eigenvalues are closed
 forms (:mod:`mathml_jax.linalg.small`: Cramer's rule, LAPACK dlaev2's formulas), elementwise
@@ -35,13 +36,11 @@ import jax.numpy as jnp
 
 from mathml_jax.linalg import lapack, small
 from mathml_jax.optimization import descent
+from mathml_jax.status import Kind, Status
 
-# classification codes (turned into words by ``TYPE_NAMES`` outside jit)
-MINIMUM, MAXIMUM, SADDLE, DEGENERATE = 0, 1, 2, 3
-TYPE_NAMES = ("minimum", "maximum", "saddle", "degenerate")
-# Newton status codes
-CONVERGED, NOT_CONVERGED, DIVERGED = 0, 1, 2
-STATUS_NAMES = ("converged", "not converged", "diverged")
+# the codes of mathml_jax.status (words outside jit: Kind.words(codes), Status.words(codes))
+MINIMUM, MAXIMUM, SADDLE, DEGENERATE = Kind.MINIMUM, Kind.MAXIMUM, Kind.SADDLE, Kind.DEGENERATE
+CONVERGED, NOT_CONVERGED, DIVERGED = Status.CONVERGED, Status.NOT_CONVERGED, Status.DIVERGED
 
 
 class NewtonResult(NamedTuple):
@@ -101,27 +100,17 @@ def newton_critical_point(f: Callable, x0: jax.Array, params, radius, xtol, *, s
 def grad_hessian_columns(f: Callable, cols: list, params) -> tuple[list, list]:
     """Gradient g_i and Hessian H_ij (i <= j; H_ji = H_ij) of f at one point given by its
     coordinates ``cols`` (d scalars), by forward mode: g_i = jvp along e_i,
-    H_ij = jvp along e_j of the jvp along e_i. Returns (g list, H as a list of d lists)."""
+    H_ij = jvp along e_j of the jvp along e_i (the gradient is
+    :func:`~mathml_jax.optimization.descent.forward_gradient`, each partial
+    :func:`~mathml_jax.optimization.descent.forward_partial`). Returns (g list, H as a list of
+    d lists)."""
     d = len(cols)
-
-    def fc(*c):
-        return f(jnp.stack(c), params)
-
-    def partial_i(i):
-        def gi(*c):
-            c = list(c)
-            def along(ci):
-                return fc(*c[:i], ci, *c[i + 1:])
-            return jax.jvp(along, (c[i],), (jnp.ones_like(c[i]),))[1]
-        return gi
-
-    g = [partial_i(i)(*cols) for i in range(d)]
+    g = descent.forward_gradient(f, cols, params)
     H = [[None] * d for _ in range(d)]
     for i in range(d):
-        gi = partial_i(i)
         for j in range(i, d):
-            def along(cj, j=j, gi=gi):
-                return gi(*cols[:j], cj, *cols[j + 1:])
+            def along(cj, i=i, j=j):
+                return descent.forward_partial(f, cols[:j] + [cj] + cols[j + 1:], i, params)
             H[i][j] = H[j][i] = jax.jvp(along, (cols[j],), (jnp.ones_like(cols[j]),))[1]
     return g, H
 

@@ -29,38 +29,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
-SCHEDULES = ("constant", "cosine", "linear")
-
-
-def make_optimizer(name: str, learning_rate, *, schedule: str = "constant",
-                   total_steps: int = 1) -> optax.GradientTransformation:
-    """An optax optimizer by name, with a learning-rate schedule over ``total_steps`` steps.
-
-    ``learning_rate`` may be a traced value (it is only used arithmetically), so changing it
-    does not recompile a jitted caller.
-
-    Args:
-      name: one of OPTIMIZERS: "sgd", "momentum" (heavy ball, 0.9), "nesterov" (0.9), "adam".
-      schedule: one of SCHEDULES: "constant", "cosine" (decay to 0), "linear" (decay to 0).
-    """
-    if schedule == "constant":
-        lr = learning_rate
-    elif schedule == "cosine":
-        lr = optax.cosine_decay_schedule(learning_rate, decay_steps=total_steps)
-    elif schedule == "linear":
-        lr = optax.linear_schedule(learning_rate, 0.0, transition_steps=total_steps)
-    else:
-        raise ValueError(f"unknown schedule {schedule!r}; allowed: {SCHEDULES}")
-    if name == "sgd":
-        return optax.sgd(lr)
-    if name == "momentum":
-        return optax.sgd(lr, momentum=0.9)
-    if name == "nesterov":
-        return optax.sgd(lr, momentum=0.9, nesterov=True)
-    if name == "adam":
-        return optax.adam(lr)
-    raise ValueError(f"unknown optimizer {name!r}; allowed: {OPTIMIZERS}")
+from mathml_jax.optimization.optimizers import make_optimizer
 
 
 def minibatch_mean(values: jax.Array, key: jax.Array, batch_size) -> jax.Array:

@@ -20,9 +20,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mathml_jax.linalg import lapack
+from mathml_jax.linalg.random_matrices import symmetric_with_spectrum
+from mathml_jax.status import Kind
 
-MINIMUM, MAXIMUM, SADDLE, DEGENERATE = "minimum", "maximum", "saddle", "degenerate"
+# the known critical points' types, as the words of mathml_jax.status.Kind
+MINIMUM, MAXIMUM, SADDLE, DEGENERATE = (Kind.MINIMUM.word, Kind.MAXIMUM.word, Kind.SADDLE.word,
+                                        Kind.DEGENERATE.word)
 
 
 def quadratic(x: jax.Array, params: tuple[jax.Array, jax.Array]) -> jax.Array:
@@ -35,7 +38,8 @@ def quadratic(x: jax.Array, params: tuple[jax.Array, jax.Array]) -> jax.Array:
 def make_quadratic(key: jax.Array, d: int, kappa, dtype=jnp.float32):
     """A quadratic with Hessian spectrum evenly spaced in [1/kappa, 1] (so L = 1, mu = 1/kappa).
 
-    A = Q diag(lambda) Q^T with Q the orthogonal factor of a Gaussian matrix; b is Gaussian.
+    A = Q diag(lambda) Q^T with Q Haar-orthogonal
+    (:func:`~mathml_jax.linalg.random_matrices.symmetric_with_spectrum`); b is Gaussian.
     ``kappa`` may be traced (a ``vmap`` over several condition numbers is one compilation).
 
     Returns:
@@ -44,10 +48,9 @@ def make_quadratic(key: jax.Array, d: int, kappa, dtype=jnp.float32):
     if d < 2:
         raise ValueError(f"make_quadratic needs d >= 2, got {d}")
     kq, kb = jax.random.split(key)
-    q, _ = lapack.qr(jax.random.normal(kq, (d, d), dtype))
     lam = jnp.linspace(1.0 / kappa, 1.0, d).astype(dtype)
-    A = (q * lam) @ q.T
-    return 0.5 * (A + A.T), jax.random.normal(kb, (d,), dtype)
+    A, _ = symmetric_with_spectrum(kq, lam)
+    return A, jax.random.normal(kb, (d,), dtype)
 
 
 ILL_KAPPA = 100.0
