@@ -10,12 +10,7 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
-import time
-import traceback
-from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,24 +20,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 import experiments
-from experiments._schema import ConfigError, RunSettings, build
+from experiments._runner import EXIT_BAD_CONFIG, EXIT_FAILED, BadInput, execute, validate
 
 log = logging.getLogger("mathml_jax")
 
-EXIT_BAD_CONFIG = 2
-EXIT_FAILED = 1
-
-
-def _by_profile(default: Any, fast: Any, *, _root_: DictConfig) -> Any:
-    """``${by_profile:DEFAULT,FAST}``: the value for the current ``profile``."""
-    return fast if _root_.get("profile", "default") == "fast" else default
-
-
-OmegaConf.register_new_resolver("by_profile", _by_profile, replace=True)
-
-
-class BadInput(Exception):
-    """Bad input found before any work: the message is the whole, user-facing explanation."""
+__all__ = ["EXIT_BAD_CONFIG", "EXIT_FAILED", "BadInput", "SweepSummary", "execute",
+           "prevalidate", "run_job", "validate"]
 
 
 def _experiment_name(cfg: DictConfig) -> str:
@@ -50,29 +33,6 @@ def _experiment_name(cfg: DictConfig) -> str:
         return HydraConfig.get().runtime.choices["experiment"]
     except ValueError:  # HydraConfig not set (compose without hydra config)
         return cfg.hydra.runtime.choices["experiment"]
-
-
-def validate(cfg: DictConfig, name: str) -> tuple[RunSettings, Any, Any]:
-    """Validates the whole composed config; returns (settings, experiment module, its config).
-
-    Raises:
-      BadInput: with a message naming the key, value and what is allowed.
-    """
-    names = experiments.available()
-    if name not in names:
-        raise BadInput(f"Unknown experiment {name!r}. Available experiments: {', '.join(names)}.")
-    top = {k: cfg.get(k) for k in ("seed", "platform", "precision", "matmul_precision", "profile",
-                                   "strict", "figures", "compilation_cache") if k in cfg}
-    try:
-        settings = build(RunSettings, OmegaConf.create(
-            OmegaConf.to_container(OmegaConf.create(top), resolve=True)), prefix="")
-        module = experiments.load(name)
-        section = cfg.get(name)
-        section = OmegaConf.create(OmegaConf.to_container(section, resolve=True)) if section else {}
-        exp_cfg = build(module.Config, section, prefix=name)
-    except ConfigError as e:
-        raise BadInput(str(e)) from None
-    return settings, module, exp_cfg
 
 
 # ----------------------------------------------------------------------------- pre-validation
@@ -138,7 +98,7 @@ def prevalidate(argv: list[str] | None = None) -> None:
                 try:
                     cfg = compose("config", overrides=job, return_hydra_config=True)
                 except (HydraException, OmegaConfBaseException) as e:
-                    raise _composition_error(e, job) from None
+                    raise composition_error(e, job) from None
                 name = cfg.hydra.runtime.choices["experiment"]
                 validate(cfg, name)
                 if cfg.get("platform") == "gpu":
@@ -150,7 +110,7 @@ def prevalidate(argv: list[str] | None = None) -> None:
             GlobalHydra.instance().clear()
 
 
-def _composition_error(e: Exception, job: list[str]) -> BadInput:
+def composition_error(e: Exception, job: list[str]) -> BadInput:
     """Hydra's composition errors, said in one paragraph with what is allowed."""
     import re
 
@@ -198,21 +158,6 @@ def _check_gpu() -> None:
 
 # ------------------------------------------------------------------------------------ one job
 
-def _versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0]}
-    for pkg in ("jax", "jaxlib", "optax", "hydra-core", "numpy", "scipy", "matplotlib",
-                "scikit-learn"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
-def _only_hydra_files(out_dir: Path) -> bool:
-    return all(p.name == ".hydra" or p.suffix == ".log" for p in out_dir.iterdir())
-
-
 def run_job(cfg: DictConfig) -> int:
     """The task function of one job (``run.py``'s ``main``). Returns 0 on success.
 
@@ -226,98 +171,6 @@ def run_job(cfg: DictConfig) -> int:
     if status == EXIT_BAD_CONFIG or (status and not multirun):
         raise SystemExit(status)
     return status
-
-
-def execute(cfg: DictConfig, name: str, out_dir: Path, overrides: list[str] | None = None):
-    """Validates, sets up the runtime, runs experiment ``name`` and writes its job folder.
-
-    This is the whole life of a job, without Hydra's launcher: tests call it in-process on a
-    config from ``hydra.compose``.
-
-    Returns:
-      (status, report): status 0 (done), 1 (crashed, or a claim failed under ``strict``) or
-      2 (bad input: nothing was run and the job folder is removed); report is None unless
-      the experiment ran.
-    """
-    out_dir = Path(out_dir)
-    try:
-        settings, module, exp_cfg = validate(cfg, name)
-    except BadInput as e:
-        _discard(out_dir)
-        print(f"Error: {e}", file=sys.stderr)
-        return EXIT_BAD_CONFIG, None
-
-    from mathml_jax import runtime
-    from mathml_jax.writer import write_json, write_report
-
-    # before the first compilation of the job (the mantissa probe in configure compiles)
-    cache_dir = runtime.configure_compilation_cache(settings.compilation_cache)
-    try:
-        info = runtime.configure(settings.platform, settings.precision, settings.matmul_precision)
-    except runtime.PlatformUnavailable as e:
-        _discard(out_dir)
-        print(f"Error: {e}", file=sys.stderr)
-        return EXIT_BAD_CONFIG, None
-
-    ctx = runtime.RunContext(seed=settings.seed, profile=settings.profile, runtime=info)
-    context = {
-        "overrides": list(overrides or []),
-        "seed": settings.seed,
-        "profile": settings.profile,
-        "device": info.as_dict(),
-        "precision": settings.precision,
-        "matmul_precision": settings.matmul_precision,
-        "compilation_cache": cache_dir or "off",
-        "eps": ctx.eps,
-        "versions": _versions(),
-        "config": _resolved_without_hydra(cfg),
-        "experiment_config": asdict(exp_cfg),
-    }
-    log.info("%s | %s | %s on %s (%d device%s) | matmul precision %s (eps %.3g) | seed %d | "
-             "profile %s | compilation cache %s", name, module.SECTION, settings.precision,
-             info.platform, info.device_count, "" if info.device_count == 1 else "s",
-             settings.matmul_precision, ctx.eps, settings.seed, settings.profile,
-             cache_dir or "off")
-    t0 = time.perf_counter()
-    try:
-        report = module.run(exp_cfg, ctx)
-    except Exception as e:  # a crash is recorded in the job folder, then reported
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "error.txt").write_text(traceback.format_exc())
-        write_json(out_dir / "metrics.json", {
-            "experiment": name, "status": "error", "error": f"{type(e).__name__}: {e}",
-            "claims_passed": 0, "claims_total": 0, "metrics": {}, **context})
-        log.error("%s failed: %s: %s (traceback in %s)", name, type(e).__name__, e,
-                  out_dir / "error.txt")
-        return EXIT_FAILED, None
-    wall_s = time.perf_counter() - t0
-    compile_s = sum(t.compile_s for t in report.timings.values())
-    run_s = sum(t.run_s for t in report.timings.values())
-    write_report(report, out_dir, formats=settings.figures.formats, dpi=settings.figures.dpi,
-                 wall_s=wall_s, compile_s=compile_s, run_s=run_s, **context)
-
-    log.info("\n%s\n", report.claims_text())
-    log.info("compile %.2fs, run %.2fs, total %.2fs | outputs in %s", compile_s, run_s, wall_s,
-             out_dir)
-    if settings.strict and not report.passed:
-        failed = [f"{c.statement} (measured {c.measured:.4g}, expected {c.expected})"
-                  for c in report.claims if not c.passed]
-        log.error("strict: %d claim(s) failed: %s", report.n_failed, "; ".join(failed))
-        return EXIT_FAILED, report
-    return 0, report
-
-
-def _resolved_without_hydra(cfg: DictConfig) -> dict:
-    plain = OmegaConf.to_container(cfg, resolve=False)
-    plain.pop("hydra", None)
-    root = OmegaConf.create(plain)
-    return OmegaConf.to_container(root, resolve=True)
-
-
-def _discard(out_dir: Path) -> None:
-    """Removes a job folder that holds nothing but what Hydra wrote at its start."""
-    if out_dir.is_dir() and _only_hydra_files(out_dir):
-        shutil.rmtree(out_dir, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------ sweep summary

@@ -455,8 +455,7 @@ def bench_coin(b: Bench) -> None:
 
             def ours(key=key, words=words, block=block, compile_s=compile_s):
                 counts, done, t, _ = stream(key, words, kind="coin", chunk_words=min(chunk, words),
-                                            block_chunks=block, mesh=None, label="coin",
-                                            progress=False)
+                                            block_chunks=block, mesh=None, label="coin")
                 compile_s.append(t.compile_s)
                 return int(counts[0])
 

@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._schema import param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.linalg import (
     image_of_unit_square,
     lapack,
@@ -26,8 +27,7 @@ from mathml_jax.linalg import (
     shoelace_signed_area,
 )
 from mathml_jax.linalg.volume import UNIT_SQUARE
-from mathml_jax.runtime import RunContext
-from mathml_jax.timing import timed
+from mathml_jax.runtime import RunContext, in_float64
 
 SECTION = "Linear algebra / Determinants: volume scaling"
 
@@ -40,79 +40,116 @@ class Config:
     z_bound: float = param(4.0, gt=0, help="Monte Carlo: |estimate - |det|| <= z_bound SE")
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("determinant", section=SECTION)
-    dtype, eps = ctx.dtype, ctx.eps
+@dataclass
+class Results:
+    """Everything the claims and figures need, as host arrays (saved as the run's series)."""
+
+    det2: np.ndarray         # (n,) det A of the random 2x2 matrices (LAPACK, run dtype)
+    area2: np.ndarray        # (n,) shoelace signed area of A(unit square)
+    scale2: np.ndarray       # (n,) max |a_ij|^2 of each 2x2 matrix
+    monte_carlo: dict        # "2d"/"3d": abs_det (NumPy float64), estimate, standard_error
+    det_ab: np.ndarray       # (n,) det(AB) of random 3x3 pairs
+    det_a_det_b: np.ndarray  # (n,) det(A) det(B)
+    norm_ab: np.ndarray      # (n,) (||A||_F ||B||_F)^3, the scale of both
+    singular: np.ndarray     # (2, 2) a singular matrix
+    singular_area: float     # shoelace area of its image of the unit square
+    singular_image: np.ndarray  # (4, 2) the image corners (float64)
+
+
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    dtype = ctx.dtype
     k2, k3, kmc2, kmc3, kab = jax.random.split(ctx.key, 5)
-
-    # -- 1. shoelace area of the image of the unit square = det A (signed)
     A2 = jax.random.normal(k2, (cfg.num_matrices, 2, 2), dtype)
-    det2 = np.asarray(lapack.det(A2), np.float64)
-    area = np.asarray(jax.vmap(lambda a: shoelace_signed_area(image_of_unit_square(a)))(A2),
-                      np.float64)
-    scale = np.abs(np.asarray(A2, np.float64)).max(axis=(1, 2)) ** 2
-    report.claim(Claim.at_most("shoelace area of A(unit square) = det A (signed): max |area - "
-                               "det| / max|a_ij|^2", np.abs(area - det2).max() / scale.max(),
-                               20 * eps, detail=f"{cfg.num_matrices} random 2x2; bound 20 eps"))
-    flipped = det2 < 0
-    report.claim(Claim.holds("det A < 0 exactly when A flips the orientation (the image is "
-                             "traversed clockwise)", bool(np.all((area < 0) == flipped)),
-                             measured=float(flipped.mean()),
-                             detail="measured: fraction of matrices that flip"))
-
-    # -- 2. Monte Carlo volume of the image (2x2 and 3x3) within z_bound standard errors
-    zs = {}
+    area = jax.vmap(lambda a: shoelace_signed_area(image_of_unit_square(a)))(A2)
+    mc = {}
     for d, key, kmc in ((2, k2, kmc2), (3, k3, kmc3)):
         A = jax.random.normal(jax.random.fold_in(key, d), (cfg.mc_matrices, d, d), dtype)
         keys = jax.random.split(kmc, cfg.mc_matrices)
-        (est, se), t = timed(monte_carlo_image_volumes, A, keys, num_samples=cfg.mc_samples)
-        report.add_timing(f"monte_carlo_{d}d", t)
-        est, se = np.asarray(est, np.float64), np.asarray(se, np.float64)
-        absdet = np.abs(np.linalg.det(np.asarray(A, np.float64)))
-        z = np.abs(est - absdet) / se
-        zs[d] = (absdet, est, se)
-        shape = "square" if d == 2 else "cube"
-        report.claim(Claim.at_most(f"{d}x{d}: Monte Carlo volume of A(unit {shape}) = |det A|: "
-                                   "largest |z|", z.max(), cfg.z_bound,
-                                   detail=f"{cfg.mc_matrices} matrices x {cfg.mc_samples} points; "
-                                          "z = (estimate - |det|)/SE; det by NumPy float64"))
-        report.metric(f"mc_max_z_{d}d", float(z.max()), key=True)
-        report.add_series(f"monte_carlo_{d}d", abs_det=absdet, estimate=est, standard_error=se)
-
-    # -- 3. det(AB) = det(A) det(B)
+        est, se = ctx.timed(f"monte_carlo_{d}d", monte_carlo_image_volumes, A, keys,
+                            num_samples=cfg.mc_samples)
+        mc[f"{d}d"] = {"abs_det": np.abs(np.linalg.det(np.asarray(A, np.float64))),
+                       "estimate": np.asarray(est, np.float64),
+                       "standard_error": np.asarray(se, np.float64)}
     ka, kb = jax.random.split(kab)
     A3 = jax.random.normal(ka, (cfg.num_matrices, 3, 3), dtype)
     B3 = jax.random.normal(kb, (cfg.num_matrices, 3, 3), dtype)
-    lhs = np.asarray(lapack.det(A3 @ B3), np.float64)
-    rhs = np.asarray(lapack.det(A3) * lapack.det(B3), np.float64)
-    norm = (np.linalg.norm(np.asarray(A3, np.float64), axis=(1, 2))
-            * np.linalg.norm(np.asarray(B3, np.float64), axis=(1, 2))) ** 3
-    report.claim(Claim.at_most("det(AB) = det(A) det(B): max |difference| / (||A|| ||B||)^3",
-                               (np.abs(lhs - rhs) / norm).max(),
-                               100 * eps, detail=f"{cfg.num_matrices} random 3x3 pairs"))
-
-    # -- 4. a singular matrix flattens the square onto a line
+    frob = lambda m: np.linalg.norm(np.asarray(m, np.float64), axis=(1, 2))  # noqa: E731
     S = jnp.asarray([[1.0, 2.0], [0.5, 1.0]], dtype)
-    img_s = np.asarray(image_of_unit_square(S), np.float64)
-    report.claim(Claim.at_most("singular A (det 0): area of the image of the square",
-                               abs(float(shoelace_signed_area(image_of_unit_square(S)))),
-                               10 * eps))
-    sv = np.linalg.svd(img_s, compute_uv=False)
-    report.claim(Claim.at_most("singular A: the image corners lie on a line (s_2/s_1 of the "
-                               "corner matrix)", sv[1] / sv[0], 10 * eps))
+    return Results(
+        det2=np.asarray(lapack.det(A2), np.float64), area2=np.asarray(area, np.float64),
+        scale2=np.abs(np.asarray(A2, np.float64)).max(axis=(1, 2)) ** 2, monte_carlo=mc,
+        det_ab=np.asarray(lapack.det(A3 @ B3), np.float64),
+        det_a_det_b=np.asarray(lapack.det(A3) * lapack.det(B3), np.float64),
+        norm_ab=(frob(A3) * frob(B3)) ** 3, singular=np.asarray(S, np.float64),
+        singular_area=float(shoelace_signed_area(image_of_unit_square(S))),
+        singular_image=in_float64(image_of_unit_square, S))
 
-    examples = {"det > 0 (orientation kept)": np.asarray([[1.5, 0.5], [0.3, 1.0]]),
-                "det < 0 (orientation flipped)": np.asarray([[0.5, 1.2], [1.0, 0.4]]),
-                "det = 0 (flattened to a line)": np.asarray(S, np.float64)}
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    eps, n = ctx.eps, cfg.num_matrices
+    err = np.abs(r.area2 - r.det2) / r.scale2.max()
+    worst_err, worst_i = tol.worst(err)
+    out = [
+        Claim.at_most("shoelace area of A(unit square) = det A (signed), relative to "
+                      "max|a_ij|^2", worst_err, tol.roundoff(20, eps),
+                      id="shoelace_equals_det", reference="LAPACK det (LU) of the same matrix",
+                      worst=worst_i, detail=f"{n} random 2x2"),
+        Claim.holds("det A < 0 exactly when A flips the orientation (the image is traversed "
+                    "clockwise)", bool(np.all((r.area2 < 0) == (r.det2 < 0))),
+                    measured=float((r.det2 < 0).mean()), id="sign_is_orientation",
+                    reference="the sign of the shoelace area (traversal direction)",
+                    detail="measured: fraction of matrices that flip"),
+    ]
+    for d, shape in ((2, "square"), (3, "cube")):
+        m = r.monte_carlo[f"{d}d"]
+        z = np.abs(tol.z_score(m["estimate"], m["abs_det"], m["standard_error"]))
+        zmax, where = tol.worst(z)
+        out.append(Claim.at_most(f"{d}x{d}: Monte Carlo volume of A(unit {shape}) = |det A|, "
+                                 "largest |z|", zmax, tol.absolute(cfg.z_bound, "z_bound SE"),
+                                 id=f"monte_carlo_volume_{d}d", worst=where,
+                                 reference="NumPy float64 det (hit-or-miss never calls det)",
+                                 detail=f"{cfg.mc_matrices} matrices x {cfg.mc_samples} points"))
+    prod_err, where = tol.worst(np.abs(r.det_ab - r.det_a_det_b) / r.norm_ab)
+    out.append(Claim.at_most("det(AB) = det(A) det(B), relative to (||A|| ||B||)^3", prod_err,
+                             tol.roundoff(100, eps), id="det_multiplicative", worst=where,
+                             reference="det(A) det(B) from separate LU factorisations",
+                             detail=f"{n} random 3x3 pairs"))
+    sv = np.linalg.svd(r.singular_image, compute_uv=False)
+    out += [
+        Claim.at_most("singular A (det 0): area of the image of the unit square",
+                      abs(r.singular_area), tol.roundoff(10, eps), id="singular_zero_area",
+                      reference="closed form: det [[1, 2], [0.5, 1]] = 0"),
+        Claim.at_most("singular A: the image corners lie on a line (s_2/s_1 of the corner "
+                      "matrix)", sv[1] / sv[0], tol.roundoff(10, eps), id="singular_rank_one",
+                      reference="NumPy SVD of the image corners in float64"),
+    ]
+    return out
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    return {f"mc_max_z_{d}": float(np.abs(tol.z_score(m["estimate"], m["abs_det"],
+                                                       m["standard_error"])).max())
+            for d, m in r.monte_carlo.items()}
+
+
+KEY_METRICS = ("mc_max_z_2d", "mc_max_z_3d")
+
+EXAMPLES = {"det > 0 (orientation kept)": np.asarray([[1.5, 0.5], [0.3, 1.0]]),
+            "det < 0 (orientation flipped)": np.asarray([[0.5, 1.2], [1.0, 0.4]])}
+
+
+def unit_square_images(cfg: Config, r: Results):
+    examples = dict(EXAMPLES, **{"det = 0 (flattened to a line)": r.singular})
     fig, axes = plotting.figure("The unit square under A: area scales by |det A|, sign = "
                                 "orientation", ncols=3, width=4.2, height=4.4)
+    sq = np.vstack([UNIT_SQUARE, UNIT_SQUARE[:1]])
+    c = plotting.color("determinant")
     for ax, (title, M) in zip(axes, examples.items(), strict=True):
-        sq = np.vstack([UNIT_SQUARE, UNIT_SQUARE[:1]])
         im = sq @ M.T
         ax.fill(sq[:, 0], sq[:, 1], color="lightgray", alpha=0.6, label="unit square (area 1)")
-        ax.fill(im[:, 0], im[:, 1], color=plotting.color("determinant"), alpha=0.5,
+        ax.fill(im[:, 0], im[:, 1], color=c, alpha=0.5,
                 label=f"image, area {abs(np.linalg.det(M)):.2f}")
-        ax.plot(im[:, 0], im[:, 1], color=plotting.color("determinant"))
+        ax.plot(im[:, 0], im[:, 1], color=c)
         # the first edge e1 -> A e1 and second edge e2 -> A e2 show the orientation
         ax.annotate("", xy=M[:, 0], xytext=(0, 0), arrowprops=dict(arrowstyle="->", lw=2))
         ax.annotate("", xy=M[:, 1], xytext=(0, 0),
@@ -124,17 +161,21 @@ def run(cfg: Config, ctx: RunContext) -> Report:
         ax.set_xlabel("x1")
         ax.legend(fontsize=7, loc="upper left")
     axes[0].set_ylabel("x2")
-    report.add_figure("unit_square_images", fig)
+    return fig
 
+
+def monte_carlo(cfg: Config, r: Results):
     fig, ax = plotting.figure("Monte Carlo volume of the image = |det A| (error bars: "
                               f"{cfg.z_bound:g} SE)")
-    for d, (absdet, est, se) in zs.items():
-        ax.errorbar(absdet, est, yerr=cfg.z_bound * se, fmt="o", label=f"{d}x{d}",
-                    color=plotting.color(f"{d}d"))
-    top = max(v[0].max() for v in zs.values()) * 1.1
+    for d, m in r.monte_carlo.items():
+        ax.errorbar(m["abs_det"], m["estimate"], yerr=cfg.z_bound * m["standard_error"],
+                    fmt="o", label=d.replace("d", "x") + d[0], color=plotting.color(d))
+    top = max(m["abs_det"].max() for m in r.monte_carlo.values()) * 1.1
     plotting.theory_line(ax, [0, top], [0, top], "volume = |det A|")
     ax.set_xlabel("|det A| (NumPy)")
     ax.set_ylabel("Monte Carlo volume of the image")
     ax.legend()
-    report.add_figure("monte_carlo", fig)
-    return report
+    return fig
+
+
+FIGURES = (unit_square_images, monte_carlo)

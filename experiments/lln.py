@@ -167,7 +167,7 @@ def run(cfg: Config, ctx) -> Report:
     counts, words, t, stopped = stream(k_coin, flips_words, kind="coin",
                                        chunk_words=chunk_words,
                                        block_chunks=cfg.block_chunks, mesh=mesh,
-                                       label="coin flips")
+                                       label="coin flips", progress=ctx.progress)
     report.add_timing("coin_stream", t)
     flips, heads = 32 * words, int(counts[0])
     report.metric("coin_flips", flips, key=True)
@@ -186,7 +186,7 @@ def run(cfg: Config, ctx) -> Report:
     faces, words, t, stopped_d = stream(k_die, roll_words, kind="die",
                                         chunk_words=chunk_words,
                                         block_chunks=cfg.block_chunks, mesh=mesh,
-                                        label="die rolls")
+                                        label="die rolls", progress=ctx.progress)
     report.add_timing("die_stream", t)
     faces = np.array([int(f) for f in faces], dtype=object)
     rolls = int(faces.sum())
@@ -208,11 +208,11 @@ def run(cfg: Config, ctx) -> Report:
     n_b = int(cfg.benchmark_samples)
     _, _, t_jc, _ = stream(jax.random.fold_in(k_coin, 1), -(-n_b // 32), kind="coin",
                            chunk_words=chunk_words, block_chunks=cfg.block_chunks,
-                           mesh=mesh, label="benchmark coin", progress=False)
+                           mesh=mesh, label="benchmark coin")
     die_words = -(-n_b * 2 // 15)  # 7.5 rolls per word on average
     _, _, t_jd, _ = stream(jax.random.fold_in(k_die, 1), die_words, kind="die",
                            chunk_words=chunk_words, block_chunks=cfg.block_chunks,
-                           mesh=mesh, label="benchmark die", progress=False)
+                           mesh=mesh, label="benchmark die")
     _, np_coin_s = wall(coin_uniform_numpy, rng, n_b)
     _, np_die_s = wall(numpy_die, rng, n_b)
     _, np_raw_s = wall(coin_bits_numpy, rng, n_b, chunk=1 << 22)

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from mathml_jax.tolerance import Tol
+
 
 def _as_float(x: Any) -> float:
     return float(np.asarray(x, dtype=np.float64))
@@ -50,21 +52,35 @@ def _fmt(x: float | None) -> str:
     return f"{x:.3e}"
 
 
+def _tol(t) -> tuple[float, str]:
+    """(value, rule) of a tolerance given as a :class:`~mathml_jax.tolerance.Tol` or a number."""
+    if isinstance(t, Tol):
+        return float(t.value), t.rule
+    return _as_float(t), ""
+
+
 @dataclass(frozen=True)
 class Claim:
     """One checked mathematical statement.
 
     Attributes:
-      statement: the claim in words, e.g. "minibatch gradient is unbiased".
+      statement: the claim in words, the same in every run and sweep job (no run-time values:
+        those are ``measured``, ``expected``, ``worst`` and ``detail``).
       measured: the value the run measured.
       expected: the value or bound theory gives, as a human-readable string.
-      tolerance: the allowed deviation (None for one-sided bounds and exact checks).
+      tolerance: the allowed deviation, or the bound of a one-sided claim (None for yes/no facts).
       passed: whether the measurement satisfies the claim.
-      detail: optional extra context (units, which case, the error bound used).
+      detail: optional extra context (sizes, units).
       margin: how far the measurement is from failing, as a fraction of the tolerance: 1 when
         it sits on the expected value (or at 0 under an upper bound), 0 on the edge, negative
         when the claim failed; None for a yes/no fact. A claim with a margin under
         :data:`MIN_MARGIN` passes on one machine and fails on the next.
+      id: a stable identifier (``snake_case``), the same in every run: a sweep lines claims up
+        by it.
+      reference: the independent reference the measurement is checked against, in words
+        ("SciPy L-BFGS in float64", "brute force over 6^5 sequences").
+      rule: how the tolerance was made ("4 SE", "20 eps"), from :mod:`mathml_jax.tolerance`.
+      worst: for a claim over many cases, which case is the worst ("index 3", "beale").
     """
 
     statement: str
@@ -74,69 +90,85 @@ class Claim:
     passed: bool
     detail: str = ""
     margin: float | None = None
+    id: str = ""
+    reference: str = ""
+    rule: str = ""
+    worst: str = ""
 
     @classmethod
-    def close(cls, statement: str, measured, expected, tol: float, detail: str = "") -> Claim:
-        """Passes when |measured - expected| <= tol."""
+    def close(cls, statement: str, measured, expected, tol, detail: str = "", **about) -> Claim:
+        """Passes when |measured - expected| <= tol (a number or a ``Tol``)."""
         m, e = _as_float(measured), _as_float(expected)
-        ok = math.isfinite(m) and abs(m - e) <= tol
-        margin = _margin(tol - abs(m - e), tol) if math.isfinite(m) else -math.inf
-        return cls(statement, m, _fmt(e), float(tol), bool(ok), detail, margin)
+        t, rule = _tol(tol)
+        ok = math.isfinite(m) and abs(m - e) <= t
+        margin = _margin(t - abs(m - e), t) if math.isfinite(m) else -math.inf
+        return cls(statement, m, _fmt(e), t, bool(ok), detail, margin, rule=rule, **about)
 
     @classmethod
-    def relative(cls, statement: str, measured, expected, rtol: float, detail: str = "") -> Claim:
+    def relative(cls, statement: str, measured, expected, rtol: float, detail: str = "",
+                 **about) -> Claim:
         """Passes when |measured - expected| <= rtol * |expected|."""
         m, e = _as_float(measured), _as_float(expected)
         ok = math.isfinite(m) and abs(m - e) <= rtol * abs(e)
         tol = rtol * abs(e)
         margin = _margin(tol - abs(m - e), tol) if math.isfinite(m) else -math.inf
-        return cls(statement, m, _fmt(e), float(rtol), bool(ok), detail or "relative tolerance",
-                   margin)
+        about.setdefault("rule", f"{rtol:g} relative")
+        return cls(statement, m, _fmt(e), float(rtol), bool(ok), detail, margin, **about)
 
     @classmethod
     def at_most(cls, statement: str, measured, bound, detail: str = "",
-                slack: float | None = None) -> Claim:
-        """Passes when measured <= bound.
+                slack: float | None = None, **about) -> Claim:
+        """Passes when measured <= bound (a number or a ``Tol``).
 
         The margin is (bound - measured) / |bound|: an error bound is all tolerance. For a
         theorem's inequality with a round-off allowance (``bound`` = the theorem's value +
         ``slack``), give ``slack``: the margin is then measured against it."""
-        m, b = _as_float(measured), _as_float(bound)
+        m = _as_float(measured)
+        b, rule = _tol(bound)
         ok = math.isfinite(m) and m <= b
         scale = abs(b) if slack is None else float(slack)
         margin = _margin(b - m, scale) if math.isfinite(m) else -math.inf
-        return cls(statement, m, f"<= {_fmt(b)}", None, bool(ok), detail, margin)
+        return cls(statement, m, f"<= {_fmt(b)}", b, bool(ok), detail, margin, rule=rule,
+                   **about)
 
     @classmethod
     def at_least(cls, statement: str, measured, bound, detail: str = "",
-                 slack: float | None = None) -> Claim:
+                 slack: float | None = None, **about) -> Claim:
         """Passes when measured >= bound; the margin is (measured - bound) / |bound|, or / slack
         for a theorem's inequality with a round-off allowance (see :meth:`at_most`)."""
-        m, b = _as_float(measured), _as_float(bound)
+        m = _as_float(measured)
+        b, rule = _tol(bound)
         ok = math.isfinite(m) and m >= b
         scale = abs(b) if slack is None else float(slack)
         margin = _margin(m - b, scale) if math.isfinite(m) else -math.inf
-        return cls(statement, m, f">= {_fmt(b)}", None, bool(ok), detail, margin)
+        return cls(statement, m, f">= {_fmt(b)}", b, bool(ok), detail, margin, rule=rule,
+                   **about)
 
     @classmethod
-    def within(cls, statement: str, measured, low, high, detail: str = "") -> Claim:
+    def within(cls, statement: str, measured, low, high, detail: str = "", **about) -> Claim:
         """Passes when low <= measured <= high; the margin is measured against the half-width."""
         m, lo, hi = _as_float(measured), _as_float(low), _as_float(high)
         ok = math.isfinite(m) and lo <= m <= hi
         margin = _margin(min(m - lo, hi - m), 0.5 * (hi - lo)) if math.isfinite(m) else -math.inf
-        return cls(statement, m, f"in [{_fmt(lo)}, {_fmt(hi)}]", None, bool(ok), detail, margin)
+        return cls(statement, m, f"in [{_fmt(lo)}, {_fmt(hi)}]", 0.5 * (hi - lo), bool(ok),
+                   detail, margin, **about)
 
     @classmethod
-    def holds(cls, statement: str, ok: bool, measured=float("nan"), detail: str = "") -> Claim:
+    def holds(cls, statement: str, ok: bool, measured=float("nan"), detail: str = "",
+              **about) -> Claim:
         """A yes/no fact (e.g. "x^3 at 0 is classified as inconclusive")."""
-        return cls(statement, _as_float(measured), "true", None, bool(ok), detail)
+        return cls(statement, _as_float(measured), "true", None, bool(ok), detail, **about)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "id": self.id,
             "statement": self.statement,
             "measured": self.measured if math.isfinite(self.measured) else None,
             "expected": self.expected,
             "tolerance": self.tolerance,
+            "rule": self.rule,
+            "reference": self.reference,
+            "worst": self.worst,
             "passed": self.passed,
             "detail": self.detail,
             "margin": self.margin if self.margin is None or math.isfinite(self.margin)
@@ -172,6 +204,7 @@ class Report:
       animations: named matplotlib animations (saved as GIF by the writer).
       timings: compile and run seconds per kernel.
       texts: named Markdown documents (e.g. a results table), saved as ``<name>.md``.
+      results: the compute phase's typed results, saved as ``series.npz``.
     """
 
     experiment: str
@@ -184,6 +217,11 @@ class Report:
     animations: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, Timing] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
+    #: the typed results of the compute phase (host arrays); the writer saves them as the
+    #: run's series (``series.npz``), from which every figure can be redrawn
+    results: Any = None
+    #: what the run was made with (config, device, precision, versions, timings in seconds)
+    context: dict[str, Any] = field(default_factory=dict)
 
     def claim(self, *claims: Claim) -> None:
         self.claims.extend(claims)
@@ -240,16 +278,37 @@ class Report:
         return "\n".join(lines)
 
     def claims_table(self) -> str:
-        """The claims as a Markdown table (statement, measured, expected, tolerance, result)."""
-        rows = ["| claim | measured | expected | tolerance | result |", "|---|---|---|---|---|"]
+        """The claims as a Markdown table: id, statement, measured, expected, tolerance (and its
+        rule), the independent reference, the worst case, and the result."""
+        rows = ["| id | claim | measured | expected | tolerance | reference | worst case "
+                "| result |", "|---|---|---|---|---|---|---|---|"]
         for c in self.claims:
             stmt = c.statement + (f" ({c.detail})" if c.detail else "")
             tol = "" if c.tolerance is None else _fmt(c.tolerance)
+            if c.rule:
+                tol = f"{tol}: {c.rule}" if tol else c.rule
             meas = "" if not math.isfinite(c.measured) else _fmt(c.measured)
-            rows.append(
-                f"| {stmt} | {meas} | {c.expected} | {tol} | {'PASS' if c.passed else 'FAIL'} |"
-            )
+            cells = [c.id, stmt, meas, c.expected, tol, c.reference, c.worst,
+                     "PASS" if c.passed else "FAIL"]
+            rows.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
         return "\n".join(rows)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows a Report as its claims table followed by its figures."""
+        head = (f"### {self.experiment}: {self.n_passed} of {len(self.claims)} claims passed\n\n"
+                f"*{self.section}*\n\n")
+        return head + self.claims_table()
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - needs IPython
+        from IPython.display import Markdown, display
+
+        display(Markdown(self._repr_markdown_()))
+        for fig in self.figures.values():
+            display(fig)
+
+    @property
+    def n_passed(self) -> int:
+        return sum(c.passed for c in self.claims)
 
     def claims_text(self, width: int = 72) -> str:
         """The claims as a fixed-width table for the terminal."""

@@ -16,12 +16,16 @@ compiling them again.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mathml_jax.timing import Timer
 
 PLATFORMS = ("auto", "cpu", "gpu")
 PRECISIONS = ("float32", "float64")
@@ -82,16 +86,6 @@ def quiet_startup(platform: str) -> None:
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
-@functools.cache
-def _matmul():
-    """One jitted matrix product for the probe, made once per process (compiled again only
-    when the dtype or ``jax_default_matmul_precision`` changes, which is the point)."""
-    import jax
-    import jax.numpy as jnp
-
-    return jax.jit(jnp.matmul)
-
-
 def matmul_mantissa_bits(dtype) -> int:
     """Mantissa bits a matrix product on the default device keeps of ``dtype`` inputs, measured.
 
@@ -109,7 +103,7 @@ def matmul_mantissa_bits(dtype) -> int:
     a[:, 0] = 1.0 + 2.0**-k
     b = np.ones((4, 4))
     # NumPy casts and slices: the device runs one compiled program (the product), not five
-    out = np.asarray(_matmul()(a.astype(dtype), b.astype(dtype)), np.float64)[:, 0]
+    out = np.asarray(jnp.matmul(a.astype(dtype), b.astype(dtype)), np.float64)[:, 0]
     exact = out == a[:, 0]
     return int(nmant if exact.all() else np.argmin(exact))
 
@@ -209,21 +203,72 @@ def configure(platform: str = "auto", precision: str = "float32",
     )
 
 
-def float_dtype():
-    """The floating dtype of the current precision setting."""
+def float_dtype(precision: str):
+    """The floating dtype of ``precision`` ("float32" or "float64")."""
+    import jax.numpy as jnp
+
+    return jnp.float64 if precision == "float64" else jnp.float32
+
+
+def _cast_floats(tree, dtype):
     import jax
     import jax.numpy as jnp
 
-    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    def cast(x):
+        if isinstance(x, float):
+            return jnp.asarray(x, dtype)
+        if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating):
+            return jnp.asarray(x, dtype)
+        return x
+
+    return jax.tree.map(cast, tree)
+
+
+def at_precision(precision: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` computed in ``precision`` whatever the job's: floating array
+    arguments are cast to it, JAX's 64-bit mode is set for the call only, and the outputs come
+    back as host NumPy arrays. The one place an experiment changes precision: a float64
+    reference inside a float32 run, or a float32 study inside a float64 one."""
+    import jax
+    import numpy as np
+
+    with jax.enable_x64(precision == "float64"):
+        dtype = float_dtype(precision)
+        out = fn(*_cast_floats(args, dtype), **kwargs)
+        return jax.tree.map(np.asarray, jax.device_get(out))
+
+
+def in_float64(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """:func:`at_precision` in float64: the helper every float64 reference goes through."""
+    return at_precision("float64", fn, *args, **kwargs)
+
+
+def _no_progress(label: str, done: int, total: int) -> None:
+    return None
+
+
+def _new_timer() -> Timer:
+    from mathml_jax.timing import Timer
+
+    return Timer()
 
 
 @dataclass(frozen=True)
 class RunContext:
-    """What every experiment's ``run`` gets besides its own config: plain values only."""
+    """What every experiment's compute phase gets besides its own config: the job's seed,
+    profile and runtime (platform, precision, the round-off unit) as values, the timer that
+    collects its timings and the progress callback for long work.
+
+    The dtype is the job's precision as a value, not read back from JAX's global flag: the
+    runner sets the flag from the same value at the start of every job.
+    """
 
     seed: int
     profile: str
     runtime: RuntimeInfo
+    timer: Timer = field(default_factory=_new_timer, compare=False)
+    #: ``progress(label, done, total)``: called as long work advances (the CLI draws a bar)
+    progress: Callable[[str, int, int], None] = _no_progress
 
     @property
     def key(self):
@@ -234,7 +279,7 @@ class RunContext:
 
     @property
     def dtype(self):
-        return float_dtype()
+        return float_dtype(self.runtime.precision)
 
     @property
     def eps(self) -> float:
@@ -246,6 +291,10 @@ class RunContext:
     def eps_for(self, dtype) -> float:
         """:attr:`eps` for another dtype (a float32 study inside a float64 run, or back)."""
         return self.runtime.eps_for(dtype)
+
+    def timed(self, name: str, jitted, *args: Any, **static: Any) -> Any:
+        """Runs a jitted kernel through the run's timer (compile and run timed apart)."""
+        return self.timer.timed(name, jitted, *args, **static)
 
     @property
     def precision(self) -> str:

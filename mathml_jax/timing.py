@@ -62,6 +62,28 @@ def timed(jitted, *args: Any, repeats: int = 1, **static: Any) -> tuple[Any, Tim
     return out, Timing(compile_s=compile_s, run_s=run_s)
 
 
+class Timer:
+    """The timings of one run, collected by name: the runner hands one to the compute phase
+    (as ``ctx.timer``), and the report gets what it collected. No experiment times by hand."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, Timing] = {}
+
+    def timed(self, name: str, jitted, *args: Any, repeats: int = 1, **static: Any) -> Any:
+        """:func:`timed` under ``name``; returns the output only."""
+        out, t = timed(jitted, *args, repeats=repeats, **static)
+        self.add(name, t)
+        return out
+
+    def add(self, name: str, timing: Timing) -> None:
+        """Records a timing measured elsewhere (a kernel that streams, a baseline); a name
+        seen before accumulates."""
+        if name in self.timings:
+            old = self.timings[name]
+            timing = Timing(old.compile_s + timing.compile_s, old.run_s + timing.run_s)
+        self.timings[name] = timing
+
+
 def wall(fn, *args: Any, repeats: int = 1, **kwargs: Any) -> tuple[Any, float]:
     """Best wall-clock seconds of ``fn(*args, **kwargs)`` over ``repeats`` (for baselines)."""
     best = float("inf")

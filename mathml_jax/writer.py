@@ -8,7 +8,7 @@ Layout of a job folder written by :func:`write_report`::
     claims.md           the claims table in Markdown
     <figure>.png        one file per figure (plus other formats on request)
     <animation>.gif     one file per animation
-    series_<name>.npz   the arrays each figure is drawn from
+    series.npz          the compute phase's results: every figure is redrawn from these
 """
 
 from __future__ import annotations
@@ -110,6 +110,29 @@ def report_record(report: Report, **context: Any) -> dict[str, Any]:
     }
 
 
+def write_outputs(out_dir: str | os.PathLike, figures: dict, animations: dict, texts: dict,
+                  *, formats: Iterable[str] = ("png",), dpi: int = 150) -> list[Path]:
+    """Saves figures (each format), animations (GIF) and Markdown texts into ``out_dir``,
+    closing the figures; returns the paths written."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, fig in figures.items():
+        for fmt in formats:
+            written.append(atomic_write(
+                out / f"{name}.{fmt}", lambda f, fig=fig, fmt=fmt: fig.savefig(f, format=fmt,
+                                                                             dpi=dpi)))
+        plt.close(fig)
+    for name, anim in animations.items():
+        written.append(write_gif(anim, out / f"{name}.gif", dpi=min(dpi, 100)))
+        plt.close(anim._fig)
+    for name, text in texts.items():
+        written.append(atomic_write_text(out / f"{name}.md", text))
+    return written
+
+
 def write_report(
     report: Report, out_dir: str | os.PathLike, *, formats: Iterable[str] = ("png",),
     dpi: int = 150, **context: Any,
@@ -118,22 +141,15 @@ def write_report(
 
     metrics.json is written last, so its presence marks a complete job folder.
     """
-    import matplotlib.pyplot as plt
-
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, fig in report.figures.items():
-        for fmt in formats:
-            atomic_write(out / f"{name}.{fmt}",
-                         lambda f, fig=fig, fmt=fmt: fig.savefig(f, format=fmt, dpi=dpi))
-        plt.close(fig)
-    for name, anim in report.animations.items():
-        write_gif(anim, out / f"{name}.gif", dpi=min(dpi, 100))
-        plt.close(anim._fig)
+    write_outputs(out, report.figures, report.animations, report.texts, formats=formats,
+                  dpi=dpi)
+    if report.results is not None:
+        from mathml_jax import series
+
+        series.save(out / "series.npz", report.results)
     for name, arrays in report.series.items():
         atomic_write(out / f"series_{name}.npz", lambda f, a=arrays: np.savez_compressed(f, **a))
-    for name, text in report.texts.items():
-        atomic_write_text(out / f"{name}.md", text)
     atomic_write_text(out / "claims.md", f"# Claims: {report.experiment}\n\n"
                       f"{report.claims_table()}\n")
     return write_json(out / "metrics.json", report_record(report, **context))

@@ -51,8 +51,8 @@ them the stream is at 0.6-1.2, bounded by Threefry's 20 rounds per 64 bits. Outs
 from __future__ import annotations
 
 import logging
-import sys
 import time
+from collections.abc import Callable
 from functools import partial
 
 import jax
@@ -62,6 +62,7 @@ from jax.extend.random import threefry_2x32
 from jax.sharding import Mesh, PartitionSpec
 
 from mathml_jax.report import Timing
+from mathml_jax.timing import compile_ahead
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +199,14 @@ def default_chunk_words(platform: str) -> int:
 
 # ---------------------------------------------------------------- host-side driver
 
-_COMPILED: dict = {}
-
 def stream(key, num_words: int, *, kind: str, chunk_words: int, block_chunks: int, mesh,
-           label: str, progress: bool = True):
-    """Counts over ``num_words`` random words in blocks of chunks, with a progress line.
+           label: str, progress: Callable[[str, int, int], None] | None = None):
+    """Counts over ``num_words`` random words in blocks of chunks.
 
-    Ctrl-C stops after the current block and keeps the partial count.
+    ``progress(label, chunks_done, total_chunks)`` is called after every block (the runner's
+    callback draws a bar); the kernel is compiled once per (kind, chunk size, mesh, PRNG) and
+    JAX's own cache serves later calls. Ctrl-C stops after the current block and keeps the
+    partial count.
 
     Returns:
       (counts: object array of exact ints, words_done, Timing, interrupted)
@@ -212,14 +214,10 @@ def stream(key, num_words: int, *, kind: str, chunk_words: int, block_chunks: in
     total_chunks = -(-num_words // chunk_words)
     last_valid = num_words - (total_chunks - 1) * chunk_words
     i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
-    static = dict(kind=kind, chunk_words=chunk_words, mesh=mesh)
-    t0 = time.perf_counter()
-    cache_key = (kind, chunk_words, mesh, str(jax.random.key_impl(key)))
-    if cache_key not in _COMPILED:  # counts and chunk indices are traced: one compile per kind
-        _COMPILED[cache_key] = stream_counts.lower(
-            key, i32(0), i32(1), i32(total_chunks), i32(last_valid), **static).compile()
-    compiled = _COMPILED[cache_key]
-    compile_s = time.perf_counter() - t0
+    # counts and chunk indices are traced: one compile per kind, whatever num_words is
+    compiled, compile_s = compile_ahead(
+        stream_counts, key, i32(0), i32(1), i32(total_chunks), i32(last_valid), kind=kind,
+        chunk_words=chunk_words, mesh=mesh)
     counts = np.zeros(1 if kind == "coin" else 6, dtype=object)
     done, interrupted = 0, False
     t0 = time.perf_counter()
@@ -229,18 +227,12 @@ def stream(key, num_words: int, *, kind: str, chunk_words: int, block_chunks: in
             parts = compiled(key, i32(done), i32(n), i32(total_chunks), i32(last_valid))
             counts = counts + combine_counts(jax.device_get(parts))
             done += n
-            if progress and total_chunks > block_chunks:
-                frac = done / total_chunks
-                rate = done * chunk_words / max(time.perf_counter() - t0, 1e-9)
-                bar = "#" * int(30 * frac)
-                print(f"\r{label}: [{bar:<30}] {100 * frac:5.1f}%  {rate:.3g} words/s",
-                      end="", file=sys.stderr, flush=True)
+            if progress is not None and total_chunks > block_chunks:
+                progress(label, done, total_chunks)
     except KeyboardInterrupt:
         interrupted = True
         log.warning("%s interrupted after %d of %d chunks: keeping the partial count", label,
                     done, total_chunks)
-    if progress and total_chunks > block_chunks:
-        print(file=sys.stderr)
     run_s = time.perf_counter() - t0
     words = min(done * chunk_words, num_words)
     return counts, words, Timing(compile_s=compile_s, run_s=run_s), interrupted

@@ -1,0 +1,266 @@
+"""The runner: the whole life of one job, without Hydra.
+
+It validates a composed config, sets up the job's runtime (platform, precision, matmul
+precision, compilation cache), runs the experiment's three phases, builds the
+:class:`~mathml_jax.report.Report` and writes the job folder. ``run.py`` (through
+``experiments._cli``), the notebook API (:mod:`experiments._api`) and the tests all come here.
+
+The three phases of an experiment module (see ``experiments/__init__.py``)::
+
+    results = compute(cfg, ctx)          # the only phase that calls JAX kernels
+    claims(cfg, results, ctx)            # NumPy/SciPy only: list of Claim
+    metrics(cfg, results)                # optional: {name: scalar}; KEY_METRICS for sweeps
+    for draw in FIGURES: draw(cfg, results)   # matplotlib only: a Figure (or an Animation)
+    for write in TEXTS: write(cfg, results)   # optional: Markdown documents
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+import experiments
+from experiments._schema import ConfigError, RunSettings, build
+from mathml_jax.report import Report
+
+log = logging.getLogger("mathml_jax")
+
+EXIT_BAD_CONFIG = 2
+EXIT_FAILED = 1
+
+
+def _by_profile(default: Any, fast: Any, *, _root_: DictConfig) -> Any:
+    """``${by_profile:DEFAULT,FAST}``: the value for the current ``profile``."""
+    return fast if _root_.get("profile", "default") == "fast" else default
+
+
+OmegaConf.register_new_resolver("by_profile", _by_profile, replace=True)
+
+
+class BadInput(Exception):
+    """Bad input found before any work: the message is the whole, user-facing explanation."""
+
+
+def validate(cfg: DictConfig, name: str) -> tuple[RunSettings, Any, Any]:
+    """Validates the whole composed config; returns (settings, experiment module, its config).
+
+    Raises:
+      BadInput: with a message naming the key, value and what is allowed.
+    """
+    names = experiments.available()
+    if name not in names:
+        raise BadInput(f"Unknown experiment {name!r}. Available experiments: {', '.join(names)}.")
+    top = {k: cfg.get(k) for k in ("seed", "platform", "precision", "matmul_precision", "profile",
+                                   "strict", "figures", "compilation_cache") if k in cfg}
+    try:
+        settings = build(RunSettings, OmegaConf.create(
+            OmegaConf.to_container(OmegaConf.create(top), resolve=True)), prefix="")
+        module = experiments.load(name)
+        section = cfg.get(name)
+        section = OmegaConf.create(OmegaConf.to_container(section, resolve=True)) if section else {}
+        exp_cfg = build(module.Config, section, prefix=name)
+    except ConfigError as e:
+        raise BadInput(str(e)) from None
+    return settings, module, exp_cfg
+
+
+# ------------------------------------------------------------------------------ the phases
+
+def draw(module: ModuleType, cfg: Any, results: Any) -> tuple[dict, dict, dict]:
+    """Every figure, animation and text of ``module`` from (cfg, results): matplotlib only.
+
+    Returns:
+      (figures, animations, texts), each keyed by the drawing function's name.
+    """
+    from matplotlib.animation import Animation
+
+    figures, animations, texts = {}, {}, {}
+    for fn in getattr(module, "FIGURES", ()):
+        out = fn(cfg, results)
+        (animations if isinstance(out, Animation) else figures)[fn.__name__] = out
+    for fn in getattr(module, "TEXTS", ()):
+        texts[fn.__name__] = fn(cfg, results)
+    return figures, animations, texts
+
+
+def _checked_claims(name: str, claims: list) -> list:
+    ids = [c.id for c in claims]
+    if any(not i for i in ids):
+        raise ValueError(f"{name}: every claim needs an id; missing for: "
+                         + "; ".join(c.statement for c in claims if not c.id))
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ValueError(f"{name}: claim ids must be unique, repeated: {', '.join(dup)}")
+    return claims
+
+
+def run_phases(name: str, module: ModuleType, cfg: Any, ctx) -> Report:
+    """Runs compute, claims, metrics and the figures of experiment ``name``: its Report."""
+    if not hasattr(module, "compute"):  # an experiment not yet in the three-phase shape
+        return module.run(cfg, ctx)
+    results = module.compute(cfg, ctx)
+    report = Report(name, section=module.SECTION, results=results)
+    report.claims = _checked_claims(name, list(module.claims(cfg, results, ctx)))
+    keys = set(getattr(module, "KEY_METRICS", ()))
+    metrics = module.metrics(cfg, results) if hasattr(module, "metrics") else {}
+    for k, v in metrics.items():
+        report.metric(k, v, key=k in keys)
+    report.timings = dict(ctx.timer.timings)
+    report.figures, report.animations, report.texts = draw(module, cfg, results)
+    return report
+
+
+def stderr_progress(label: str, done: int, total: int, *, _start: dict = {}) -> None:  # noqa: B006
+    """The progress callback of a terminal run: a bar on stderr for work of several steps."""
+    if total <= 1:
+        return
+    t0 = _start.setdefault(label, time.perf_counter())
+    frac = done / total
+    rate = done / max(time.perf_counter() - t0, 1e-9)
+    print(f"\r{label}: [{'#' * int(30 * frac):<30}] {100 * frac:5.1f}%  {rate:.3g} steps/s",
+          end="", file=sys.stderr, flush=True)
+    if done >= total:
+        print(file=sys.stderr)
+        _start.pop(label, None)
+
+
+# ------------------------------------------------------------------------------ one job
+
+def _versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("jax", "jaxlib", "optax", "hydra-core", "numpy", "scipy", "matplotlib",
+                "scikit-learn"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _only_hydra_files(out_dir: Path) -> bool:
+    return all(p.name == ".hydra" or p.suffix == ".log" for p in out_dir.iterdir())
+
+
+def _discard(out_dir: Path) -> None:
+    """Removes a job folder that holds nothing but what Hydra wrote at its start."""
+    if out_dir.is_dir() and _only_hydra_files(out_dir):
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _resolved_without_hydra(cfg: DictConfig) -> dict:
+    plain = OmegaConf.to_container(cfg, resolve=False)
+    plain.pop("hydra", None)
+    root = OmegaConf.create(plain)
+    return OmegaConf.to_container(root, resolve=True)
+
+
+def _context(cfg, settings, info, ctx, cache_dir, overrides, exp_cfg) -> dict:
+    return {
+        "overrides": list(overrides or []),
+        "seed": settings.seed,
+        "profile": settings.profile,
+        "device": info.as_dict(),
+        "precision": settings.precision,
+        "matmul_precision": settings.matmul_precision,
+        "compilation_cache": cache_dir or "off",
+        "eps": ctx.eps,
+        "versions": _versions(),
+        "config": _resolved_without_hydra(cfg),
+        "experiment_config": asdict(exp_cfg),
+    }
+
+
+def _record_crash(out_dir: Path, name: str, e: Exception, context: dict) -> None:
+    from mathml_jax.writer import write_json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "error.txt").write_text(traceback.format_exc())
+    write_json(out_dir / "metrics.json", {
+        "experiment": name, "status": "error", "error": f"{type(e).__name__}: {e}",
+        "claims_passed": 0, "claims_total": 0, "metrics": {}, **context})
+    log.error("%s failed: %s: %s (traceback in %s)", name, type(e).__name__, e,
+              out_dir / "error.txt")
+
+
+def _refuse(e: Exception, out_dir: Path | None, raise_errors: bool) -> int:
+    """Bad input found before any work: no job folder is left, the message is printed (or
+    raised, for the notebook API)."""
+    if out_dir is not None:
+        _discard(out_dir)
+    if raise_errors:
+        raise e if isinstance(e, BadInput) else BadInput(str(e))
+    print(f"Error: {e}", file=sys.stderr)
+    return EXIT_BAD_CONFIG
+
+
+def _setup(cfg: DictConfig, settings, overrides, exp_cfg, progress):
+    """Applies the job's compilation cache, platform and precisions: (context, run context)."""
+    from mathml_jax import runtime
+
+    # before the first compilation of the job (the mantissa probe in configure compiles)
+    cache_dir = runtime.configure_compilation_cache(settings.compilation_cache)
+    info = runtime.configure(settings.platform, settings.precision, settings.matmul_precision)
+    ctx = runtime.RunContext(seed=settings.seed, profile=settings.profile, runtime=info,
+                             progress=progress)
+    return _context(cfg, settings, info, ctx, cache_dir, overrides, exp_cfg), ctx
+
+
+def execute(cfg: DictConfig, name: str, out_dir: Path | None, overrides: list[str] | None = None,
+            *, progress=stderr_progress, raise_errors: bool = False):
+    """Validates, sets up the runtime, runs experiment ``name`` and writes its job folder
+    (``out_dir=None``: nothing is written).
+
+    Returns:
+      (status, report): status 0 (done), 1 (crashed, or a claim failed under ``strict``) or
+      2 (bad input: nothing was run and the job folder is removed); report is None unless
+      the experiment ran. With ``raise_errors`` (the notebook API), bad input raises
+      :class:`BadInput` and a crash re-raises its exception instead.
+    """
+    from mathml_jax.runtime import PlatformUnavailable
+    from mathml_jax.writer import write_report
+
+    out_dir = None if out_dir is None else Path(out_dir)
+    try:
+        settings, module, exp_cfg = validate(cfg, name)
+        context, ctx = _setup(cfg, settings, overrides, exp_cfg, progress)
+    except (BadInput, PlatformUnavailable) as e:
+        return _refuse(e, out_dir, raise_errors), None
+    log.info("%s | %s | %s on %s (%d device(s)) | matmul precision %s (eps %.3g) | seed %d | "
+             "profile %s | compilation cache %s", name, module.SECTION, settings.precision,
+             ctx.runtime.platform, ctx.runtime.device_count, settings.matmul_precision,
+             ctx.eps, settings.seed, settings.profile, context["compilation_cache"])
+    t0 = time.perf_counter()
+    try:
+        report = run_phases(name, module, exp_cfg, ctx)
+    except Exception as e:  # a crash is recorded in the job folder, then reported
+        if out_dir is not None:
+            _record_crash(out_dir, name, e, context)
+        if raise_errors or out_dir is None:
+            raise
+        return EXIT_FAILED, None
+    times = {"wall_s": time.perf_counter() - t0,
+             "compile_s": sum(t.compile_s for t in report.timings.values()),
+             "run_s": sum(t.run_s for t in report.timings.values())}
+    report.context = dict(context, **times)
+    if out_dir is not None:
+        write_report(report, out_dir, formats=settings.figures.formats, dpi=settings.figures.dpi,
+                     **report.context)
+    log.info("\n%s\n", report.claims_text())
+    log.info("compile %.2fs, run %.2fs, total %.2fs | outputs in %s", times["compile_s"],
+             times["run_s"], times["wall_s"], out_dir or "(not written)")
+    if settings.strict and not report.passed:
+        failed = [f"{c.id or c.statement} (measured {c.measured:.4g}, expected {c.expected})"
+                  for c in report.claims if not c.passed]
+        log.error("strict: %d claim(s) failed: %s", report.n_failed, "; ".join(failed))
+        return EXIT_FAILED, report
+    return 0, report
