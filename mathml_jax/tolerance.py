@@ -70,6 +70,11 @@ def standard_errors(k: float, se: float, *, what: str = "SE") -> Tol:
     return Tol(float(k) * float(se), f"{k:g} {what} (SE={_g(se)})")
 
 
+def sigmas(k: float) -> Tol:
+    """A bound on a z-score |estimate - reference| / SE: k standard errors."""
+    return Tol(float(k), f"{k:g} SE (|z| <= {k:g})")
+
+
 def bootstrap(k: float, se: float) -> Tol:
     """k bootstrap standard errors of a fitted quantity (a slope, an order, a rate)."""
     return standard_errors(k, se, what="bootstrap SE")
