@@ -28,6 +28,31 @@ __all__ = ["EXIT_BAD_CONFIG", "EXIT_FAILED", "BadInput", "SweepSummary", "execut
            "prevalidate", "run_job", "validate"]
 
 
+def experiments_help() -> str:
+    """``${mathml_experiments:}`` in Hydra's help template (``python run.py --help``): every
+    experiment with its roadmap section and the first line of its docstring. Read from the
+    modules' source (no import: help stays instant)."""
+    import ast
+
+    parts = ("Calculus", "Linear algebra", "Multivariable calculus", "Optimisation",
+             "Probability theory")
+    rows = []
+    for name in experiments.available():
+        path = Path(experiments.__file__).parent / f"{name}.py"
+        tree = ast.parse(path.read_text())
+        doc = (ast.get_docstring(tree) or "").strip().split("\n\n")[0].replace("\n", " ")
+        summary = doc.split(":", 1)[1].strip() if doc.startswith(f"``{name}``:") else doc
+        section = next((n.value.value for n in tree.body if isinstance(n, ast.Assign)
+                        and any(getattr(t, "id", "") == "SECTION" for t in n.targets)
+                        and isinstance(n.value, ast.Constant)), "")
+        part = next((i for i, p in enumerate(parts) if section.startswith(p)), len(parts))
+        rows.append((part, name, f"  {name:<18} [{section}]\n  {'':<18} {summary}"))
+    return "\n".join(r[2] for r in sorted(rows)).replace("$", "$$")  # a string.Template
+
+
+OmegaConf.register_new_resolver("mathml_experiments", experiments_help, replace=True)
+
+
 def _experiment_name(cfg: DictConfig) -> str:
     try:
         return HydraConfig.get().runtime.choices["experiment"]
@@ -37,33 +62,23 @@ def _experiment_name(cfg: DictConfig) -> str:
 
 # ----------------------------------------------------------------------------- pre-validation
 
-_HYDRA_FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
-                           "--experimental-rerun", "--info", "-i"}
-_NO_PREVALIDATION = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i",
-                     "--shell-completion", "-sc", "--resolve", "--version",
-                     "--experimental-rerun"}
+def _parse_argv(argv: list[str]) -> tuple[list[str], bool, bool]:
+    """(overrides, multirun?, should prevalidate?) of a run.py command line, parsed by Hydra's
+    own argument parser (so every flag Hydra knows is understood as Hydra understands it)."""
+    from hydra._internal.utils import get_args_parser
 
-
-def _split_argv(argv: list[str]) -> tuple[list[str], bool, bool]:
-    """(overrides, multirun?, should prevalidate?) from a run.py command line."""
-    overrides, multirun, skip = [], False, False
-    it = iter(argv)
-    for a in it:
-        if a in _NO_PREVALIDATION:
-            skip = True
-        if a in ("-m", "--multirun"):
-            multirun = True
-        elif a in _HYDRA_FLAGS_WITH_VALUE:
-            next(it, None)
-        elif a.startswith("-"):
-            if "=" not in a:
-                skip = True  # an option we do not know: let Hydra handle it
-        elif not (a.startswith("hydra.") or a.startswith("hydra/") or a.startswith("+hydra")):
-            overrides.append(a)
-    return overrides, multirun, not skip
+    try:
+        args = get_args_parser().parse_args(argv)
+    except SystemExit:  # a malformed command line: Hydra's own message is the clearest
+        return [], False, False
+    informational = (args.help or args.hydra_help or args.cfg or args.info or args.resolve
+                     or args.shell_completion or args.experimental_rerun)
+    overrides = [o for o in args.overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    return overrides, bool(args.multirun), not informational
 
 
 def _job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """The overrides of every job of the command line (a sweep expanded by Hydra's sweeper)."""
     if not multirun:
         return [overrides]
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -85,7 +100,7 @@ def prevalidate(argv: list[str] | None = None) -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    overrides, multirun, ok = _split_argv(list(sys.argv[1:] if argv is None else argv))
+    overrides, multirun, ok = _parse_argv(list(sys.argv[1:] if argv is None else argv))
     if not ok:
         return
     try:
@@ -110,32 +125,53 @@ def prevalidate(argv: list[str] | None = None) -> None:
             GlobalHydra.instance().clear()
 
 
-def composition_error(e: Exception, job: list[str]) -> BadInput:
-    """Hydra's composition errors, said in one paragraph with what is allowed."""
-    import re
-
+def _unknown_key(override, job: list[str]) -> BadInput | None:
+    """BadInput naming ``override``'s key and the keys allowed beside it, when the config
+    composed from the rest of the command line has no such key; else None."""
     from hydra import compose
 
-    text = f"{e}\n{e.__cause__ or ''}"
-    if "Could not find" in text and "experiment" in text:
-        return BadInput(f"Unknown experiment in {' '.join(job)!r}. Available experiments: "
-                        f"{', '.join(experiments.available())}.")
-    m = re.search(r"Could not override '([^']+)'", text)
-    if m and "not in struct" in text:
-        key = m.group(1)
-        parent, _, leaf = key.rpartition(".")
-        rest = [o for o in job if not o.split("=")[0].lstrip("+~").startswith(key)]
-        try:
-            node = compose("config", overrides=rest)
-            node = OmegaConf.select(node, parent) if parent else node
-            keys = ", ".join(k for k in node if k != "hydra") if isinstance(node, DictConfig) \
-                else ""
-        except Exception:  # noqa: BLE001 - the listing is a courtesy only
-            keys = ""
-        where = f"the keys of {parent} are" if parent else "the top-level keys are"
-        return BadInput(f"Unknown config key {key!r} (no {leaf!r} under "
-                        f"{parent or 'the top level'}); {where}: {keys}. Nothing was run.")
-    first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    key = override.key_or_group
+    rest = [o for o in job if o.split("=")[0].lstrip("+~") != key]
+    try:
+        node = compose("config", overrides=rest)
+    except Exception:  # noqa: BLE001 - the rest does not compose either: not this key's fault
+        return None
+    if OmegaConf.select(node, key, default=_ABSENT) is not _ABSENT:
+        return None
+    parent, _, leaf = key.rpartition(".")
+    section = OmegaConf.select(node, parent) if parent else node
+    keys = ", ".join(k for k in section if k != "hydra") if isinstance(section, DictConfig) \
+        else ""
+    where = f"the keys of {parent} are" if parent else "the top-level keys are"
+    return BadInput(f"Unknown config key {key!r} (no {leaf!r} under "
+                    f"{parent or 'the top level'}); {where}: {keys}. Nothing was run.")
+
+
+_ABSENT = object()
+
+
+def composition_error(e: Exception, job: list[str]) -> BadInput:
+    """Hydra's composition error ``e`` for the overrides ``job``, said in one paragraph with
+    what is allowed. The cause is found from the parsed overrides (Hydra's override parser and
+    the config without the override), not from the wording of Hydra's message."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(job)
+    except Exception:  # noqa: BLE001 - an unparsable override: Hydra's message says why
+        parsed = []
+    for o in parsed:
+        if o.key_or_group == "experiment" and o.value() not in experiments.available():
+            return BadInput(f"Unknown experiment {o.value()!r}. Available experiments: "
+                            f"{', '.join(experiments.available())} (python run.py --help "
+                            "describes each). Nothing was run.")
+    for o in parsed:
+        if not (o.is_add() or o.is_delete() or o.key_or_group.startswith("hydra")):
+            found = _unknown_key(o, job)
+            if found is not None:
+                return found
+    text = str(e).strip()
+    first = text.splitlines()[0] if text else type(e).__name__
     return BadInput(f"The command line could not be composed into a config: {first}. "
                     "Nothing was run.")
 
@@ -180,7 +216,7 @@ class SweepSummary(Callback):
     and makes the exit status non-zero if any job failed."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from mathml_jax.sweep_summary import summarize
+        from experiments._summary import summarize
 
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.exists():

@@ -9,9 +9,9 @@ import os
 import numpy as np
 import pytest
 
+from experiments._summary import main as summary_main
+from experiments._summary import summarize
 from mathml_jax import Claim, Report, Timing
-from mathml_jax.sweep_summary import main as summary_main
-from mathml_jax.sweep_summary import summarize
 from mathml_jax.writer import atomic_write_text, write_report
 
 
@@ -94,6 +94,8 @@ def _fake_job(sweep, num, lr, gap=None, status="ok", broken=False):
         (job / "metrics.json").write_text(json.dumps({
             "status": status, "metrics": {"final_gap": gap} if gap is not None else {},
             "key_metrics": ["final_gap"], "claims_passed": 2, "claims_total": 3,
+            "claims": [{"id": "converges", "passed": True}, {"id": "rate", "passed": lr < 1},
+                       {"id": "bound", "passed": True}],
             "error": "" if status == "ok" else "ValueError: boom"}))
 
 
@@ -113,6 +115,10 @@ def test_sweep_summary_with_failed_and_missing_jobs(tmp_path):
     assert len(csv_lines) == 6
     md = (sweep / "summary.md").read_text()
     assert "| 3 | missing |" in md and "5 jobs, 3 failed" in md
+    # one column per claim id, lined up across jobs (empty where a job made no claims)
+    assert s.columns[-4:] == ["converges", "rate", "bound", "error"]
+    assert [s.rows[i].by_id.get("rate", "") for i in range(5)] == ["pass", "pass", "FAIL", "",
+                                                                    ""]
     assert s.plot_path is not None and s.plot_path.stat().st_size > 1000
     # the command: non-zero exit because jobs failed, still writes everything
     assert summary_main([str(sweep), "--metric", "final_gap"]) == 1

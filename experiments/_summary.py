@@ -1,0 +1,259 @@
+"""Turn a sweep folder into a table (CSV and Markdown) and a plot of a metric against a parameter.
+
+Usage::
+
+    python -m mathml_jax.sweep_summary results/sweeps/<timestamp> [--metric M] [--param P]
+    python -m mathml_jax.sweep_summary            # the newest sweep under results/sweeps
+
+One row per job folder: its number, status, the overrides it ran with, its key metrics,
+"passed/total" claims, and one column per claim id (``pass`` or ``FAIL``, empty where a job
+did not make that claim), so a claim lines up across jobs. A job that crashed, was
+interrupted or has no ``metrics.json`` appears as a failed row; the summary never stops at a
+broken job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mathml_jax.writer import atomic_write, atomic_write_text
+
+
+@dataclass
+class JobRow:
+    job: str
+    status: str
+    overrides: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    claims: str = ""
+    claims_failed: int = 0
+    #: claim id -> "pass" / "FAIL"
+    by_id: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass
+class Summary:
+    rows: list[JobRow]
+    columns: list[str]
+    markdown: str
+    csv_path: Path
+    md_path: Path
+    plot_path: Path | None
+
+    @property
+    def n_jobs(self) -> int:
+        return len(self.rows)
+
+    @property
+    def n_failed(self) -> int:
+        return sum(r.status != "ok" for r in self.rows)
+
+
+def _read_overrides(job_dir: Path) -> dict[str, str]:
+    path = job_dir / ".hydra" / "overrides.yaml"
+    if not path.exists():
+        return {}
+    import yaml
+
+    try:
+        items = yaml.safe_load(path.read_text()) or []
+    except yaml.YAMLError:
+        return {}
+    out = {}
+    for item in items:
+        k, _, v = str(item).partition("=")
+        out[k.lstrip("+~")] = v
+    return out
+
+
+def read_job(job_dir: Path) -> JobRow:
+    """One row for one job folder, whatever state the folder is in."""
+    row = JobRow(job=job_dir.name, status="missing", overrides=_read_overrides(job_dir))
+    metrics_path = job_dir / "metrics.json"
+    if not metrics_path.exists():
+        row.error = "no metrics.json (the job crashed, was interrupted or never ran)"
+        return row
+    try:
+        rec = json.loads(metrics_path.read_text())
+    except (json.JSONDecodeError, OSError) as e:
+        row.status, row.error = "corrupt", f"unreadable metrics.json: {e}"
+        return row
+    row.status = rec.get("status", "ok")
+    row.error = rec.get("error", "")
+    if not row.overrides:
+        row.overrides = {k: v for k, _, v in (o.partition("=") for o in rec.get("overrides", []))}
+    metrics = rec.get("metrics", {})
+    keys = rec.get("key_metrics") or list(metrics)
+    row.metrics = {k: metrics[k] for k in keys if k in metrics}
+    row.metrics.update({k: v for k, v in metrics.items() if k not in row.metrics})
+    passed, total = rec.get("claims_passed", 0), rec.get("claims_total", 0)
+    row.claims = f"{passed}/{total}"
+    row.claims_failed = total - passed
+    row.by_id = {c["id"]: "pass" if c.get("passed") else "FAIL"
+                 for c in rec.get("claims", []) if c.get("id")}
+    return row
+
+
+def _job_dirs(sweep_dir: Path) -> list[Path]:
+    dirs = [p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(dirs, key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit()
+                                       else 0, p.name))
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _as_number(v: Any) -> float | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _union(lists) -> list[str]:
+    out: list[str] = []
+    for keys in lists:
+        out += [k for k in keys if k not in out]
+    return out
+
+
+def _write_tables(sweep_dir: Path, rows: list[JobRow], columns: list[str],
+                  table: list[dict]) -> tuple[Path, Path, str]:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns)
+    w.writeheader()
+    w.writerows(table)
+    csv_path = atomic_write_text(sweep_dir / "summary.csv", buf.getvalue())
+    md = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for t in table:
+        md.append("| " + " | ".join(_fmt(t[c]).replace("|", "\\|") for c in columns) + " |")
+    failed = sum(r.status != "ok" for r in rows)
+    md += ["", f"{len(rows)} jobs, {failed} failed, "
+           f"{sum(r.claims_failed > 0 for r in rows)} with failed claims"]
+    markdown = "\n".join(md)
+    return csv_path, atomic_write_text(sweep_dir / "summary.md", markdown + "\n"), markdown
+
+
+def summarize(sweep_dir: str | Path, metric: str | None = None, param: str | None = None,
+              max_metrics: int = 6) -> Summary:
+    """Writes ``summary.csv``, ``summary.md`` and, if a numeric metric and a swept parameter
+    exist, ``summary_<metric>_vs_<param>.png`` into ``sweep_dir``.
+
+    Args:
+      sweep_dir: the folder of one sweep (its job folders are its sub-folders).
+      metric: the metric to plot (default: the first key metric of the first successful job).
+      param: the swept parameter on the x axis (default: the first override that varies).
+      max_metrics: how many metrics become columns (key metrics first; ``metric`` always).
+    """
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"no sweep folder at {sweep_dir}")
+    rows = [read_job(d) for d in _job_dirs(sweep_dir)]
+    if not rows:
+        raise FileNotFoundError(f"{sweep_dir} holds no job folders")
+    param_keys = _union(r.overrides for r in rows)
+    varying = [k for k in param_keys if len({r.overrides.get(k) for r in rows}) > 1]
+    if metric is None:
+        metric = next((k for r in rows if r.status == "ok" for k in r.metrics
+                       if _as_number(r.metrics[k]) is not None), None)
+    shown = _union(r.metrics for r in rows)[:max_metrics]
+    if metric and metric not in shown:
+        shown.append(metric)
+    claim_ids = _union(r.by_id for r in rows)
+    columns = ["job", "status", *param_keys, *shown, "claims", *claim_ids, "error"]
+    table = [{"job": r.job, "status": r.status, **{k: r.overrides.get(k, "") for k in param_keys},
+              **{k: r.metrics.get(k, "") for k in shown}, "claims": r.claims,
+              **{k: r.by_id.get(k, "") for k in claim_ids}, "error": r.error} for r in rows]
+    csv_path, md_path, markdown = _write_tables(sweep_dir, rows, columns, table)
+    plot_path = None
+    x_param = param or (varying[0] if varying else None)
+    if metric and x_param:
+        plot_path = _plot(sweep_dir, rows, metric, x_param, varying)
+    return Summary(rows, columns, markdown, csv_path, md_path, plot_path)
+
+
+def _plot(sweep_dir: Path, rows: list[JobRow], metric: str, param: str,
+          varying: list[str]) -> Path | None:
+    from mathml_jax import plotting
+
+    others = [k for k in varying if k != param]
+    groups: dict[str, list[tuple[float, float]]] = {}
+    categorical = False
+    for r in rows:
+        y = _as_number(r.metrics.get(metric)) if r.status == "ok" else None
+        xv = r.overrides.get(param)
+        if y is None or xv is None:
+            continue
+        x = _as_number(xv)
+        categorical |= x is None
+        label = ", ".join(f"{k}={r.overrides.get(k)}" for k in others) or metric
+        groups.setdefault(label, []).append((xv if x is None else x, y))
+    if not groups:
+        return None
+    fig, ax = plotting.figure(f"{metric} against {param}")
+    for label, pts in groups.items():
+        if not categorical:
+            pts.sort()
+        xs, ys = zip(*pts, strict=True)
+        ax.plot([str(x) for x in xs] if categorical else xs, ys, "o-", label=label,
+                color=plotting.color(label))
+    if not categorical and all(x > 0 for p in groups.values() for x, _ in p):
+        xs_all = [x for p in groups.values() for x, _ in p]
+        if max(xs_all) / min(xs_all) > 20:
+            ax.set_xscale("log")
+    ys_all = [y for p in groups.values() for _, y in p]
+    if min(ys_all) > 0 and max(ys_all) / min(ys_all) > 100:
+        ax.set_yscale("log")
+    ax.set_xlabel(param)
+    ax.set_ylabel(metric)
+    ax.legend()
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f"{metric}_vs_{param}")
+    path = sweep_dir / f"summary_{safe}.png"
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=150))
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m mathml_jax.sweep_summary",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("sweep_dir", nargs="?", help="a sweep folder (default: the newest one "
+                    "under results/sweeps)")
+    ap.add_argument("--metric", help="the metric to plot")
+    ap.add_argument("--param", help="the swept parameter for the x axis")
+    args = ap.parse_args(argv)
+    sweep_dir = args.sweep_dir
+    if sweep_dir is None:
+        root = Path("results/sweeps")
+        sweeps = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        if not sweeps:
+            print("Error: no sweep folder given and none under results/sweeps.", file=sys.stderr)
+            return 2
+        sweep_dir = sweeps[-1]
+    try:
+        s = summarize(sweep_dir, metric=args.metric, param=args.param)
+    except FileNotFoundError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    print(s.markdown)
+    print(f"\nwrote {s.csv_path}, {s.md_path}" + (f", {s.plot_path}" if s.plot_path else ""))
+    return 1 if s.n_failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
