@@ -10,6 +10,10 @@ derivatives come from NumPy closed forms in float64, independent of the JAX code
 2. round-off: the step with the smallest error sits near sqrt(eps) (forward) and eps^(1/3)
    (central), within a stated factor, and below it the error grows again like 1/h;
 3. autodiff: ``jax.grad`` agrees with the exact derivative to a few ulps, at every point.
+
+Both precisions are studied in every run, whatever the job's precision (``runtime.at_precision``
+for each). The points x are drawn in float32 on purpose: a float32 number is exact in float64,
+so both studies see the same points, and the results do not depend on the job's precision.
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._schema import ConfigError, param
-from mathml_jax import Claim, Report, plotting
-from mathml_jax.calculus import ELEMENTARY, derivative_estimates, forward_difference
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
+from mathml_jax.calculus import ELEMENTARY, derivative_estimates
 from mathml_jax.convergence import fitted_slope
-from mathml_jax.runtime import RunContext
-from mathml_jax.timing import timed
+from mathml_jax.runtime import RunContext, at_precision, in_float64
 
 SECTION = "Calculus / Differentiation: the derivative as a limit"
 
@@ -40,6 +44,12 @@ REFERENCE = {
 }
 FUNCTIONS = tuple(REFERENCE)
 DTYPES = ("float32", "float64")
+METHODS = {"forward": 1.0, "central": 2.0}  # method -> order of its truncation error
+FLOOR_LABEL = {"forward": "sqrt(eps)", "central": "eps^(1/3)"}
+# Below the floor the error is round-off, noisy from step to step: its fitted slope is only
+# checked to within this of -1.
+ROUNDOFF_SLOPE_TOL = 0.3
+SECANT_H = (1.5, 1.0, 0.5, 0.25, 0.1)  # the secants drawn and checked for monotone approach
 
 
 @dataclass
@@ -67,170 +77,233 @@ class Config:
                               "each function may appear only once")
 
 
+@dataclass
+class Results:
+    """Everything the claims and figures need, as host arrays (saved as the run's series)."""
+
+    h: np.ndarray            # (m,) the log grid of steps
+    x: np.ndarray            # (n,) the points (float32 numbers, as float64)
+    eps: dict                # dtype name -> its unit round-off (elementwise arithmetic only)
+    errors: dict             # dtype name -> function -> forward (m,), central (m,) RMS errors
+                             # over the points, autodiff_max_rel, autodiff_rms
+    secant: dict             # h, slope (secant slopes at SECANT_H), tangent (exact f'(x0)),
+                             # grid_h, grid_slope (forward quotients on a fine grid, float64)
+
+
 def _theory_floor(method: str, eps: float) -> float:
     """The step where truncation and round-off balance, up to an O(1) factor."""
     return np.sqrt(eps) if method == "forward" else eps ** (1 / 3)
 
 
-def _measure(name, dtype, x64, h64):
-    """RMS errors (m,) of forward and central, and max autodiff error in ulps."""
+# ----------------------------------------------------------------------------------- compute
+
+def _measure(ctx: RunContext, name: str, dname: str, x64, h64) -> dict:
+    """RMS errors (m,) of forward and central, and the autodiff errors, in ``dname``."""
     f_jax = ELEMENTARY[name][0]
-    x = jnp.asarray(x64, dtype)
-    h = jnp.asarray(h64, dtype)
-    (fwd, cen, ad), t = timed(derivative_estimates, x, h, f=f_jax)
+
+    def estimates(x, h):
+        return ctx.timed(f"{name}_{dname}", derivative_estimates, x, h, f=f_jax)
+
+    fwd, cen, ad = (np.asarray(v, np.float64) for v in at_precision(dname, estimates, x64, h64))
     # Compare at the points the kernel actually used (x rounded to dtype), in float64.
-    xd = np.asarray(x, np.float64)
-    exact = REFERENCE[name][1](xd)
-    err = {m: np.sqrt(np.mean((np.asarray(v, np.float64) - exact) ** 2, axis=1))
-           for m, v in (("forward", fwd), ("central", cen))}
-    # elementwise arithmetic only (no matrix product): the dtype's own eps is the unit in use
-    eps = float(jnp.finfo(dtype).eps)
-    ulps = np.abs(np.asarray(ad, np.float64) - exact) / (eps * np.maximum(1.0, np.abs(exact)))
-    return err, float(ulps.max()), float(np.sqrt(np.mean((np.asarray(ad, np.float64) - exact)
-                                                             ** 2))), t
+    exact = REFERENCE[name][1](x64.astype(dname).astype(np.float64))
+    err = {m: np.sqrt(np.mean((v - exact) ** 2, axis=1)) for m, v in (("forward", fwd),
+                                                                       ("central", cen))}
+    rel = np.abs(ad - exact) / np.maximum(1.0, np.abs(exact))
+    return dict(err, autodiff_max_rel=float(rel.max()),
+                autodiff_rms=float(np.sqrt(np.mean((ad - exact) ** 2))))
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("derivative", section=SECTION)
-    rng_key = jax.random.fold_in(ctx.key, 0)
-    x64 = np.asarray(jax.random.uniform(rng_key, (cfg.num_points,), jnp.float32,
-                                        -cfg.x_max, cfg.x_max), np.float64)
+def _secants(ctx: RunContext, cfg: Config) -> dict:
+    """Forward quotients of the secant function at x0, in float64: at SECANT_H and on a grid."""
+    grid_h = np.logspace(-6, 0.3, 60)
+    f_jax = ELEMENTARY[cfg.secant_function][0]
+
+    def slopes(x, h):
+        return ctx.timed("secants", derivative_estimates, x, h, f=f_jax)[0][:, 0]
+
+    out = in_float64(slopes, np.asarray([cfg.secant_point]),
+                     np.concatenate([np.asarray(SECANT_H), grid_h]))
+    k = len(SECANT_H)
+    return {"h": np.asarray(SECANT_H), "slope": out[:k], "grid_h": grid_h,
+            "grid_slope": out[k:],
+            "tangent": float(REFERENCE[cfg.secant_function][1](cfg.secant_point))}
+
+
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    x64 = np.asarray(jax.random.uniform(jax.random.fold_in(ctx.key, 0), (cfg.num_points,),
+                                        jnp.float32, -cfg.x_max, cfg.x_max), np.float64)
     n_h = (0 - cfg.h_min_exponent) * cfg.steps_per_decade + 1
     h64 = np.logspace(cfg.h_min_exponent, 0, n_h)
-
-    results = {}  # (dtype, fn) -> (err dict, ulps, ad_rms)
+    errors, done = {d: {} for d in DTYPES}, 0
     for dname in DTYPES:
-        with jax.enable_x64(True):  # float32 arrays stay float32; float64 needs x64 on
-            dtype = jnp.dtype(dname)
-            for fn in cfg.functions:
-                err, ulps, ad_rms, t = _measure(fn, dtype, x64, h64)
-                results[dname, fn] = (err, ulps, ad_rms)
-                report.add_timing(f"{fn}_{dname}", t)
-                report.add_series(f"errors_{fn}_{dname}", h=h64, forward=err["forward"],
-                                  central=err["central"], autodiff_rms=np.array(ad_rms))
+        for fn in cfg.functions:
+            errors[dname][fn] = _measure(ctx, fn, dname, x64, h64)
+            done += 1
+            ctx.progress("derivative", done, len(DTYPES) * len(cfg.functions))
+    return Results(h=h64, x=x64, eps={d: float(np.finfo(d).eps) for d in DTYPES},
+                   errors=errors, secant=_secants(ctx, cfg))
 
-    expected_order = {"forward": 1.0, "central": 2.0}
+
+# ------------------------------------------------------------------- fits (NumPy, all phases)
+
+def _fit_mask(cfg: Config, h: np.ndarray, floor: float) -> np.ndarray:
+    return (h >= cfg.fit_margin * floor) & (h <= cfg.fit_h_max)
+
+
+def _fits(cfg: Config, r: Results, dname: str, method: str) -> tuple[dict, dict, dict]:
+    """function -> (fitted order, best step, fitted slope below the floor)."""
+    eps, h = r.eps[dname], r.h
+    floor = _theory_floor(method, eps)
+    fit = _fit_mask(cfg, h, floor)
+    # the round-off regime: between the point where x + h == x (h ~ eps|x|) and the floor,
+    # the error grows like 1/h
+    rmask = (h <= floor / 3) & (h >= 30 * eps * cfg.x_max)
+    slopes, best_h, below = {}, {}, {}
+    for fn, errs in r.errors[dname].items():
+        e = errs[method]
+        slopes[fn] = fitted_slope(h[fit], e[fit])
+        best_h[fn] = float(h[np.argmin(e)])
+        below[fn] = fitted_slope(h[rmask], e[rmask])
+    return slopes, best_h, below
+
+
+# ------------------------------------------------------------------------------------ claims
+
+def _difference_claims(cfg: Config, r: Results, dname: str, method: str) -> list[Claim]:
+    slopes, best_h, below = _fits(cfg, r, dname, method)
+    names, p = list(slopes), METHODS[method]
+    floor, label = _theory_floor(method, r.eps[dname]), FLOOR_LABEL[method]
+    _, worst = tol.worst([abs(slopes[k] - p) for k in names], names)
+    rel = {k: float(np.log10(best_h[k] / floor)) for k in names}
+    _, worst_best = tol.worst([abs(v) for v in rel.values()], names)
+    _, worst_below = tol.worst([abs(below[k] + 1) for k in names], names)
+    ref = "NumPy float64 closed-form derivatives"
+    ff = np.log10(cfg.floor_factor)
+    return [
+        Claim.close(f"{method} difference has order {p:g} ({dname}): worst fitted slope over "
+                    "the functions", slopes[worst], p, tol.absolute(cfg.order_tol, "order_tol"),
+                    id=f"order_{method}_{dname}", worst=worst, reference=ref,
+                    detail=f"h in [{cfg.fit_margin:g} x {floor:.1e}, {cfg.fit_h_max:g}], "
+                           f"RMS error over {cfg.num_points} points"),
+        Claim.within(f"{method} difference: best step is near {label} ({dname}); worst "
+                     f"log10(h_best / {label})", rel[worst_best], -ff, ff,
+                     id=f"best_step_{method}_{dname}", worst=worst_best,
+                     rule=f"within a factor floor_factor = {cfg.floor_factor:g}",
+                     reference=f"theory: truncation = round-off at h ~ {label}",
+                     detail=f"{label} = {floor:.1e}; h_best = {best_h[worst_best]:.1e}"),
+        Claim.close(f"{method} difference below the floor: error grows like 1/h ({dname}), "
+                    "worst fitted slope", below[worst_below], -1.0,
+                    tol.absolute(ROUNDOFF_SLOPE_TOL, "ROUNDOFF_SLOPE_TOL (noisy round-off)"),
+                    id=f"roundoff_slope_{method}_{dname}", worst=worst_below, reference=ref,
+                    detail="h in [30 eps x_max, floor/3]"),
+    ]
+
+
+def _autodiff_claim(cfg: Config, r: Results, dname: str) -> Claim:
+    names = list(r.errors[dname])
+    err, worst = tol.worst([r.errors[dname][k]["autodiff_max_rel"] for k in names], names)
+    return Claim.at_most(
+        f"jax.grad equals the exact derivative to a few ulps ({dname}): worst error relative to "
+        "max(1, |f'(x)|)", err, tol.roundoff(cfg.autodiff_ulps, r.eps[dname]),
+        id=f"autodiff_ulps_{dname}", worst=worst,
+        reference="NumPy float64 closed-form derivatives at the same points",
+        detail=f"{len(names)} functions x {cfg.num_points} points")
+
+
+def _secant_claim(cfg: Config, r: Results) -> Claim:
+    gaps = np.abs(r.secant["slope"] - r.secant["tangent"])
+    return Claim.holds(
+        "secant slopes approach the tangent slope monotonically as h shrinks (h = 1.5 ... 0.1)",
+        bool(np.all(np.diff(gaps) < 0)), measured=gaps[-1], id="secants_approach_tangent",
+        reference="NumPy float64 closed-form f'(x0)",
+        detail=f"{cfg.secant_function} at x0 = {cfg.secant_point:g}; measured: "
+               "|secant - f'(x0)| at h = 0.1")
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    out = []
     for dname in DTYPES:
-        eps = float(jnp.finfo(jnp.dtype(dname)).eps)
-        for method in ("forward", "central"):
-            floor = _theory_floor(method, eps)
-            fit = (h64 >= cfg.fit_margin * floor) & (h64 <= cfg.fit_h_max)
-            slopes, best_h, below = {}, {}, {}
-            for fn in cfg.functions:
-                e = results[dname, fn][0][method]
-                slopes[fn] = fitted_slope(h64[fit], e[fit])
-                best_h[fn] = h64[np.argmin(e)]
-                # the round-off regime: between the point where x + h == x (h ~ eps|x|)
-                # and the floor, the error grows like 1/h
-                rmask = (h64 <= floor / 3) & (h64 >= 30 * eps * cfg.x_max)
-                below[fn] = fitted_slope(h64[rmask], e[rmask])
-                report.metric(f"order_{method}_{fn}_{dname}", slopes[fn])
-                report.metric(f"best_h_{method}_{fn}_{dname}", best_h[fn])
-                report.metric(f"roundoff_slope_{method}_{fn}_{dname}", below[fn])
-            p = expected_order[method]
-            worst = max(slopes.values(), key=lambda s: abs(s - p))
-            report.claim(Claim.close(
-                f"{method} difference has order {p:g} ({dname}): worst fitted slope over "
-                f"{len(slopes)} functions", worst, p, tol=cfg.order_tol,
-                detail=f"h in [{cfg.fit_margin:g} x {floor:.1e}, {cfg.fit_h_max:g}], "
-                       f"RMS error over {cfg.num_points} points"))
-            rel = {fn: np.log10(best_h[fn] / floor) for fn in cfg.functions}
-            worst_fn = max(rel, key=lambda k: abs(rel[k]))
-            label = "sqrt(eps)" if method == "forward" else "eps^(1/3)"
-            report.claim(Claim.within(
-                f"{method} difference: best step is near {label} = {floor:.1e} ({dname}); "
-                f"worst log10(h_best / {label})", rel[worst_fn], -np.log10(cfg.floor_factor),
-                np.log10(cfg.floor_factor),
-                detail=f"{worst_fn}: h_best = {best_h[worst_fn]:.1e}"))
-            worst_r = max(below.values(), key=lambda s: abs(s + 1))
-            report.claim(Claim.close(
-                f"{method} difference below the floor: error grows like 1/h ({dname}), "
-                "worst fitted slope", worst_r, -1.0, tol=0.3,
-                detail="h in [30 eps x_max, floor/3]"))
-            report.metric(f"order_{method}_{dname}", float(np.mean(list(slopes.values()))),
-                          key=method == "central")
-        worst_ulps = max(results[dname, fn][1] for fn in cfg.functions)
-        report.claim(Claim.at_most(
-            f"jax.grad equals the exact derivative to a few ulps ({dname}): worst error",
-            worst_ulps, cfg.autodiff_ulps,
-            detail=f"ulps of max(1, |f'(x)|), {len(cfg.functions)} functions x "
-                   f"{cfg.num_points} points"))
-        report.metric(f"autodiff_max_ulps_{dname}", worst_ulps, key=True)
-
-    # -- secants closing in on the tangent (float64 NumPy-free: the kernel's quotient)
-    sec_h = np.array([1.5, 1.0, 0.5, 0.25, 0.1])
-    x0 = cfg.secant_point
-    f_np, df_np = REFERENCE[cfg.secant_function]
-    slope_exact = float(df_np(x0))
-    slope_h = np.logspace(-6, 0.3, 60)
-    with jax.enable_x64(True):
-        f_jax = ELEMENTARY[cfg.secant_function][0]
-        fwd_slopes = np.asarray(jax.vmap(lambda hh: forward_difference(f_jax, jnp.float64(x0),
-                                                                       hh))(jnp.asarray(slope_h)))
-        sec_slopes = np.asarray(jax.vmap(lambda hh: forward_difference(f_jax, jnp.float64(x0),
-                                                                       hh))(jnp.asarray(sec_h)))
-    gaps = np.abs(sec_slopes - slope_exact)
-    report.claim(Claim.holds(
-        f"secant slopes of {cfg.secant_function} at x={x0:g} approach the tangent slope "
-        "monotonically as h shrinks (h = 1.5 ... 0.1)", bool(np.all(np.diff(gaps) < 0)),
-        measured=gaps[-1], detail="measured: |secant - f'(x0)| at h = 0.1"))
-    report.add_series("secant", h=sec_h, slope=sec_slopes, tangent=np.array(slope_exact),
-                      slope_grid_h=slope_h, slope_grid=fwd_slopes)
-
-    _figures(report, cfg, results, h64, x0, f_np, slope_exact, sec_h, sec_slopes, slope_h,
-             fwd_slopes)
-    return report
+        for method in METHODS:
+            out += _difference_claims(cfg, r, dname, method)
+        out.append(_autodiff_claim(cfg, r, dname))
+    return out + [_secant_claim(cfg, r)]
 
 
-def _figures(report, cfg, results, h64, x0, f_np, slope_exact, sec_h, sec_slopes, slope_h,
-             fwd_slopes):
+def metrics(cfg: Config, r: Results) -> dict:
+    out = {}
+    for dname in DTYPES:
+        for method in METHODS:
+            slopes, best_h, below = _fits(cfg, r, dname, method)
+            for fn in slopes:
+                out[f"order_{method}_{fn}_{dname}"] = slopes[fn]
+                out[f"best_h_{method}_{fn}_{dname}"] = best_h[fn]
+                out[f"roundoff_slope_{method}_{fn}_{dname}"] = below[fn]
+            out[f"order_{method}_{dname}"] = float(np.mean(list(slopes.values())))
+        out[f"autodiff_max_ulps_{dname}"] = max(
+            e["autodiff_max_rel"] for e in r.errors[dname].values()) / r.eps[dname]
+    return out
+
+
+KEY_METRICS = tuple(f"{k}_{d}" for d in DTYPES for k in ("order_central", "autodiff_max_ulps"))
+
+
+# ----------------------------------------------------------------------------------- figures
+def secants(cfg: Config, r: Results):
+    x0, s = cfg.secant_point, r.secant
+    f_np = REFERENCE[cfg.secant_function][0]
     fig, (ax1, ax2) = plotting.figure(
         f"Secant slopes close in on the tangent slope of {cfg.secant_function} at x = {x0:g}",
         ncols=2)
     xs = np.linspace(x0 - 1.0, x0 + 2.0, 300)
     ax1.plot(xs, f_np(xs), color="black", label=f"f = {cfg.secant_function}")
     cmap = plotting.plt.get_cmap("viridis")
-    for i, (h, s) in enumerate(zip(sec_h, sec_slopes, strict=True)):
-        c = cmap(i / max(1, len(sec_h) - 1))
-        ax1.plot(xs, f_np(x0) + s * (xs - x0), color=c, linewidth=1.2, label=f"secant h={h:g}")
+    for i, (h, sl) in enumerate(zip(s["h"], s["slope"], strict=True)):
+        c = cmap(i / max(1, len(s["h"]) - 1))
+        ax1.plot(xs, f_np(x0) + sl * (xs - x0), color=c, linewidth=1.2, label=f"secant h={h:g}")
         ax1.plot([x0 + h], [f_np(x0 + h)], "o", color=c, markersize=4)
-    ax1.plot(xs, f_np(x0) + slope_exact * (xs - x0), **plotting.THEORY_STYLE, label="tangent")
+    ax1.plot(xs, f_np(x0) + s["tangent"] * (xs - x0), **plotting.THEORY_STYLE, label="tangent")
     ax1.plot([x0], [f_np(x0)], "ko")
     ax1.set_ylim(f_np(xs).min() - 0.5, f_np(xs).max() + 0.5)
     ax1.set_xlabel("x")
     ax1.set_ylabel("f(x)")
     ax1.legend(fontsize=8)
-    ax2.semilogx(slope_h, fwd_slopes, color=plotting.color("forward"),
+    ax2.semilogx(s["grid_h"], s["grid_slope"], color=plotting.color("forward"),
                  label="(f(x0+h) - f(x0)) / h")
-    ax2.semilogx(sec_h, sec_slopes, "o", color=plotting.color("forward"))
-    ax2.axhline(slope_exact, **plotting.THEORY_STYLE, label=f"f'(x0) = {slope_exact:.4f}")
+    ax2.semilogx(s["h"], s["slope"], "o", color=plotting.color("forward"))
+    ax2.axhline(s["tangent"], **plotting.THEORY_STYLE, label=f"f'(x0) = {s['tangent']:.4f}")
     ax2.set_xlabel("step h (log scale)")
     ax2.set_ylabel("secant slope")
     ax2.legend()
-    report.add_figure("secants", fig)
+    return fig
 
+
+def _errors_panel(ax, cfg: Config, r: Results, dname: str) -> None:
+    eps, errs = r.eps[dname], r.errors[dname]
+    for method in METHODS:
+        floor = _theory_floor(method, eps)
+        e = np.sqrt(np.mean([v[method] ** 2 for v in errs.values()], axis=0))
+        plotting.loglog_fit(ax, r.h, e, f"{method} difference", name=method, marker=".",
+                            fit_mask=_fit_mask(cfg, r.h, floor))
+        ax.axvline(floor, color=plotting.color(method), linestyle="--", linewidth=1,
+                   label=f"{FLOOR_LABEL[method]} = {floor:.0e}")
+    ad = np.sqrt(np.mean([v["autodiff_rms"] ** 2 for v in errs.values()]))
+    ax.axhline(max(ad, eps / 10), color=plotting.color("autodiff"), linestyle="-.",
+               label=f"jax.grad (RMS error {ad:.1e})")
+    ax.axhline(eps, color="gray", linestyle=":", linewidth=1, label=f"eps = {eps:.1e}")
+    ax.set_title(f"{dname}")
+    ax.set_xlabel("step h")
+    ax.set_ylabel(f"RMS error of f'(x), {len(errs)} functions")
+    ax.legend(fontsize=8, loc="lower left")
+
+
+def errors(cfg: Config, r: Results):
     fig, axes = plotting.figure(
         "Finite differences: order 1 and 2 until round-off takes over; autodiff has no step",
         ncols=2)
     for ax, dname in zip(axes, DTYPES, strict=True):
-        eps = float(jnp.finfo(jnp.dtype(dname)).eps)
-        for method in ("forward", "central"):
-            floor = _theory_floor(method, eps)
-            e = np.sqrt(np.mean([results[dname, fn][0][method] ** 2 for fn in cfg.functions],
-                                axis=0))
-            fit = (h64 >= cfg.fit_margin * floor) & (h64 <= cfg.fit_h_max)
-            plotting.loglog_fit(ax, h64, e, f"{method} difference", name=method, marker=".",
-                                fit_mask=fit)
-            ax.axvline(floor, color=plotting.color(method), linestyle="--", linewidth=1,
-                       label=("sqrt(eps)" if method == "forward" else "eps^(1/3)")
-                       + f" = {floor:.0e}")
-        ad = np.sqrt(np.mean([results[dname, fn][2] ** 2 for fn in cfg.functions]))
-        shown = max(ad, eps / 10)
-        ax.axhline(shown, color=plotting.color("autodiff"), linestyle="-.",
-                   label=f"jax.grad (RMS error {ad:.1e})")
-        ax.axhline(eps, color="gray", linestyle=":", linewidth=1, label=f"eps = {eps:.1e}")
-        ax.set_title(f"{dname}")
-        ax.set_xlabel("step h")
-        ax.set_ylabel(f"RMS error of f'(x), {len(cfg.functions)} functions")
-        ax.legend(fontsize=8, loc="lower left")
-    report.add_figure("errors", fig)
+        _errors_panel(ax, cfg, r, dname)
+    return fig
+
+
+FIGURES = (secants, errors)

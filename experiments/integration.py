@@ -13,6 +13,9 @@ Checked:
 3. Monte Carlo's RMS error falls like n^(-1/2) in the sample count;
 4. the fundamental theorem: d/dx integral_a^x f = f(x) (``jax.grad`` through the quadrature)
    at many points.
+
+The composite rules run in float64 whatever the run's precision (``runtime.in_float64``): in
+float32 Simpson's error reaches round-off after three doublings, too few for a fitted slope.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import numpy as np
 import scipy.integrate
 
 from experiments._schema import param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.calculus import (
     RULES,
     antiderivative_and_derivative,
@@ -35,8 +39,7 @@ from mathml_jax.calculus import (
     monte_carlo_running_estimates,
 )
 from mathml_jax.convergence import fitted_rate, fitted_slope
-from mathml_jax.runtime import RunContext
-from mathml_jax.timing import timed
+from mathml_jax.runtime import RunContext, in_float64
 
 SECTION = "Calculus / Integration: signed area and quadrature"
 
@@ -97,6 +100,20 @@ class Config:
     ftc_ulps: float = param(100.0, gt=0, help="bound on |dF/dx - f| in eps max|f|")
 
 
+@dataclass
+class Results:
+    """Everything the claims and figures need, as host arrays (saved as the run's series)."""
+
+    eps: float               # round-off unit of the run (Gauss-Legendre, Monte Carlo, FTC)
+    eps64: float             # round-off unit of the composite rules (always float64)
+    panels: np.ndarray       # (k,) panel counts n of the composite rules
+    nodes: np.ndarray        # (g,) Gauss-Legendre node counts
+    samples: np.ndarray      # (s,) Monte Carlo sample counts where the RMS error is measured
+    per_function: dict       # name -> exact, source, scale (max(1, int|f|)), fmax
+                             # (max(1, max|f|)), composite {rule: (k,) |error|}, gauss_error,
+                             # mc_rms_error, ftc {x, F, dF, f}
+
+
 def reference_integral(name: str) -> tuple[float, str]:
     _, fn, _, (a, b), closed = CATALOGUE[name]
     if closed is not None:
@@ -105,119 +122,178 @@ def reference_integral(name: str) -> tuple[float, str]:
     return float(val), f"scipy.integrate.quad (est. error {err:.1e})"
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("integration", section=SECTION)
-    dtype, eps = ctx.dtype, ctx.eps
+# ----------------------------------------------------------------------------------- compute
+
+def _composite_errors(ctx: RunContext, name: str, ns: np.ndarray, exact: float) -> dict:
+    """|estimate - exact| of every composite rule at every panel count, computed in float64."""
+    f, _, _, (a, b), _ = CATALOGUE[name]
+
+    def estimates(ns, a, b):
+        return ctx.timed(f"composite_rules_{name}", composite_rule_estimates, ns, a, b, f=f,
+                         n_max=int(ns[-1]))
+
+    est = np.asarray(in_float64(estimates, ns, a, b), np.float64)
+    return {rule: np.abs(est[:, r] - exact) for r, rule in enumerate(RULES)}
+
+
+def _ftc(cfg: Config, ctx: RunContext, name: str, table) -> dict:
+    """F(x) = int_a^x f by Gauss-Legendre and dF/dx by jax.grad at random points x."""
+    f, fn, _, (a, b), _ = CATALOGUE[name]
+    x = jax.random.uniform(jax.random.fold_in(ctx.key, 99), (cfg.ftc_points,), ctx.dtype, a, b)
+    F, dF = ctx.timed(f"ftc_{name}", antiderivative_and_derivative, x,
+                      jnp.asarray(a, ctx.dtype), *table, f=f)
+    xd = np.asarray(x, np.float64)
+    return {"x": xd, "F": np.asarray(F, np.float64), "dF": np.asarray(dF, np.float64),
+            "f": fn(xd)}
+
+
+def _study(cfg: Config, ctx: RunContext, name: str, key, grids: tuple, tables: tuple) -> dict:
+    """Every rule on one function: errors against the reference, and the fundamental theorem."""
+    f, fn, _, (a, b), _ = CATALOGUE[name]
+    ns, m = grids
+    exact, source = reference_integral(name)
+    aa, bb = jnp.asarray(a, ctx.dtype), jnp.asarray(b, ctx.dtype)
+    gauss = ctx.timed(f"gauss_{name}", gauss_legendre_estimates, *tables[0], aa, bb, f=f)
+    run_est = ctx.timed(f"monte_carlo_{name}", monte_carlo_running_estimates, key, aa, bb, f=f,
+                        num_samples=int(m[-1]), num_paths=cfg.mc_paths)
+    run_est = np.asarray(run_est, np.float64)[:, m - 1]
+    return {
+        "exact": exact, "source": source,
+        "scale": max(1.0, scipy.integrate.quad(lambda x: abs(fn(x)), a, b, limit=200)[0]),
+        "fmax": max(1.0, float(np.abs(fn(np.linspace(a, b, 1001))).max())),
+        "composite": _composite_errors(ctx, name, ns, exact),
+        "gauss_error": np.abs(np.asarray(gauss, np.float64) - exact),
+        "mc_rms_error": np.sqrt(np.mean((run_est - exact) ** 2, axis=0)),
+        "ftc": _ftc(cfg, ctx, name, tables[1]),
+    }
+
+
+def compute(cfg: Config, ctx: RunContext) -> Results:
     ns = 2 ** np.arange(1, cfg.max_panels_exponent + 1)
     counts = np.arange(1, cfg.gauss_max_nodes + 1)
-    t_gl, w_gl = gauss_legendre_table(counts)
-    t_gl, w_gl = jnp.asarray(t_gl, dtype), jnp.asarray(w_gl, dtype)
     m = 2 ** np.arange(4, cfg.mc_max_samples_exponent + 1)
+    gauss = tuple(jnp.asarray(v, ctx.dtype) for v in gauss_legendre_table(counts))
+    ftc = tuple(jnp.asarray(v[0], ctx.dtype) for v in gauss_legendre_table([cfg.ftc_nodes]))
     keys = jax.random.split(ctx.key, len(cfg.functions))
-    slopes = {r: {} for r in RULES}
-    gl_rates, gl_final, mc_slopes, curves = {}, {}, {}, {}
-
+    per = {}
     for fi, name in enumerate(cfg.functions):
-        f, fn, label, (a, b), _ = CATALOGUE[name]
-        exact, source = reference_integral(name)
-        scale = max(1.0, scipy.integrate.quad(lambda x, g=fn: abs(g(x)), a, b, limit=200)[0])
-        floor = cfg.floor_ulps * eps * scale
-        report.metric(f"integral_{name}", exact)
-        aa, bb = jnp.asarray(a, dtype), jnp.asarray(b, dtype)
-        curves[name] = {}
-        # Orders are measured in float64 whatever the run's precision: in float32 Simpson's
-        # error reaches round-off after three doublings, too few for a fitted slope.
-        with jax.enable_x64(True):
-            est, t = timed(composite_rule_estimates, jnp.asarray(ns),
-                           jnp.asarray(a, jnp.float64), jnp.asarray(b, jnp.float64), f=f,
-                           n_max=int(ns[-1]))
-        report.add_timing(f"composite_rules_{name}", t)
-        floor64 = cfg.floor_ulps * float(jnp.finfo(jnp.float64).eps) * scale
-        for r, rule in enumerate(RULES):
-            err = np.abs(np.asarray(est, np.float64)[:, r] - exact)
-            fit = (err > floor64) & (ns >= cfg.fit_min_panels)
-            slopes[rule][name] = -fitted_slope(ns[fit], err[fit]) if fit.sum() >= 3 else np.nan
-            curves[name][rule] = (ns, err, fit)
-            report.add_series(f"errors_{name}", n=ns, **{rule: err})
-            report.metric(f"order_{rule}_{name}", slopes[rule][name])
-        est, t = timed(gauss_legendre_estimates, t_gl, w_gl, aa, bb, f=f)
-        report.add_timing(f"gauss_{name}", t)
-        err = np.abs(np.asarray(est, np.float64) - exact)
-        pre = err > floor
-        gl_rates[name] = fitted_rate(err[pre]) if pre.sum() >= 3 else 0.0
-        gl_final[name] = (err.min() / (eps * scale), int(counts[np.argmax(err <= 100 * eps
-                                                                          * scale)])
-                          if (err <= 100 * eps * scale).any() else -1)
-        curves[name]["gauss"] = (counts, err, pre)
-        report.add_series(f"gauss_{name}", nodes=counts, error=err)
-        report.metric(f"gauss_rate_{name}", gl_rates[name])
+        per[name] = _study(cfg, ctx, name, keys[fi], (ns, m), (gauss, ftc))
+        ctx.progress("integration", fi + 1, len(cfg.functions))
+    return Results(eps=ctx.eps, eps64=ctx.eps_for(jnp.float64), panels=ns, nodes=counts,
+                   samples=m, per_function=per)
 
-        run_est, t = timed(monte_carlo_running_estimates, keys[fi], aa, bb, f=f,
-                           num_samples=int(m[-1]), num_paths=cfg.mc_paths)
-        report.add_timing(f"monte_carlo_{name}", t)
-        rms = np.sqrt(np.mean((np.asarray(run_est, np.float64)[:, m - 1] - exact) ** 2, axis=0))
-        mc_slopes[name] = fitted_slope(m, rms)
-        curves[name]["monte carlo"] = (m, rms, np.ones_like(m, bool))
-        report.add_series(f"monte_carlo_{name}", samples=m, rms_error=rms)
-        report.metric(f"mc_slope_{name}", mc_slopes[name])
-        report.metric(f"reference_{name}", source)
 
-    for rule in RULES:
+# ------------------------------------------------------------------- fits (NumPy, all phases)
+
+def _order_fit_mask(cfg: Config, r: Results, p: dict, err: np.ndarray) -> np.ndarray:
+    """The panel counts an order is fitted on: n >= fit_min_panels, error above the floor."""
+    return (err > cfg.floor_ulps * r.eps64 * p["scale"]) & (r.panels >= cfg.fit_min_panels)
+
+
+def _orders(cfg: Config, r: Results) -> dict:
+    """rule -> function -> fitted order (minus the slope of log error against log n)."""
+    out = {rule: {} for rule in RULES}
+    for name, p in r.per_function.items():
+        for rule in RULES:
+            err = p["composite"][rule]
+            fit = _order_fit_mask(cfg, r, p, err)
+            out[rule][name] = (-fitted_slope(r.panels[fit], err[fit]) if fit.sum() >= 3
+                               else float("nan"))
+    return out
+
+
+def _gauss_rate(cfg: Config, r: Results, p: dict) -> float:
+    """Fitted error ratio per added node, on the errors above the round-off floor."""
+    pre = p["gauss_error"] > cfg.floor_ulps * r.eps * p["scale"]
+    return fitted_rate(p["gauss_error"][pre]) if pre.sum() >= 3 else 0.0
+
+
+def _ftc_errors(r: Results) -> dict:
+    """name -> |dF/dx - f(x)| / max(1, max|f|) at each point."""
+    return {k: np.abs(p["ftc"]["dF"] - p["ftc"]["f"]) / p["fmax"]
+            for k, p in r.per_function.items()}
+
+
+# ------------------------------------------------------------------------------------ claims
+
+def _order_claims(cfg: Config, r: Results) -> list[Claim]:
+    out = []
+    for rule, slopes in _orders(cfg, r).items():
         p = ORDER[rule]
-        s = slopes[rule]
-        worst = max(s, key=lambda k: abs(s[k] - p) if np.isfinite(s[k]) else np.inf)
-        report.claim(Claim.close(
-            f"{rule} rule has order {p}: worst fitted slope of error vs n over "
-            f"{len(s)} functions", s[worst], p, tol=cfg.order_tol,
-            detail=f"worst: {worst}; float64, n = {cfg.fit_min_panels}..{ns[-1]}, errors above "
-                   f"{cfg.floor_ulps:g} eps"))
-        report.metric(f"order_{rule}", float(np.nanmean(list(s.values()))),
-                      key=rule in ("trapezoid", "simpson"))
-    worst = max(gl_rates, key=gl_rates.get)
-    report.claim(Claim.at_most(
-        "Gauss-Legendre converges exponentially: worst fitted error ratio per added node",
-        gl_rates[worst], cfg.gauss_rate_max, detail=f"worst: {worst}; e_m ~ C r^m"))
-    worst_f = max(gl_final, key=lambda k: gl_final[k][0])
-    report.claim(Claim.at_most(
-        f"Gauss-Legendre reaches round-off with <= {cfg.gauss_max_nodes} nodes: worst "
-        "smallest error / (eps int|f|)", gl_final[worst_f][0], 100,
-        detail="nodes to reach 100 eps: " + ", ".join(f"{k} {v[1]}" for k, v in
-                                                        gl_final.items())))
-    worst = max(mc_slopes, key=lambda k: abs(mc_slopes[k] + 0.5))
-    report.claim(Claim.close(
-        "Monte Carlo RMS error ~ n^(-1/2): worst fitted slope over functions",
-        mc_slopes[worst], -0.5, tol=cfg.mc_slope_tol,
-        detail=f"{cfg.mc_paths} paths, n = 16..{m[-1]}"))
-
-    # -- the fundamental theorem: d/dx int_a^x f = f(x)
-    t_ftc, w_ftc = (jnp.asarray(v[0], dtype) for v in gauss_legendre_table([cfg.ftc_nodes]))
-    k_ftc = jax.random.fold_in(ctx.key, 99)
-    worst_ftc, ftc_curves = 0.0, {}
-    for name in cfg.functions:
-        f, fn, _, (a, b), _ = CATALOGUE[name]
-        x = jax.random.uniform(k_ftc, (cfg.ftc_points,), dtype, a, b)
-        (F, dF), t = timed(antiderivative_and_derivative, x, jnp.asarray(a, dtype), t_ftc,
-                           w_ftc, f=f)
-        report.add_timing(f"ftc_{name}", t)
-        xd = np.asarray(x, np.float64)
-        fmax = np.abs(fn(np.linspace(a, b, 1001))).max()
-        e = np.abs(np.asarray(dF, np.float64) - fn(xd)).max() / (eps * max(1.0, fmax))
-        worst_ftc = max(worst_ftc, e)
-        ftc_curves[name] = (xd, np.asarray(F, np.float64), np.asarray(dF, np.float64))
-        report.add_series(f"ftc_{name}", x=xd, F=np.asarray(F), dF=np.asarray(dF), f=fn(xd))
-    report.claim(Claim.at_most(
-        "fundamental theorem: d/dx int_a^x f(t) dt (jax.grad) = f(x); worst |dF/dx - f| / eps",
-        worst_ftc, cfg.ftc_ulps,
-        detail=f"{cfg.ftc_points} points x {len(cfg.functions)} functions; F by "
-               f"{cfg.ftc_nodes}-node Gauss-Legendre; relative to max(1, max|f|)"))
-    report.metric("ftc_max_error_ulps", worst_ftc, key=True)
-
-    _figures(report, cfg, curves, slopes, gl_rates, ftc_curves)
-    return report
+        names = list(slopes)
+        _, worst = tol.worst([abs(slopes[k] - p) for k in names], names)
+        out.append(Claim.close(
+            f"{rule} rule has order {p}: worst fitted slope of error vs n over the functions",
+            slopes[worst], p, tol.absolute(cfg.order_tol, "order_tol"), id=f"order_{rule}",
+            worst=worst, reference="closed form or scipy.integrate.quad (float64)",
+            detail=f"float64, n = {cfg.fit_min_panels}..{r.panels[-1]}, errors above "
+                   f"{cfg.floor_ulps:g} eps int|f|; {len(names)} functions"))
+    return out
 
 
-def _figures(report, cfg, curves, slopes, gl_rates, ftc_curves):
-    f, fn, label, (a, b), _ = CATALOGUE["signed"]
+def _gauss_claims(cfg: Config, r: Results) -> list[Claim]:
+    names = list(r.per_function)
+    rate, worst = tol.worst([_gauss_rate(cfg, r, r.per_function[k]) for k in names], names)
+    best = {k: p["gauss_error"].min() / p["scale"] for k, p in r.per_function.items()}
+    floor, where = tol.worst(list(best.values()), names)
+    reached = {k: (int(r.nodes[np.argmax(ok)]) if ok.any() else -1) for k, ok in (
+        (k, p["gauss_error"] <= 100 * r.eps * p["scale"]) for k, p in r.per_function.items())}
+    return [
+        Claim.at_most("Gauss-Legendre converges exponentially: worst fitted error ratio per "
+                      "added node", rate, tol.absolute(cfg.gauss_rate_max, "gauss_rate_max"),
+                      id="gauss_exponential", worst=worst, detail="e_m ~ C r^m",
+                      reference="closed form or scipy.integrate.quad (float64)"),
+        Claim.at_most("Gauss-Legendre reaches round-off within the node budget: worst smallest "
+                      "error / int|f|", floor, tol.roundoff(100, r.eps), id="gauss_roundoff",
+                      worst=where, reference="closed form or scipy.integrate.quad (float64)",
+                      detail=f"<= {cfg.gauss_max_nodes} nodes; nodes to reach 100 eps: "
+                             + ", ".join(f"{k} {v}" for k, v in reached.items())),
+    ]
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    names = list(r.per_function)
+    mc = [fitted_slope(r.samples, r.per_function[k]["mc_rms_error"]) for k in names]
+    _, worst_mc = tol.worst([abs(s + 0.5) for s in mc], names)
+    ftc = _ftc_errors(r)
+    ftc_err, ftc_where = tol.worst(np.concatenate(list(ftc.values())),
+                                   [f"{k}, x = {x:.4g}" for k, p in r.per_function.items()
+                                    for x in p["ftc"]["x"]])
+    return _order_claims(cfg, r) + _gauss_claims(cfg, r) + [
+        Claim.close("Monte Carlo RMS error ~ n^(-1/2): worst fitted slope over functions",
+                    mc[names.index(worst_mc)], -0.5,
+                    tol.absolute(cfg.mc_slope_tol, "mc_slope_tol"), id="monte_carlo_rate",
+                    worst=worst_mc, reference="central limit theorem: slope -1/2",
+                    detail=f"{cfg.mc_paths} paths, n = {r.samples[0]}..{r.samples[-1]}"),
+        Claim.at_most("fundamental theorem: d/dx int_a^x f(t) dt (jax.grad) = f(x); worst "
+                      "|dF/dx - f| / max(1, max|f|)", ftc_err, tol.roundoff(cfg.ftc_ulps, r.eps),
+                      id="fundamental_theorem", worst=ftc_where,
+                      reference="the integrand f(x) in NumPy float64",
+                      detail=f"{cfg.ftc_points} points x {len(names)} functions; F by "
+                             f"{cfg.ftc_nodes}-node Gauss-Legendre"),
+    ]
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    orders, out = _orders(cfg, r), {}
+    for name, p in r.per_function.items():
+        out[f"integral_{name}"] = p["exact"]
+        out.update({f"order_{rule}_{name}": orders[rule][name] for rule in RULES})
+        out[f"gauss_rate_{name}"] = _gauss_rate(cfg, r, p)
+        out[f"mc_slope_{name}"] = fitted_slope(r.samples, p["mc_rms_error"])
+        out[f"reference_{name}"] = p["source"]
+    out.update({f"order_{rule}": float(np.nanmean(list(orders[rule].values())))
+                for rule in RULES})
+    out["ftc_max_error_ulps"] = max(float(e.max()) for e in _ftc_errors(r).values()) / r.eps
+    return out
+
+
+KEY_METRICS = ("order_trapezoid", "order_simpson", "ftc_max_error_ulps")
+
+
+# ----------------------------------------------------------------------------------- figures
+def signed_area(cfg: Config, r: Results):
+    _, fn, label, (a, b), _ = CATALOGUE["signed"]
     fig, (ax1, ax2) = plotting.figure(
         "Signed area: the integral counts area below the axis as negative", ncols=2)
     xs = np.linspace(a, b, 400)
@@ -245,30 +321,43 @@ def _figures(report, cfg, curves, slopes, gl_rates, ftc_curves):
     ax2.set_xlabel("x")
     ax2.set_ylabel("f(x)")
     ax2.legend()
-    report.add_figure("signed_area", fig)
+    return fig
 
-    names = list(curves)
+
+def _convergence_panel(ax, cfg: Config, r: Results, name: str) -> None:
+    p = r.per_function[name]
+    for rule in RULES:
+        err = p["composite"][rule]
+        plotting.loglog_fit(ax, r.panels, np.maximum(err, 1e-18), rule, name=rule, marker=".",
+                            fit_mask=_order_fit_mask(cfg, r, p, err))
+        for line in ax.lines[-2:]:  # the data and its fitted line
+            line.set_color(RULE_COLORS[rule])
+    ax.loglog(r.nodes, np.maximum(p["gauss_error"], 1e-18), "s-", color=RULE_COLORS["gauss"],
+              markersize=3, label=f"Gauss-Legendre (x{_gauss_rate(cfg, r, p):.2f} per node)")
+    plotting.loglog_fit(ax, r.samples, np.maximum(p["mc_rms_error"], 1e-18), "monte carlo",
+                        name="monte carlo", marker=".")
+    for line in ax.lines[-2:]:
+        line.set_color(RULE_COLORS["monte carlo"])
+    ax.set_title(CATALOGUE[name][2], fontsize=10)
+    ax.set_xlabel("points n (panels, nodes or samples)")
+    ax.set_ylabel("|error|")
+    ax.legend(fontsize=7, loc="lower left")
+
+
+def convergence(cfg: Config, r: Results):
+    names = list(r.per_function)
     fig, axes = plotting.figure(
         "Error against number of points: orders 1, 2, 4, exponential, and 1/2 for Monte Carlo",
         ncols=len(names), width=4.4, height=4.2)
     for ax, name in zip(np.atleast_1d(axes), names, strict=True):
-        for rule, (x, err, fit) in curves[name].items():
-            e = np.maximum(err, 1e-18)
-            if rule == "gauss":
-                ax.loglog(x, e, "s-", color=RULE_COLORS["gauss"], markersize=3,
-                          label=f"Gauss-Legendre (x{gl_rates[name]:.2f} per node)")
-            else:
-                plotting.loglog_fit(ax, x, e, rule, name=rule, marker=".", fit_mask=fit)
-                for line in ax.lines[-2:]:  # the data and its fitted line
-                    line.set_color(RULE_COLORS[rule])
-        ax.set_title(CATALOGUE[name][2], fontsize=10)
-        ax.set_xlabel("points n (panels, nodes or samples)")
-        ax.set_ylabel("|error|")
-        ax.legend(fontsize=7, loc="lower left")
-    report.add_figure("convergence", fig)
+        _convergence_panel(ax, cfg, r, name)
+    return fig
 
+
+def fundamental_theorem(cfg: Config, r: Results):
     fig, ax = plotting.figure("Fundamental theorem: the derivative of x -> int_a^x f is f")
-    for name, (x, _, dF) in ftc_curves.items():
+    for name, p in r.per_function.items():
+        x, dF = p["ftc"]["x"], p["ftc"]["dF"]
         o = np.argsort(x)
         fn = CATALOGUE[name][1]
         xs = np.linspace(x.min(), x.max(), 300)
@@ -278,4 +367,7 @@ def _figures(report, cfg, curves, slopes, gl_rates, ftc_curves):
     ax.set_xlabel("x")
     ax.set_ylabel("f(x) and dF/dx")
     ax.legend(fontsize=8)
-    report.add_figure("fundamental_theorem", fig)
+    return fig
+
+
+FIGURES = (signed_area, convergence, fundamental_theorem)

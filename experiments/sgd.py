@@ -21,7 +21,8 @@ import numpy as np
 import scipy.optimize
 
 from experiments._schema import ConfigError, param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.convergence import bootstrap_slope_se, fitted_slope
 from mathml_jax.data import BREAST_CANCER_N, breast_cancer
 from mathml_jax.optimization import (
@@ -35,11 +36,11 @@ from mathml_jax.optimization import (
 )
 from mathml_jax.optimization.stochastic import train_seeds
 from mathml_jax.runtime import RunContext
-from mathml_jax.timing import timed
 
 SECTION = "Probability theory / Law of large numbers: stochastic gradient descent"
 
 Z_BOUND = 4.0  # Monte Carlo claims: |estimate - exact| <= 4 standard errors
+FULL = "full batch"
 
 # Called once per run outside the timed kernels: jitted, each is one compiled program (called
 # op by op, each would compile, or load from the cache, one small program per primitive).
@@ -81,6 +82,25 @@ class Config:
                                   "at most 200,000,000")
 
 
+@dataclass
+class Results:
+    """Everything the claims and figures need, as host arrays (saved as the run's series)."""
+
+    num_examples: int        # N
+    num_features: int        # d
+    reference_loss: float    # L(w*) of SciPy's L-BFGS optimum (float64)
+    reference_grad_norm: float  # ||grad L(w*)|| by the closed-form NumPy gradient
+    jax_loss_at_reference: float  # the JAX loss at w*, in the run's dtype
+    sigma2: float            # population variance of the per-example gradients at w = 0
+    max_abs_gradient: float  # max |g_i| over examples and coordinates at w = 0 (NumPy)
+    unbiasedness: dict       # m (batches,), sq_errors (paths, batches): ||mean - full||^2
+    variance: dict           # batch_size, measured, standard_error, exact, with_replacement
+    smoothness_L: float      # the bound L on the Hessian's largest eigenvalue
+    full_batch_lr: float     # the step of full-batch gradient descent
+    training: dict           # label -> batch_size, lr, schedule, optimizer, epoch,
+                             # gradient_evaluations, loss (seeds, epochs+1), gap, final_gap
+
+
 # ------------------------------------------------------------------ independent NumPy reference
 
 def _np_loss(w, X, y, l2):
@@ -102,158 +122,243 @@ def reference_optimum(X, y, l2):
     return res.x, float(res.fun)
 
 
-# ----------------------------------------------------------------------------------- the run
+def exact_variance(sigma2: float, n: int, b) -> np.ndarray:
+    """E||g_B - grad L||^2 = (sigma^2/B)(N-B)/(N-1): B of N drawn without replacement."""
+    b = np.asarray(b, dtype=np.float64)
+    return sigma2 / b * (n - b) / (n - 1)
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("sgd", section=SECTION)
-    dtype, eps = ctx.dtype, ctx.eps
+
+def _label(b: int, n: int) -> str:
+    return FULL if b == n else f"B={b}"
+
+
+def _tag(label: str) -> str:
+    """A run's label as a name part: "B=16" -> "B16", "full batch" -> "full_batch"."""
+    return label.replace(" ", "_").replace("=", "")
+
+
+# ----------------------------------------------------------------------------------- compute
+
+def _unbiasedness(cfg: Config, ctx: RunContext, G, key) -> dict:
+    sq = ctx.timed("running_mean", running_mean_sq_errors, G, key, batch_size=cfg.batch_size,
+                   num_batches=cfg.num_batches, num_paths=cfg.num_paths)
+    return {"m": np.arange(1, cfg.num_batches + 1),
+            "sq_errors": np.asarray(sq, np.float64)}  # (paths, batches)
+
+
+def _variance(cfg: Config, ctx: RunContext, G, key, sigma2: float, n: int) -> dict:
+    bs = np.asarray(cfg.variance_batch_sizes)
+    sqe = ctx.timed("variance", minibatch_gradient_sq_errors, G, key, jax.device_put(bs),
+                    num_draws=cfg.variance_draws)
+    sqe = np.asarray(sqe, np.float64)  # (sizes, draws)
+    return {"batch_size": bs, "measured": sqe.mean(axis=1),
+            "standard_error": sqe.std(axis=1, ddof=1) / np.sqrt(cfg.variance_draws),
+            "exact": exact_variance(sigma2, n, bs),
+            "with_replacement": sigma2 / bs.astype(np.float64)}
+
+
+def _training_runs(cfg: Config, n: int, full_lr: float) -> list[tuple]:
+    """(batch size, lr, schedule, epochs, optimizer) of every run: the minibatch runs, then
+    full-batch gradient descent."""
+    runs = [(b, cfg.lr, cfg.schedule, cfg.epochs, cfg.optimizer)
+            for b in sorted({*cfg.batch_sizes, cfg.batch_size}) if b < n]
+    runs.append((n, full_lr, "constant", cfg.full_batch_epochs, "sgd"))
+    return runs
+
+
+def _train(cfg: Config, ctx: RunContext, data: tuple, key, full_lr: float,
+           loss_star: float) -> dict:
+    """Every training run, the seeds of each in one vmap; final gaps by the NumPy loss."""
+    X, y, l2, X64, y64 = data
+    n, d = X64.shape
+    keys = jax.random.split(key, cfg.seeds)
+    w0 = jax.device_put(np.zeros(d, ctx.dtype))
+    runs = _training_runs(cfg, n, full_lr)
+    out = {}
+    for i, (b, lr, schedule, epochs, opt) in enumerate(runs):
+        label = _label(b, n)
+        lr_ = jax.device_put(np.asarray(lr, ctx.dtype))
+        losses, w_final = ctx.timed(f"train_{_tag(label)}", train_seeds, w0, X, y, l2, lr_, keys,
+                                    loss_fn=logistic_loss, optimizer=opt, schedule=schedule,
+                                    batch_size=b, epochs=epochs)
+        losses = np.asarray(losses, np.float64)
+        gaps = np.array([_np_loss(np.asarray(wf, np.float64), X64, y64, cfg.l2) - loss_star
+                         for wf in np.asarray(w_final)])
+        out[label] = {"batch_size": b, "lr": float(lr), "schedule": schedule,
+                      "optimizer": opt, "epoch": np.arange(epochs + 1),
+                      "gradient_evaluations": np.arange(epochs + 1) * (n // b) * b,
+                      "loss": losses, "gap": losses - loss_star, "final_gap": gaps}
+        ctx.progress("sgd training", i + 1, len(runs))
+    return out
+
+
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    dtype = ctx.dtype
     X64, y64 = breast_cancer()
     n, d = X64.shape
     # cast by NumPy, then copied to the device (jnp.asarray compiles a small program)
     X, y = jax.device_put(X64.astype(dtype)), jax.device_put(y64.astype(dtype))
     l2 = jax.device_put(np.asarray(cfg.l2, dtype))
     k_unbiased, k_var, k_train = jax.random.split(ctx.key, 3)
-
-    # -- reference optimum (float64 NumPy/SciPy) and a check of the JAX model against it
+    # reference optimum (float64 NumPy/SciPy); per-example gradients at w = 0 from NumPy
     w_star, loss_star = reference_optimum(X64, y64, cfg.l2)
-    grad_star = _np_per_example_grads(w_star, X64, y64, cfg.l2).mean(axis=0)
-    report.metric("reference_loss", loss_star)
-    report.claim(Claim.at_most(
-        "reference optimum (SciPy L-BFGS, float64) is stationary: ||grad L(w*)||",
-        np.linalg.norm(grad_star), 1e-6))
-    jax_loss = float(_logistic_loss(w_star.astype(dtype), X, y, l2))
-    report.claim(Claim.close("JAX loss at w* equals the NumPy reference loss", jax_loss,
-                             loss_star, tol=100 * eps * max(1.0, loss_star),
-                             detail="tolerance 100 eps"))
-
-    # -- per-example gradients at a fixed point; population variance sigma^2 from NumPy
-    w_fixed = np.zeros(d)
-    G64 = _np_per_example_grads(w_fixed, X64, y64, cfg.l2)
-    g_full = G64.mean(axis=0)
-    sigma2 = float(np.mean(np.sum((G64 - g_full) ** 2, axis=1)))
-
-    def exact_variance(b):
-        b = np.asarray(b, dtype=np.float64)
-        return sigma2 / b * (n - b) / (n - 1)
-
-    G = _per_example_gradients(w_fixed.astype(dtype), X, y, l2)
-    report.metric("sigma2", sigma2)
-
-    # -- 1. unbiasedness: running average of m minibatch gradients -> full gradient
-    B = cfg.batch_size
-    sq, t = timed(running_mean_sq_errors, G, k_unbiased, batch_size=B,
-                  num_batches=cfg.num_batches, num_paths=cfg.num_paths)
-    report.add_timing("running_mean", t)
-    sq = np.asarray(sq, np.float64)  # (paths, batches)
-    m = np.arange(1, cfg.num_batches + 1)
-    mse = sq.mean(axis=0)
-    rms = np.sqrt(mse)
-    theory_mse = exact_variance(B) / m
-    if B < n:
-        slope = fitted_slope(m, rms)
-        slope_se = bootstrap_slope_se(m, sq, np.random.default_rng(ctx.seed))
-        report.claim(Claim.close(
-            f"averaging m minibatch gradients (B={B}): error ~ m^(-1/2), fitted slope",
-            slope, -0.5, tol=Z_BOUND * slope_se,
-            detail=f"RMS over {cfg.num_paths} paths; tol {Z_BOUND:g} bootstrap SE"))
-        se_last = sq[:, -1].std(ddof=1) / np.sqrt(cfg.num_paths)
-        report.claim(Claim.close(
-            f"mean squared error after m={cfg.num_batches} minibatches = Var(g_B)/m",
-            mse[-1], theory_mse[-1], tol=Z_BOUND * se_last,
-            detail=f"{Z_BOUND:g} standard errors"))
-        report.metric("unbiased_slope", slope, key=True)
-    else:
-        report.claim(Claim.at_most("B = N: every minibatch gradient is the full gradient",
-                                   rms.max(), 10 * n * eps * np.abs(G64).max() * np.sqrt(d)))
-    report.add_series("unbiasedness", m=m, mse=mse, theory_mse=theory_mse)
-
-    # -- 2. variance against batch size, exact formula for sampling without replacement
-    bs = np.asarray(cfg.variance_batch_sizes)
-    sqe, t = timed(minibatch_gradient_sq_errors, G, k_var, jax.device_put(bs),
-                   num_draws=cfg.variance_draws)
-    report.add_timing("variance", t)
-    sqe = np.asarray(sqe, np.float64)  # (sizes, draws)
-    var_meas = sqe.mean(axis=1)
-    var_se = sqe.std(axis=1, ddof=1) / np.sqrt(cfg.variance_draws)
-    var_exact = exact_variance(bs)
-    partial_ = bs < n
-    if partial_.any():
-        z = np.abs(var_meas[partial_] - var_exact[partial_]) / var_se[partial_]
-        report.claim(Claim.at_most(
-            f"Var(g_B) = (sigma^2/B)(N-B)/(N-1) for B in {bs[partial_].min()}..."
-            f"{bs[partial_].max()}: largest |z|", z.max(), Z_BOUND,
-            detail=f"{partial_.sum()} batch sizes x {cfg.variance_draws} draws; "
-                   "z = (measured - exact)/SE"))
-        report.metric("variance_max_z", float(z.max()))
-    if (~partial_).any():
-        bound = d * (n * eps * np.abs(G64).max()) ** 2
-        report.claim(Claim.at_most("B = N: variance is exactly 0 (finite-population correction)",
-                                   var_meas[~partial_].max(), bound,
-                                   detail="round-off bound d (N eps max|g_i|)^2"))
-    report.metric("variance_at_batch_size", float(exact_variance(B)), key=True)
-    report.add_series("variance", batch_size=bs, measured=var_meas, standard_error=var_se,
-                      exact=var_exact, with_replacement=sigma2 / bs.astype(np.float64))
-
-    # -- 3. training: SGD with several batch sizes and full-batch GD, seeds in one vmap
-    L = float(smoothness_constant(jax.device_put(X64), cfg.l2))
-    report.metric("smoothness_L", L)
+    G64 = _np_per_example_grads(np.zeros(d), X64, y64, cfg.l2)
+    sigma2 = float(np.mean(np.sum((G64 - G64.mean(axis=0)) ** 2, axis=1)))
+    G = _per_example_gradients(np.zeros(d, dtype), X, y, l2)
+    L = float(smoothness_constant(jax.device_put(X64.astype(dtype)), cfg.l2))
     full_lr = cfg.full_batch_lr if cfg.full_batch_lr is not None else 1.0 / L
-    runs = [(b, cfg.lr, cfg.schedule, cfg.epochs, cfg.optimizer)
-            for b in sorted({*cfg.batch_sizes, B}) if b < n]
-    runs.append((n, full_lr, "constant", cfg.full_batch_epochs, "sgd"))
-    keys = jax.random.split(k_train, cfg.seeds)
-    w0 = jax.device_put(np.zeros(d, dtype))
-    curves, worst_gap = {}, 0.0
-    for b, lr, schedule, epochs, opt in runs:
-        label = "full batch" if b == n else f"B={b}"
-        lr_ = jax.device_put(np.asarray(lr, dtype))
-        (losses, w_final), t = timed(train_seeds, w0, X, y, l2, lr_, keys,
-                                     loss_fn=logistic_loss, optimizer=opt, schedule=schedule,
-                                     batch_size=b, epochs=epochs)
-        report.add_timing(f"train_{label.replace(' ', '_').replace('=', '')}", t)
-        losses = np.asarray(losses, np.float64)
-        gaps = np.array([_np_loss(np.asarray(wf, np.float64), X64, y64, cfg.l2) - loss_star
-                         for wf in np.asarray(w_final)])
-        finite = np.isfinite(losses).all()
-        worst = float(gaps.max()) if finite else float("inf")
-        worst_gap = max(worst_gap, worst)
-        what = (f"full-batch GD, step {lr:.3g}, {epochs} steps" if b == n else
-                f"{opt} B={b}, lr {lr:g} ({schedule}), {epochs} epochs")
-        report.claim(Claim.at_most(f"{what}: worst final gap over {cfg.seeds} seeds", worst,
-                                   cfg.gap_tol, detail="gap L(w) - L(w*) in float64"))
-        if b == n:
-            # The descent lemma: with step <= 1/L on an L-smooth function, every step decreases
-            # the loss (up to round-off in the loss evaluation).
-            rises = np.diff(losses[0])
-            if full_lr <= 1.0 / L:
-                report.claim(Claim.at_most(
-                    "descent lemma: GD with step <= 1/L never increases the loss (largest rise)",
-                    rises.max(), 10 * eps * losses[0, 0]))
-        report.metric(f"final_gap_{label.replace(' ', '_').replace('=', '')}", worst)
-        evals = np.arange(epochs + 1) * (n // b) * b
-        curves[label] = (np.arange(epochs + 1), evals, losses - loss_star)
-        report.add_series(f"train_{label.replace(' ', '_').replace('=', '')}",
-                          epoch=np.arange(epochs + 1), gradient_evaluations=evals,
-                          loss=losses, gap=losses - loss_star, final_gap=gaps)
-    report.metric("final_gap", report.metrics[f"final_gap_B{B}"] if B < n else
-                  report.metrics["final_gap_full_batch"], key=True)
-    report.metric("worst_final_gap", worst_gap)
-
-    _figures(report, cfg, curves, m, rms, theory_mse, bs, var_meas, var_se, var_exact,
-             sigma2, n)
-    return report
+    return Results(
+        num_examples=n, num_features=d, reference_loss=loss_star,
+        reference_grad_norm=float(np.linalg.norm(
+            _np_per_example_grads(w_star, X64, y64, cfg.l2).mean(axis=0))),
+        jax_loss_at_reference=float(_logistic_loss(w_star.astype(dtype), X, y, l2)),
+        sigma2=sigma2, max_abs_gradient=float(np.abs(G64).max()),
+        unbiasedness=_unbiasedness(cfg, ctx, G, k_unbiased),
+        variance=_variance(cfg, ctx, G, k_var, sigma2, n),
+        smoothness_L=L, full_batch_lr=float(full_lr),
+        training=_train(cfg, ctx, (X, y, l2, X64, y64), k_train, full_lr, loss_star))
 
 
-def _figures(report, cfg, curves, m, rms, theory_mse, bs, var_meas, var_se, var_exact,
-             sigma2, n):
+# ------------------------------------------------------------------------------------ claims
+
+def _reference_claims(r: Results, eps: float) -> list[Claim]:
+    return [
+        Claim.at_most("reference optimum (SciPy L-BFGS, float64) is stationary: ||grad L(w*)||",
+                      r.reference_grad_norm, tol.absolute(1e-6, "stationarity bound 1e-6"),
+                      id="reference_is_stationary",
+                      reference="closed-form NumPy gradient of the logistic loss (float64)"),
+        Claim.close("JAX loss at w* equals the NumPy reference loss", r.jax_loss_at_reference,
+                    r.reference_loss, tol.roundoff(100, eps, scale=max(1.0, r.reference_loss)),
+                    id="jax_loss_matches_numpy",
+                    reference="NumPy float64 loss (logaddexp) at SciPy's optimum"),
+    ]
+
+
+def _unbiasedness_claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    m, sq = r.unbiasedness["m"], r.unbiasedness["sq_errors"]
+    n, mse = r.num_examples, sq.mean(axis=0)
+    size = f"B={cfg.batch_size}, {cfg.num_paths} paths x {cfg.num_batches} minibatches"
+    if cfg.batch_size >= n:
+        scale = r.max_abs_gradient * np.sqrt(r.num_features)
+        return [Claim.at_most("B = N: every minibatch gradient is the full gradient (largest "
+                              "RMS error)", np.sqrt(mse).max(),
+                              tol.roundoff(10, ctx.eps, n=n, scale=scale),
+                              id="full_minibatch_is_full_gradient", detail=size,
+                              reference="the full gradient (the mean of all N per-example "
+                                        "gradients)")]
+    slope_se = bootstrap_slope_se(m, sq, np.random.default_rng(ctx.seed))
+    theory_last = exact_variance(r.sigma2, n, cfg.batch_size) / m[-1]
+    se_last = sq[:, -1].std(ddof=1) / np.sqrt(sq.shape[0])
+    return [
+        Claim.close("averaging m minibatch gradients: RMS error ~ m^(-1/2), fitted slope",
+                    fitted_slope(m, np.sqrt(mse)), -0.5, tol.bootstrap(Z_BOUND, slope_se),
+                    id="unbiased_average_slope", detail=size,
+                    reference="law of large numbers: slope -1/2 (bootstrap over paths)"),
+        Claim.close("mean squared error after the last minibatch = Var(g_B)/m", mse[-1],
+                    theory_last, tol.standard_errors(Z_BOUND, se_last),
+                    id="unbiased_average_mse", detail=size,
+                    reference="closed form (sigma^2/B)(N-B)/(N-1)/m, sigma^2 from NumPy"),
+    ]
+
+
+def _variance_claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    v, n, out = r.variance, r.num_examples, []
+    part = v["batch_size"] < n
+    if part.any():
+        z = np.abs(tol.z_score(v["measured"][part], v["exact"][part],
+                               v["standard_error"][part]))
+        zmax, where = tol.worst(z, [f"B={b}" for b in v["batch_size"][part]])
+        out.append(Claim.at_most(
+            "Var(g_B) = (sigma^2/B)(N-B)/(N-1) for every batch size B < N: largest |z|", zmax,
+            tol.sigmas(Z_BOUND), id="minibatch_variance_formula", worst=where,
+            reference="closed form for sampling without replacement, sigma^2 from NumPy",
+            detail=f"{part.sum()} batch sizes x {cfg.variance_draws} draws"))
+    if (~part).any():
+        bound = r.num_features * (n * ctx.eps * r.max_abs_gradient) ** 2
+        out.append(Claim.at_most(
+            "B = N: variance is exactly 0 (finite-population correction)",
+            v["measured"][~part].max(),
+            tol.absolute(bound, f"d (N eps max|g_i|)^2 (eps={ctx.eps:.3g}): round-off of a "
+                                "mean of N terms, squared, over d coordinates"),
+            id="full_batch_variance_zero",
+            reference="closed form (N-B)/(N-1) = 0 at B = N"))
+    return out
+
+
+def _training_claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    worst = {k: float(t["final_gap"].max()) if np.isfinite(t["loss"]).all() else float("inf")
+             for k, t in r.training.items()}
+    mini = {k: g for k, g in worst.items() if k != FULL}
+    out = []
+    if mini:
+        gap, where = tol.worst(list(mini.values()), list(mini))
+        out.append(Claim.at_most(
+            "every minibatch run reaches the optimum: worst final gap L(w) - L(w*) over batch "
+            "sizes and seeds", gap, tol.absolute(cfg.gap_tol, "stated gap gap_tol"),
+            id="minibatch_final_gap", worst=where,
+            reference="SciPy L-BFGS optimum in float64 (gap by the NumPy loss)",
+            detail=f"{cfg.optimizer}, lr {cfg.lr:g} ({cfg.schedule}), {cfg.epochs} epochs, "
+                   f"{cfg.seeds} seeds; " + ", ".join(f"{k}: {g:.3g}" for k, g in mini.items())))
+    full = r.training[FULL]
+    out.append(Claim.at_most(
+        "full-batch gradient descent reaches the optimum: worst final gap over seeds",
+        worst[FULL], tol.absolute(cfg.gap_tol, "stated gap gap_tol"), id="full_batch_final_gap",
+        reference="SciPy L-BFGS optimum in float64 (gap by the NumPy loss)",
+        detail=f"step {r.full_batch_lr:.3g}, {cfg.full_batch_epochs} steps, {cfg.seeds} seeds"))
+    if r.full_batch_lr <= 1.0 / r.smoothness_L:
+        # The descent lemma: with step <= 1/L on an L-smooth function, every step decreases
+        # the loss (up to round-off in the loss evaluation).
+        loss = full["loss"][0]
+        out.append(Claim.at_most(
+            "descent lemma: GD with step <= 1/L never increases the loss (largest rise)",
+            np.diff(loss).max(), tol.roundoff(10, ctx.eps, scale=loss[0]), id="descent_lemma",
+            reference="descent lemma L(w - g/L) <= L(w) - ||g||^2/(2L), L = "
+                      "lambda_max(X^T X)/(4N) + lambda",
+            worst=f"step {int(np.argmax(np.diff(loss))) + 1}"))
+    return out
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    return (_reference_claims(r, ctx.eps) + _unbiasedness_claims(cfg, r, ctx)
+            + _variance_claims(cfg, r, ctx) + _training_claims(cfg, r, ctx))
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    n, out = r.num_examples, {"reference_loss": r.reference_loss, "sigma2": r.sigma2}
+    if cfg.batch_size < n:
+        sq = r.unbiasedness["sq_errors"]
+        out["unbiased_slope"] = fitted_slope(r.unbiasedness["m"], np.sqrt(sq.mean(axis=0)))
+    v = r.variance
+    part = v["batch_size"] < n
+    if part.any():
+        out["variance_max_z"] = float(np.abs(tol.z_score(
+            v["measured"][part], v["exact"][part], v["standard_error"][part])).max())
+    out["variance_at_batch_size"] = float(exact_variance(r.sigma2, n, cfg.batch_size))
+    out["smoothness_L"] = r.smoothness_L
+    gaps = {k: float(t["final_gap"].max()) if np.isfinite(t["loss"]).all() else float("inf")
+            for k, t in r.training.items()}
+    out.update({f"final_gap_{_tag(k)}": g for k, g in gaps.items()})
+    out["final_gap"] = gaps[_label(cfg.batch_size, n)]
+    out["worst_final_gap"] = max(gaps.values())
+    return out
+
+
+KEY_METRICS = ("unbiased_slope", "variance_at_batch_size", "final_gap")
+
+
+# ----------------------------------------------------------------------------------- figures
+
+def training(cfg: Config, r: Results):
     floor = 1e-9
     fig, (ax1, ax2) = plotting.figure(
         "Loss gap to the optimum: small batches make progress per example seen", ncols=2)
-    colors = plotting.ordered_colors(len(curves) - 1) + ["black"]
-    for (label, (ep, evals, gaps)), c in zip(curves.items(), colors, strict=True):
-        g = np.maximum(gaps, floor)[:, 1:]  # from the end of the first epoch (log axes)
-        plotting.band(ax1, ep[1:], g, label, color_=c)
-        plotting.band(ax2, evals[1:], g, label, color_=c)
+    colors = plotting.ordered_colors(len(r.training) - 1) + ["black"]
+    labels = sorted(r.training, key=lambda k: r.training[k]["batch_size"])  # full batch last
+    for label, c in zip(labels, colors, strict=True):
+        t = r.training[label]
+        g = np.maximum(t["gap"], floor)[:, 1:]  # from the end of the first epoch (log axes)
+        plotting.band(ax1, t["epoch"][1:], g, label, color_=c)
+        plotting.band(ax2, t["gradient_evaluations"][1:], g, label, color_=c)
     for ax in (ax1, ax2):
         ax.axhline(cfg.gap_tol, color="gray", linestyle=":", linewidth=1.2,
                    label=f"stated gap {cfg.gap_tol:g}")
@@ -264,29 +369,40 @@ def _figures(report, cfg, curves, m, rms, theory_mse, bs, var_meas, var_se, var_
     ax2.set_xscale("log")
     ax2.set_xlabel("per-example gradient evaluations")
     ax1.legend(title=f"median, 10-90% over {cfg.seeds} seeds")
-    report.add_figure("training", fig)
+    return fig
 
+
+def unbiasedness(cfg: Config, r: Results):
+    m, sq = r.unbiasedness["m"], r.unbiasedness["sq_errors"]
+    theory_mse = exact_variance(r.sigma2, r.num_examples, cfg.batch_size) / m
     fig, ax = plotting.figure(
         f"Averaging m minibatch gradients (B={cfg.batch_size}): error falls like 1/√m",
         width=7.0)
-    plotting.loglog_fit(ax, m, rms, "measured RMS error", name="sgd", marker="")
+    plotting.loglog_fit(ax, m, np.sqrt(sq.mean(axis=0)), "measured RMS error", name="sgd",
+                        marker="")
     plotting.theory_line(ax, m, np.sqrt(theory_mse), "theory √(Var(g_B)/m)")
     ax.set_xlabel("number of minibatch gradients averaged, m")
     ax.set_ylabel("RMS of ||average - full gradient||")
     ax.legend()
-    report.add_figure("unbiasedness", fig)
+    return fig
 
+
+def variance(cfg: Config, r: Results):
+    v, n = r.variance, r.num_examples
     fig, ax = plotting.figure("Minibatch gradient variance is σ²/B · (N−B)/(N−1)", width=6.4)
-    part = bs < n
-    ax.errorbar(bs[part], var_meas[part], yerr=2 * var_se[part], fmt="o",
-                color=plotting.color("sgd"), label="measured (±2 SE)", zorder=3)
+    part = v["batch_size"] < n
+    ax.errorbar(v["batch_size"][part], v["measured"][part], yerr=2 * v["standard_error"][part],
+                fmt="o", color=plotting.color("sgd"), label="measured (±2 SE)", zorder=3)
     grid = np.unique(np.geomspace(1, n - 1, 200).round())
-    plotting.theory_line(ax, grid, sigma2 / grid * (n - grid) / (n - 1),
+    plotting.theory_line(ax, grid, exact_variance(r.sigma2, n, grid),
                          "exact, without replacement")
-    ax.plot(grid, sigma2 / grid, color="gray", linestyle=":", label="σ²/B (with replacement)")
+    ax.plot(grid, r.sigma2 / grid, color="gray", linestyle=":", label="σ²/B (with replacement)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("batch size B")
     ax.set_ylabel("E ||g_B - grad L||^2")
     ax.legend()
-    report.add_figure("variance", fig)
+    return fig
+
+
+FIGURES = (training, unbiasedness, variance)

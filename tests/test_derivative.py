@@ -9,7 +9,8 @@ import pytest
 from conftest import assert_all_claims_pass
 from jax.test_util import check_grads
 
-from experiments.derivative import REFERENCE
+from experiments.derivative import REFERENCE, Results
+from mathml_jax import series
 from mathml_jax.calculus import ELEMENTARY, derivative_estimates
 
 
@@ -71,6 +72,11 @@ def test_derivative_experiment_end_to_end_fast_profile(run_experiment):
     assert_all_claims_pass(report)
     for name in ("secants", "errors"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    ids = {c.id for c in report.claims}
+    assert {"order_central_float32", "best_step_forward_float64", "roundoff_slope_central_float32",
+            "autodiff_ulps_float64", "secants_approach_tangent"} <= ids and len(ids) == 15
+    r = series.load(job / "series.npz", Results)
+    assert r.errors["float32"]["sin"]["forward"].shape == r.h.shape
 
 
 def test_derivative_rejects_duplicate_functions(run_experiment):

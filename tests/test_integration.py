@@ -8,7 +8,8 @@ import numpy as np
 import scipy.integrate
 from conftest import assert_all_claims_pass
 
-from experiments.integration import CATALOGUE, reference_integral
+from experiments.integration import CATALOGUE, Results, reference_integral
+from mathml_jax import series
 from mathml_jax.calculus import (
     RULES,
     antiderivative_and_derivative,
@@ -98,3 +99,9 @@ def test_integration_experiment_end_to_end_fast_profile(run_experiment):
     assert_all_claims_pass(report)
     for name in ("signed_area", "convergence", "fundamental_theorem"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    assert {c.id for c in report.claims} == {
+        "order_left", "order_right", "order_midpoint", "order_trapezoid", "order_simpson",
+        "gauss_exponential", "gauss_roundoff", "monte_carlo_rate", "fundamental_theorem"}
+    r = series.load(job / "series.npz", Results)
+    assert set(r.per_function) == {"signed", "runge", "exp_sin"}
+    assert r.per_function["signed"]["composite"]["simpson"].shape == r.panels.shape

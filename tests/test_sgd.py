@@ -11,7 +11,8 @@ import pytest
 from conftest import assert_all_claims_pass
 from sklearn.linear_model import LogisticRegression
 
-from experiments.sgd import _np_loss, _np_per_example_grads, reference_optimum
+from experiments.sgd import Results, _np_loss, _np_per_example_grads, reference_optimum
+from mathml_jax import series
 from mathml_jax.data import BREAST_CANCER_N, breast_cancer
 from mathml_jax.optimization import (
     logistic_loss,
@@ -139,7 +140,14 @@ def test_sgd_experiment_end_to_end_fast_profile(run_experiment):
     assert rec["status"] == "ok" and rec["claims_passed"] == rec["claims_total"] > 5
     for name in ("training", "unbiasedness", "variance"):
         assert (job / f"{name}.png").stat().st_size > 10_000
-    assert np.load(job / "series_variance.npz")["exact"].shape == (11,)
+    assert np.load(job / "series.npz")["variance/exact"].shape == (11,)
+    ids = {c.id for c in report.claims}
+    assert {"reference_is_stationary", "jax_loss_matches_numpy", "unbiased_average_slope",
+            "unbiased_average_mse", "minibatch_variance_formula", "full_batch_variance_zero",
+            "minibatch_final_gap", "full_batch_final_gap", "descent_lemma"} <= ids
+
+    r = series.load(job / "series.npz", Results)
+    assert set(r.training) == {"B=1", "B=16", "B=64", "full batch"}
 
 
 def test_sgd_runs_in_float64(run_experiment):
