@@ -24,11 +24,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._schema import param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.convergence import fitted_slope
 from mathml_jax.multivariable import gradient_study
 from mathml_jax.runtime import RunContext
-from mathml_jax.timing import timed
 
 SECTION = "Multivariable calculus / Differentiation in multiple variables: the gradient"
 
@@ -96,6 +96,27 @@ class Config:
     slope_tol: float = param(0.15, gt=0, le=1)
 
 
+@dataclass
+class Results:
+    """Everything the claims and figures need, as host arrays (saved as the run's series)."""
+
+    angles: np.ndarray      # (K,) angles of the 2-D unit directions
+    distances: np.ndarray   # (R,) distances r of the tangent-plane gaps
+    deltas: np.ndarray      # (D,) radii of the circles the level points are found on
+    functions: dict         # name -> dim, label, points, grads (jax.grad), partials (slices),
+                            # dirs (D_u f), exact (closed-form grad), plane_gaps (P, R);
+                            # 2-D: chord_cos (P, D) (NaN rows: gradient too small to test);
+                            # n-D: gradient_fd (P,) float64 difference along grad/||grad||
+    showcase: dict          # the 2-D function drawn: name, label, x0, g0, f0, surface and
+                            # level-set grids of f, and the closed-form gradient on a grid
+    eps: float              # round-off unit of the run
+
+
+DISTANCES = np.logspace(-3, -1.5, 10)
+DELTAS = np.logspace(-4, -1.5, 6)
+FD_STEP = 1e-5
+
+
 def _level_chords(fn, x0, g, delta, n_phi=4096):
     """|cos| of the angle between the gradient and the chords from x0 to the points of the
     same level on the circle of radius delta (found from f alone: sign changes, then linear
@@ -114,186 +135,314 @@ def _level_chords(fn, x0, g, delta, n_phi=4096):
     return np.array(out)
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("gradient", section=SECTION)
-    dtype, eps = ctx.dtype, ctx.eps
+def _functions(cfg: Config, seed: int) -> dict:
+    funcs = {n: (*v, 2) for n, v in TWO_D.items() if n in cfg.two_d}
+    for d in cfg.dims:
+        funcs.update({n: (*v, d) for n, v in many_variable_functions(d, seed).items()})
+    return funcs
+
+
+def _references(fn, gn, pts, grads, rng, dim):
+    """NumPy float64 references at each point: closed-form gradient, tangent-plane gaps along
+    a random direction, and (2-D) the level-chord cosines or (n-D) a central difference of f
+    along the normalised gradient."""
+    exact = np.stack([gn(p) for p in pts])
+    gaps = []
+    for p, g in zip(pts, grads, strict=True):
+        v = rng.normal(size=dim)
+        v /= np.linalg.norm(v)
+        gaps.append([abs(fn(p + ri * v) - (fn(p) + g @ (ri * v))) for ri in DISTANCES])
+    out = {"exact": exact, "plane_gaps": np.array(gaps)}
+    if dim == 2:
+        out["chord_cos"] = np.array([
+            [_level_chords(fn, p, g, d).max() for d in DELTAS] if np.linalg.norm(g) >= 0.1
+            else [np.nan] * len(DELTAS) for p, g in zip(pts, exact, strict=True)])
+    else:
+        u = exact / np.linalg.norm(exact, axis=1, keepdims=True)
+        out["gradient_fd"] = np.array([(fn(p + FD_STEP * e) - fn(p - FD_STEP * e)) / (2 * FD_STEP)
+                                       for p, e in zip(pts, u, strict=True)])
+    return out
+
+
+def _study(ctx, name, fi, f, dim, U2, num_points, num_directions):
+    """jax.grad, partials from slices and directional derivatives of f at random points."""
     k_pts, k_dirs = jax.random.split(ctx.key)
+    pts = np.asarray(jax.random.uniform(jax.random.fold_in(k_pts, fi), (num_points, dim),
+                                        ctx.dtype, -1.0, 1.0), np.float64)
+    if dim == 2:
+        U = U2
+    else:
+        U = np.array(jax.random.normal(jax.random.fold_in(k_dirs, fi), (num_directions, dim)),
+                     np.float64)
+        U = U / np.linalg.norm(U, axis=1, keepdims=True)
+    out = ctx.timed(f"gradient_{name}", gradient_study, jnp.asarray(pts, ctx.dtype),
+                    jnp.asarray(U, ctx.dtype), f=f)
+    grads, parts, dirs = (np.asarray(a, np.float64) for a in out)
+    return {"points": pts, "grads": grads, "partials": parts, "dirs": dirs}
+
+
+def _showcase(funcs, results):
+    """Grids of the drawn 2-D function (NumPy closed forms) for the figures."""
+    name = "wave" if "wave" in results else next(n for n in results if results[n]["dim"] == 2)
+    _, fn, gn, label, _ = funcs[name]
+    x0, g0 = results[name]["points"][0], results[name]["grads"][0]
+    s = np.linspace(-1.2, 1.2, 50)
+    X, Y = np.meshgrid(x0[0] + s, x0[1] + s)
+    grid = np.linspace(-1.5, 1.5, 300)
+    GX, GY = np.meshgrid(grid, grid)
+    q = np.linspace(-1.4, 1.4, 15)
+    QX, QY = np.meshgrid(q, q)
+    return {"name": name, "label": label, "x0": x0, "g0": g0, "f0": float(fn(x0)),
+            "surface_s": s, "surface_z": fn(np.stack([X, Y])), "grid": grid,
+            "grid_z": fn(np.stack([GX, GY])), "quiver": q, "quiver_grad": gn(np.stack([QX, QY]))}
+
+
+def compute(cfg: Config, ctx: RunContext) -> Results:
     angles = np.linspace(0, 2 * np.pi, cfg.num_angles, endpoint=False)
     U2 = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    funcs = {n: v for n, v in TWO_D.items() if n in cfg.two_d}
-    for d in cfg.dims:
-        funcs.update(many_variable_functions(d, ctx.seed))
+    funcs = _functions(cfg, ctx.seed)
+    results = {}
+    for fi, (name, (f, fn, gn, label, dim)) in enumerate(funcs.items()):
+        res = _study(ctx, name, fi, f, dim, U2, cfg.num_points, cfg.num_directions)
+        res.update(_references(fn, gn, res["points"], res["grads"],
+                               np.random.default_rng(ctx.seed + fi), dim))
+        results[name] = dict(res, dim=dim, label=label)
+        ctx.progress("gradient functions", fi + 1, len(funcs))
+    return Results(angles=angles, distances=DISTANCES, deltas=DELTAS, functions=results,
+                   showcase=_showcase(funcs, results), eps=float(ctx.eps))
 
-    worst_partial, worst_peak_angle, worst_peak_value, worst_cos_law = 0.0, 0.0, 0.0, 0.0
-    worst_cs, worst_orth, worst_ghat = -np.inf, 0.0, 0.0
-    plane_slopes, orth_slopes, showcase = [], [], {}
-    r = np.logspace(-3, -1.5, 10)
-    deltas = np.logspace(-4, -1.5, 6)
-    for fi, (name, (f, fn, gn, label)) in enumerate(funcs.items()):
-        dim = 2 if name in TWO_D else int(name.split("_")[1][:-1])
-        pts = np.asarray(jax.random.uniform(jax.random.fold_in(k_pts, fi), (cfg.num_points, dim),
-                                            dtype, -1.0, 1.0), np.float64)
-        if dim == 2:
-            U = U2
-        else:
-            U = np.array(jax.random.normal(jax.random.fold_in(k_dirs, fi),
-                                           (cfg.num_directions, dim)), np.float64)
-            U = U / np.linalg.norm(U, axis=1, keepdims=True)
-        (grads, parts, dirs), t = timed(gradient_study, jnp.asarray(pts, dtype),
-                                        jnp.asarray(U, dtype), f=f)
-        report.add_timing(f"gradient_{name}", t)
-        grads, parts, dirs = (np.asarray(a, np.float64) for a in (grads, parts, dirs))
-        exact = np.stack([gn(p) for p in pts])
-        scale = np.maximum(1.0, np.abs(exact).max(axis=1, keepdims=True))
-        worst_partial = max(worst_partial, (np.abs(parts - exact) / scale).max() / eps,
-                            (np.abs(grads - exact) / scale).max() / eps)
-        norms = np.linalg.norm(exact, axis=1)
-        # directional derivatives: peak at the normalised gradient, value ||grad||
-        worst_cs = max(worst_cs, ((dirs.max(axis=1) - norms) / (norms * eps)).max())
-        if dim == 2:
-            theta_g = np.arctan2(exact[:, 1], exact[:, 0])
-            best = angles[np.argmax(dirs, axis=1)]
-            gap = np.abs((best - theta_g + np.pi) % (2 * np.pi) - np.pi)
-            worst_peak_angle = max(worst_peak_angle, gap.max() / (angles[1] - angles[0]))
-            worst_peak_value = max(worst_peak_value,
-                                   (np.abs(dirs.max(axis=1) - norms) / norms).max())
-            law = norms[:, None] * np.cos(angles[None, :] - theta_g[:, None])
-            worst_cos_law = max(worst_cos_law,
-                                (np.abs(dirs - law) / norms[:, None]).max() / eps)
-        else:
-            # D along the normalised gradient by a float64 central difference of f alone
-            for p, g in zip(pts, exact, strict=True):
-                u = g / np.linalg.norm(g)
-                h = 1e-5
-                d_fd = (fn(p + h * u) - fn(p - h * u)) / (2 * h)
-                worst_ghat = max(worst_ghat, abs(d_fd - np.linalg.norm(g)) / np.linalg.norm(g))
-        # tangent plane gap against distance, along a random direction per point
-        rng = np.random.default_rng(ctx.seed + fi)
-        for p, g in zip(pts, grads, strict=True):
-            v = rng.normal(size=dim)
-            v /= np.linalg.norm(v)
-            gaps = np.array([abs(fn(p + ri * v) - (fn(p) + g @ (ri * v))) for ri in r])
-            plane_slopes.append(fitted_slope(r, gaps))
-        # gradient orthogonal to the level curve (2-D)
-        if dim == 2:
-            for p, g in zip(pts, exact, strict=True):
-                if np.linalg.norm(g) < 0.1:
-                    continue
-                c = np.array([_level_chords(fn, p, g, d).max() for d in deltas])
-                orth_slopes.append(fitted_slope(deltas, c))
-                worst_orth = max(worst_orth, c[0])
-            showcase[name] = (f, fn, gn, label, pts[0], grads[0], dirs[0])
 
-    report.claim(Claim.at_most(
-        "partial derivatives = slopes of the slice tangent lines = closed form; "
-        "worst error / eps", worst_partial, cfg.partial_ulps,
-        detail=f"{len(funcs)} functions (2-D and n = {cfg.dims}) x {cfg.num_points} points; "
-               "relative to max(1, max|grad|)"))
+# ------------------------------------------------------------------------------ claims
+
+def _per_point(r: Results, fn, which=lambda v: True):
+    """(values, labels): fn(v) -> (P,) per function selected by which, concatenated."""
+    vals, labels = [], []
+    for name, v in r.functions.items():
+        if which(v):
+            x = np.asarray(fn(v), np.float64)
+            vals.append(x)
+            labels += [f"{name}, point {i}" for i in range(len(x))]
+    return np.concatenate(vals), labels
+
+
+def _two_d(v):
+    return v["dim"] == 2
+
+
+def _partial_errors(v):
+    scale = np.maximum(1.0, np.abs(v["exact"]).max(axis=1))
+    return np.maximum(np.abs(v["partials"] - v["exact"]).max(axis=1),
+                      np.abs(v["grads"] - v["exact"]).max(axis=1)) / scale
+
+
+def _plane_slopes(r: Results):
+    return _per_point(r, lambda v: [fitted_slope(r.distances, g) for g in v["plane_gaps"]])
+
+
+def _peak_angle_steps(r: Results, v):
+    theta_g = np.arctan2(v["exact"][:, 1], v["exact"][:, 0])
+    best = r.angles[np.argmax(v["dirs"], axis=1)]
+    return np.abs((best - theta_g + np.pi) % (2 * np.pi) - np.pi) / (r.angles[1] - r.angles[0])
+
+
+def _cos_law_errors(r: Results, v):
+    norms = np.linalg.norm(v["exact"], axis=1)
+    theta_g = np.arctan2(v["exact"][:, 1], v["exact"][:, 0])
+    law = norms[:, None] * np.cos(r.angles[None, :] - theta_g[:, None])
+    return (np.abs(v["dirs"] - law) / norms[:, None]).max(axis=1)
+
+
+def _orthogonality(r: Results):
+    """Fitted slopes of |cos(chord, grad)| against delta, and |cos| at the smallest delta."""
+    slopes, labels = _per_point(r, lambda v: [fitted_slope(r.deltas, c) if np.all(np.isfinite(c))
+                                              else np.nan for c in v["chord_cos"]], _two_d)
+    first, _ = _per_point(r, lambda v: v["chord_cos"][:, 0], _two_d)
+    keep = np.isfinite(slopes)  # points whose gradient is too small to test are skipped
+    return slopes[keep], [lab for lab, k in zip(labels, keep, strict=True) if k], first[keep]
+
+
+def _partial_and_plane_claims(cfg, r, eps):
+    err, where = tol.worst(*_per_point(r, _partial_errors))
+    slopes, labels = _plane_slopes(r)
+    low, low_at = tol.worst(slopes, labels, largest=False)
+    sizes = f"{len(r.functions)} functions (2-D and n = {cfg.dims}) x {cfg.num_points} points"
     # Any other plane through (x0, f(x0)) leaves a gap of order r (slope 1); the tangent plane
     # leaves r^2 (slope 2). Where the curvature v'Hv along the probe direction is nearly zero,
     # the r^2 and r^3 terms compete over the fitted range and single slopes scatter around 2,
     # so the per-point bound is "clearly above first order" and the typical point is checked
     # against 2.
-    report.claim(Claim.at_least(
-        "tangent plane touches f beyond first order: smallest fitted slope of |f - plane| vs "
-        "distance r (another plane would give 1)", min(plane_slopes), 1.5,
-        detail=f"r = {r[0]:g}..{r[-1]:.2g}, {len(plane_slopes)} point/direction pairs"))
-    report.claim(Claim.close(
-        "tangent plane gap ~ r^2 at a typical point: median fitted slope",
-        np.median(plane_slopes), 2.0, tol=cfg.slope_tol))
+    return [
+        Claim.at_most("partial derivatives = slopes of the slice tangent lines = closed form: "
+                      "worst error relative to max(1, max|grad|)", err,
+                      tol.roundoff(cfg.partial_ulps, eps), id="partials_closed_form",
+                      reference="closed-form gradient in NumPy float64", worst=where,
+                      detail=sizes + "; jax.grad and the slice partials"),
+        Claim.at_least("tangent plane touches f beyond first order: smallest fitted slope of "
+                       "|f - plane| vs distance r (another plane would give 1)", low,
+                       tol.absolute(1.5, "halfway between first order (1) and second (2)"),
+                       id="tangent_plane_beyond_first_order", worst=low_at,
+                       reference="f in NumPy float64 against the plane of jax.grad",
+                       detail=f"r = {r.distances[0]:g}..{r.distances[-1]:.2g}, "
+                              f"{len(slopes)} point/direction pairs"),
+        Claim.close("tangent plane gap ~ r^2 at a typical point: median fitted slope",
+                    np.median(slopes), 2.0, tol.absolute(cfg.slope_tol, "slope_tol (config)"),
+                    id="tangent_plane_second_order",
+                    reference="second-order Taylor remainder (slope 2)"),
+    ]
+
+
+def _direction_claims(cfg, r, eps):
     step = 2 * np.pi / cfg.num_angles
+    angle, angle_at = tol.worst(*_per_point(r, lambda v: _peak_angle_steps(r, v), _two_d))
+    peak, peak_at = tol.worst(*_per_point(
+        r, lambda v: np.abs(v["dirs"].max(axis=1) - np.linalg.norm(v["exact"], axis=1))
+        / np.linalg.norm(v["exact"], axis=1), _two_d))
+    law, law_at = tol.worst(*_per_point(r, lambda v: _cos_law_errors(r, v), _two_d))
     # Both bounds are geometry: the nearest grid direction is at most half a step from the
     # gradient, and the worst point comes close to that; only round-off can cross them. Near
     # the peak two neighbours' values differ by about step * (step/2 - d), so round-off of
     # 10 eps can move the argmax by 10 eps / step^2 grid steps: the margin is measured
     # against these allowances.
-    slack_angle = 10 * eps / step**2
-    report.claim(Claim.at_most(
-        f"2-D: D_u f peaks at the normalised gradient: worst angle error in grid steps "
-        f"({cfg.num_angles} directions)", worst_peak_angle, 0.5 + slack_angle,
-        slack=slack_angle, detail="bound: half a grid step + round-off 10 eps / step^2"))
-    report.claim(Claim.at_most(
-        "2-D: the peak value of D_u f equals ||grad f||: worst relative gap",
-        worst_peak_value, 1 - np.cos(step / 2) + 100 * eps, slack=100 * eps,
-        detail="bound: 1 - cos(half the angle step) + round-off 100 eps"))
-    report.claim(Claim.at_most(
-        "2-D: D_u f = ||grad f|| cos(angle to the gradient) at every angle: worst error / eps",
-        worst_cos_law, cfg.partial_ulps, detail="relative to ||grad f||"))
-    report.claim(Claim.at_most(
-        f"n-D: no sampled direction beats the gradient (Cauchy-Schwarz), "
-        f"{cfg.num_directions} directions: max (D_u f - ||grad||) / (eps ||grad||)",
-        worst_cs, cfg.partial_ulps))
-    report.claim(Claim.at_most(
-        "n-D: D along grad/||grad|| (float64 central difference of f) = ||grad f||: worst "
-        "relative gap", worst_ghat, 1e-7, detail="h = 1e-5, truncation ~1e-10"))
-    worst_os = max(orth_slopes, key=lambda s: abs(s - 1))
-    report.claim(Claim.close(
-        "gradient is orthogonal to the level curve: |cos(chord, grad)| ~ delta, worst fitted "
-        "slope", worst_os, 1.0, tol=0.2,
-        detail=f"level points on circles of radius {deltas[0]:g}..{deltas[-1]:.2g}"))
-    report.claim(Claim.at_most(
-        f"at delta = {deltas[0]:g}, the chord to the level curve is within 0.1 degree of "
-        "perpendicular: worst |cos|", worst_orth, np.sin(np.radians(0.1))))
-    report.metric("worst_partial_ulps", worst_partial, key=True)
-    report.metric("worst_orthogonality_cos", worst_orth, key=True)
-    report.add_series("directional", angle=angles, **{n: v[6] for n, v in showcase.items()})
-
-    _figures(report, showcase, angles)
-    return report
+    slack_angle = tol.roundoff(10, eps, scale=1 / step**2)
+    slack_peak = tol.roundoff(100, eps)
+    return [
+        Claim.at_most("2-D: D_u f peaks at the normalised gradient: worst angle error in grid "
+                      "steps", angle, tol.absolute(0.5, "half a grid step") + slack_angle,
+                      slack=slack_angle.value, id="peak_at_gradient_direction",
+                      worst=angle_at, reference="angle of the closed-form gradient",
+                      detail=f"{cfg.num_angles} directions; round-off 10 eps / step^2"),
+        Claim.at_most("2-D: the peak value of D_u f equals ||grad f||: worst relative gap",
+                      peak, tol.absolute(1 - np.cos(step / 2), "1 - cos(half the angle step)")
+                      + slack_peak, slack=slack_peak.value, id="peak_value_is_gradient_norm",
+                      worst=peak_at, reference="norm of the closed-form gradient",
+                      detail=f"{cfg.num_angles} directions"),
+        Claim.at_most("2-D: D_u f = ||grad f|| cos(angle to the gradient) at every angle: "
+                      "worst error relative to ||grad f||", law,
+                      tol.roundoff(cfg.partial_ulps, eps), id="directional_cosine_law",
+                      worst=law_at, reference="||grad f|| cos(angle) from the closed form"),
+    ]
 
 
-def _figures(report, showcase, angles):
-    name = "wave" if "wave" in showcase else next(iter(showcase))
-    f, fn, gn, label, x0, g0, d0 = showcase[name]
-    title = (f"Tangent plane of f = {label} at ({x0[0]:.2f}, {x0[1]:.2f});\n"
+def _many_variable_claims(cfg, r, eps):
+    cs, cs_at = tol.worst(*_per_point(
+        r, lambda v: (v["dirs"].max(axis=1) - np.linalg.norm(v["exact"], axis=1))
+        / np.linalg.norm(v["exact"], axis=1)))
+    fd, fd_at = tol.worst(*_per_point(
+        r, lambda v: np.abs(v["gradient_fd"] - np.linalg.norm(v["exact"], axis=1))
+        / np.linalg.norm(v["exact"], axis=1), lambda v: not _two_d(v)))
+    return [
+        Claim.at_most("no sampled direction beats the gradient (Cauchy-Schwarz): max "
+                      "(D_u f - ||grad||) / ||grad||", cs, tol.roundoff(cfg.partial_ulps, eps),
+                      id="no_direction_beats_gradient", worst=cs_at,
+                      reference="norm of the closed-form gradient",
+                      detail=f"{cfg.num_directions} random directions in n-D, "
+                             f"{cfg.num_angles} in 2-D"),
+        Claim.at_most("n-D: D along grad/||grad|| (float64 central difference of f) = "
+                      "||grad f||: worst relative gap", fd,
+                      tol.absolute(1e-7, "central difference, h = 1e-5: truncation ~1e-10"),
+                      id="gradient_direction_rate", worst=fd_at,
+                      reference="NumPy float64 central difference of f alone",
+                      detail=f"h = {FD_STEP:g}"),
+    ]
+
+
+def _level_claims(cfg, r):
+    slopes, labels, first = _orthogonality(r)
+    dev, where = tol.worst(np.abs(slopes - 1), labels)
+    worst_slope = slopes[labels.index(where)]
+    cos0, cos0_at = tol.worst(first, labels)
+    return [
+        Claim.close("gradient is orthogonal to the level curve: |cos(chord, grad)| ~ delta, "
+                    "worst fitted slope", worst_slope, 1.0,
+                    tol.absolute(0.2, "0.2 in the exponent (fixed)"), id="level_chord_slope",
+                    worst=where, reference="level points found by root finding on f alone "
+                    "(NumPy float64)", detail=f"level points on circles of radius "
+                    f"{r.deltas[0]:g}..{r.deltas[-1]:.2g}; {dev:.3g} from 1"),
+        Claim.at_most("at the smallest delta, the chord to the level curve is within 0.1 "
+                      "degree of perpendicular: worst |cos|", cos0,
+                      tol.absolute(np.sin(np.radians(0.1)), "sin 0.1 degree"),
+                      id="level_chord_perpendicular", worst=cos0_at,
+                      reference="level points found by root finding on f alone",
+                      detail=f"delta = {r.deltas[0]:g}"),
+    ]
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    eps = ctx.eps
+    return (_partial_and_plane_claims(cfg, r, eps) + _direction_claims(cfg, r, eps)
+            + _many_variable_claims(cfg, r, eps) + _level_claims(cfg, r))
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    err, _ = _per_point(r, _partial_errors)
+    _, _, first = _orthogonality(r)
+    return {"worst_partial_ulps": float(err.max() / r.eps),
+            "worst_orthogonality_cos": float(first.max())}
+
+
+KEY_METRICS = ("worst_partial_ulps", "worst_orthogonality_cos")
+
+
+# ------------------------------------------------------------------------------ figures
+
+def tangent_plane(cfg: Config, r: Results):
+    sc = r.showcase
+    x0, g0, f0, s = sc["x0"], sc["g0"], sc["f0"], sc["surface_s"]
+    title = (f"Tangent plane of f = {sc['label']} at ({x0[0]:.2f}, {x0[1]:.2f});\n"
              "the partial derivatives are the slopes of its two slice lines")
     fig = plotting.figure(title, width=7, height=5.5)[0]
     fig.clf()
     fig.suptitle(title, fontsize=13, fontweight="bold")
     ax = fig.add_subplot(projection="3d")
-    s = np.linspace(-1.2, 1.2, 50)
     X, Y = np.meshgrid(x0[0] + s, x0[1] + s)
-    Z = fn(np.stack([X, Y]))
-    ax.plot_surface(X, Y, Z, cmap="viridis", alpha=0.6, linewidth=0)
-    P = fn(x0) + g0[0] * (X - x0[0]) + g0[1] * (Y - x0[1])
+    ax.plot_surface(X, Y, sc["surface_z"], cmap="viridis", alpha=0.6, linewidth=0)
+    P = f0 + g0[0] * (X - x0[0]) + g0[1] * (Y - x0[1])
     ax.plot_surface(X, Y, P, color="orange", alpha=0.35, linewidth=0)
-    ax.plot(x0[0] + s, np.full_like(s, x0[1]), fn(x0) + g0[0] * s, color="red",
+    ax.plot(x0[0] + s, np.full_like(s, x0[1]), f0 + g0[0] * s, color="red",
             label=f"slope in x: df/dx = {g0[0]:.3f}")
-    ax.plot(np.full_like(s, x0[0]), x0[1] + s, fn(x0) + g0[1] * s, color="blue",
+    ax.plot(np.full_like(s, x0[0]), x0[1] + s, f0 + g0[1] * s, color="blue",
             label=f"slope in y: df/dy = {g0[1]:.3f}")
-    ax.scatter([x0[0]], [x0[1]], [fn(x0)], color="black", s=30)
+    ax.scatter([x0[0]], [x0[1]], [f0], color="black", s=30)
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_zlabel("f(x, y)")
     ax.legend(loc="upper left")
-    report.add_figure("tangent_plane", fig)
+    return fig
 
-    fig, ax = plotting.figure(f"grad f is perpendicular to the level curves\nf = {label}",
+
+def gradient_field(cfg: Config, r: Results):
+    sc = r.showcase
+    x0, g0 = sc["x0"], sc["g0"]
+    fig, ax = plotting.figure(f"grad f is perpendicular to the level curves\nf = {sc['label']}",
                               width=6, height=5.5)
-    plotting.contour_with_trajectories(ax, lambda X, Y: fn(np.stack([X, Y])), (-1.5, 1.5),
-                                       (-1.5, 1.5), levels=20)
-    q = np.linspace(-1.4, 1.4, 15)
-    QX, QY = np.meshgrid(q, q)
-    G = gn(np.stack([QX, QY]))
+    XX, YY = np.meshgrid(sc["grid"], sc["grid"])
+    ax.contour(XX, YY, sc["grid_z"], levels=20, cmap="viridis", linewidths=0.8, alpha=0.8)
+    QX, QY = np.meshgrid(sc["quiver"], sc["quiver"])
+    G = sc["quiver_grad"]
     ax.quiver(QX, QY, G[0], G[1], color=plotting.color("autodiff"), alpha=0.7,
               label="grad f (closed form)")
-    xs = np.linspace(-1.5, 1.5, 300)
-    XX, YY = np.meshgrid(xs, xs)
-    ax.contour(XX, YY, fn(np.stack([XX, YY])), levels=[fn(x0)], colors="red", linewidths=2)
+    ax.contour(XX, YY, sc["grid_z"], levels=[sc["f0"]], colors="red", linewidths=2)
     ax.annotate("", x0 + 0.4 * g0 / np.linalg.norm(g0), x0,
                 arrowprops=dict(color="red", width=2, headwidth=8))
     ax.plot([], [], color="red", label="level curve through x0, and grad f(x0)")
+    ax.set_xlim(-1.5, 1.5)
+    ax.set_ylim(-1.5, 1.5)
+    ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.legend(loc="lower left", fontsize=8)
-    report.add_figure("gradient_field", fig)
+    return fig
 
+
+def directional_derivative(cfg: Config, r: Results):
     fig, ax = plotting.figure("D_u f peaks at the angle of grad f, with height ||grad f||",
                               width=7.5, height=4.5)
-    for n, v in showcase.items():
-        g = v[5]
-        th = np.degrees(angles)
-        ax.plot(th, v[6], color=plotting.color(n), label=f"D_u f, f = {v[3]}")
+    th = np.degrees(r.angles)
+    for n, v in r.functions.items():
+        if v["dim"] != 2:
+            continue
+        g = v["grads"][0]
+        ax.plot(th, v["dirs"][0], color=plotting.color(n), label=f"D_u f, f = {v['label']}")
         ax.axvline(np.degrees(np.arctan2(g[1], g[0])) % 360, color=plotting.color(n),
                    linestyle=":", linewidth=1)
         ax.axhline(np.linalg.norm(g), color=plotting.color(n), linestyle="--", linewidth=1)
@@ -302,4 +451,7 @@ def _figures(report, showcase, angles):
     ax.set_xlabel("angle of the unit direction u (degrees)")
     ax.set_ylabel("D_u f = grad f . u")
     ax.legend(fontsize=8)
-    report.add_figure("directional_derivative", fig)
+    return fig
+
+
+FIGURES = (tangent_plane, gradient_field, directional_derivative)

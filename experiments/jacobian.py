@@ -1,4 +1,5 @@
-"""``jacobian``: the total derivative, the chain rule in full generality, and what it costs.
+"""``jacobian``: Jacobians of layers and their stacks equal the closed forms; reverse mode is
+cheaper for a scalar loss, forward mode for few inputs (counted flops).
 
 1. The layer x -> tanh(A x + b): its Jacobian from ``jax.jacfwd`` and ``jax.jacrev`` equals
    the closed form diag(tanh'(A x + b)) A to round-off.
@@ -37,7 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._schema import ConfigError, param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.convergence import fitted_slope
 from mathml_jax.multivariable import (
     layer_jacobians,
@@ -48,7 +50,7 @@ from mathml_jax.multivariable import (
     network_jacobians,
 )
 from mathml_jax.runtime import RunContext
-from mathml_jax.timing import flops, timed
+from mathml_jax.timing import flops
 
 SECTION = ("Multivariable calculus / the total derivative and the chain rule: Jacobians, "
            "forward and reverse mode")
@@ -90,6 +92,22 @@ class Config:
                                   f"jacobian.fit_from ({self.fit_from}) for the exponent fits")
 
 
+@dataclass
+class Results:
+    """Everything the claims and figures need, as host arrays (saved as the run's series)."""
+
+    layer_fwd: np.ndarray      # (P, m, n) jax.jacfwd of the layer at each point
+    layer_rev: np.ndarray      # (P, m, n) jax.jacrev
+    layer_closed: np.ndarray   # (P, m, n) diag(tanh'(Ax + b)) A
+    net_fwd: np.ndarray        # (P, m_L, n) jax.jacfwd of the stack
+    net_rev: np.ndarray        # (P, m_L, n) jax.jacrev of the stack
+    net_product: np.ndarray    # (P, m_L, n) product of the closed-form layer Jacobians
+    cost_scalar_loss: dict     # n, jacfwd_flops, jacrev_flops, flops_ratio, jacfwd_s, ..., fit
+    cost_vector_map: dict      # m, the same for the map tanh(Bx)
+    eps: float                 # round-off unit of the run (the heat map's unit)
+    device: str                # where the wall times were measured
+
+
 def _init(rng, widths, dtype):
     """Layer parameters A ~ N(0, 1/n), b ~ N(0, 1/4), from a NumPy generator seeded by the run
     (plain arrays: drawing them with jax.random would compile a kernel per shape)."""
@@ -98,60 +116,32 @@ def _init(rng, widths, dtype):
             for n, m in zip(widths[:-1], widths[1:], strict=True)]
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("jacobian", section=SECTION)
-    dtype, eps = ctx.dtype, ctx.eps
-    k_x = jax.random.fold_in(ctx.key, 0)
-    rng = np.random.default_rng(ctx.seed)
+def _host(*arrays):
+    return tuple(np.asarray(a, np.float64) for a in arrays)
 
-    # -- 1. one layer: jacfwd, jacrev, closed form
-    (A, b), = _init(rng, [cfg.layer_in, cfg.layer_out], dtype)
-    xs = jax.random.normal(k_x, (cfg.num_points, cfg.layer_in), dtype)
-    (Jf, Jr, Jc), t = timed(layer_jacobians, A, b, xs)
-    report.add_timing("layer_jacobians", t)
-    Jf, Jr, Jc = (np.asarray(a, np.float64) for a in (Jf, Jr, Jc))
-    s = np.abs(Jc).max(axis=(1, 2))
-    worst_f = float((np.abs(Jf - Jc).max(axis=(1, 2)) / (eps * s)).max())
-    worst_r = float((np.abs(Jr - Jc).max(axis=(1, 2)) / (eps * s)).max())
-    what = f"{cfg.layer_out}x{cfg.layer_in} layer, {cfg.num_points} points"
-    report.claim(Claim.at_most("jacfwd of tanh(Ax + b) = diag(tanh'(Ax + b)) A: max error "
-                               "/ (eps max|J|)", worst_f, cfg.ulps, detail=what))
-    report.claim(Claim.at_most("jacrev of tanh(Ax + b) = diag(tanh'(Ax + b)) A: max error "
-                               "/ (eps max|J|)", worst_r, cfg.ulps, detail=what))
-    report.metric("layer_max_ulps", max(worst_f, worst_r), key=True)
-    Jf, Jc = Jf[0], Jc[0]
 
-    # -- 2. a stack of layers: Jacobian = product of the layers' Jacobians
-    params = _init(rng, cfg.widths, dtype)
-    xs = jax.random.normal(jax.random.fold_in(k_x, 1), (cfg.num_points, cfg.widths[0]), dtype)
-    (Nf, Nr, Np), t = timed(network_jacobians, params, xs)
-    report.add_timing("network_jacobians", t)
-    Nf, Nr, Np = (np.asarray(a, np.float64) for a in (Nf, Nr, Np))
-    # scale: max|J| + ||J||_F, a size of the terms summed in the matrix products
-    s = np.abs(Np).max(axis=(1, 2)) + np.linalg.norm(Np, axis=(1, 2))
-    worst_net = float(max((np.abs(Nf - Np).max(axis=(1, 2)) / (eps * s)).max(),
-                          (np.abs(Nr - Np).max(axis=(1, 2)) / (eps * s)).max()))
-    report.claim(Claim.at_most(
-        f"chain rule: Jacobian of a {len(cfg.widths) - 1}-layer stack (jacfwd and jacrev) = "
-        "product of the layer Jacobians: max error / (eps scale)", worst_net, cfg.ulps,
-        detail=f"widths {cfg.widths}; scale max|J| + ||J||_F"))
-    report.metric("network_max_ulps", worst_net)
+def _cost(cfg, ctx, tag, fwd, rev, dims, make):
+    """Per dimension: flops of one Jacobian (one point) and the wall time of P of them
+    (through the run's timer, one name per mode and dimension)."""
+    out = {k: [] for k in ("jacfwd_flops", "jacrev_flops", "jacfwd_s", "jacrev_s",
+                           "jacfwd_compile_s", "jacrev_compile_s")}
+    for i, d in enumerate(dims):
+        M, X = make(int(d))
+        for mode, fn in (("jacfwd", fwd), ("jacrev", rev)):
+            out[f"{mode}_flops"].append(flops(fn, M, X[:1]))
+            name = f"{tag}_{mode}_{d}"
+            ctx.timed(name, fn, M, X, repeats=cfg.timing_repeats)
+            t = ctx.timer.timings[name]
+            out[f"{mode}_s"].append(t.run_s)
+            out[f"{mode}_compile_s"].append(t.compile_s)
+        ctx.progress(f"jacobian cost ({tag})", i + 1, len(dims))
+    res = {k: np.array(v, np.float64) for k, v in out.items()}
+    res["fit"] = np.asarray(dims) >= cfg.fit_from
+    return res
 
-    # -- 3. cost of forward vs reverse mode: flops counted in the program; times reported
-    P, h, n0, K = cfg.timing_points, cfg.hidden, cfg.few_inputs, cfg.flops_per_entry
 
-    def cost(fwd, rev, dims, make):
-        """Per dimension: flops of one Jacobian (one point) and the wall time of P of them."""
-        out = {k: [] for k in ("fwd_flops", "rev_flops", "fwd_s", "rev_s", "fwd_compile_s",
-                               "rev_compile_s")}
-        for d in dims:
-            M, X = make(d)
-            for mode, fn in (("fwd", fwd), ("rev", rev)):
-                out[f"{mode}_flops"].append(flops(fn, M, X[:1]))
-                _, t = timed(fn, M, X, repeats=cfg.timing_repeats)
-                out[f"{mode}_s"].append(t.run_s)
-                out[f"{mode}_compile_s"].append(t.compile_s)
-        return {k: np.array(v) for k, v in out.items()}
+def _costs(cfg, ctx, rng):
+    dtype, P, h, n0 = ctx.dtype, cfg.timing_points, cfg.hidden, cfg.few_inputs
 
     def make_loss(n):
         return (jnp.asarray(rng.normal(size=(h, n)) / np.sqrt(n), dtype),
@@ -161,67 +151,32 @@ def run(cfg: Config, ctx: RunContext) -> Report:
         return (jnp.asarray(rng.normal(size=(m, n0)), dtype),
                 jnp.asarray(rng.normal(size=(P, n0)), dtype))
 
-    n = np.array(cfg.input_dims)
-    loss = cost(loss_jacfwd, loss_jacrev, n, make_loss)
-    fit_n = n >= cfg.fit_from
-    # lower-order terms over the leading power, at most (see the module docstring):
-    # jacfwd 2hn^2 + [((K + 2) h + K) n + K h], jacrev 4hn + [K h]
-    rho_f = (K + 2) / (2 * n) + K / (2 * h * n) + K / (2 * n**2)
-    rho_r = K / (4 * n)
-    _exponent_claims(report, "scalar loss sum(tanh(Ax)) of n inputs", "n", n[fit_n],
-                     [("jacfwd", loss["fwd_flops"][fit_n], 2, rho_f[fit_n],
-                       f"n JVPs, each a product A e_j: 2 h n^2, h = {h}"),
-                      ("jacrev", loss["rev_flops"][fit_n], 1, rho_r[fit_n],
-                       "one forward and one backward product with A: 4 h n")])
-    ratio = loss["fwd_flops"] / loss["rev_flops"]
-    # leading coefficients: jacfwd's n^2 one is 2h plus at most K (the unit tangents, n^2
-    # entries); jacrev's n one is 4h plus at most K (the gradient, n entries)
-    lo = (n[-1] / 2) / ((1 + K / (4 * h)) * (1 + rho_r[-1]))
-    hi = (n[-1] / 2) * (1 + K / (2 * h)) * (1 + rho_f[-1])
-    report.claim(Claim.within(
-        f"scalar loss of n = {n[-1]} inputs: jacfwd / jacrev counted flops = n / 2 (2 h n^2 "
-        "against 4 h n): reverse mode is cheaper by a factor that grows with n", ratio[-1], lo,
-        hi, detail=f"h = {h}; window from the lower-order terms, K = {K:g} flops per entry"))
-    report.metric("fwd_over_rev_flops_at_max_n", float(ratio[-1]), key=True)
-    report.metric("fwd_over_rev_time_at_max_n", float(loss["fwd_s"][-1] / loss["rev_s"][-1]))
-    report.metric("jacfwd_time_slope_in_n", fitted_slope(n, loss["fwd_s"]))
-    report.metric("jacrev_time_slope_in_n", fitted_slope(n, loss["rev_s"]))
-    report.add_series("cost_scalar_loss", n=n, jacfwd_flops=loss["fwd_flops"],
-                      jacrev_flops=loss["rev_flops"], flops_ratio=ratio, jacfwd_s=loss["fwd_s"],
-                      jacrev_s=loss["rev_s"], jacfwd_compile_s=loss["fwd_compile_s"],
-                      jacrev_compile_s=loss["rev_compile_s"], fit=fit_n)
+    n, m = np.array(cfg.input_dims), np.array(cfg.output_dims)
+    loss = dict(n=n, **_cost(cfg, ctx, "loss", loss_jacfwd, loss_jacrev, n, make_loss))
+    loss["flops_ratio"] = loss["jacfwd_flops"] / loss["jacrev_flops"]
+    vmap_ = dict(m=m, **_cost(cfg, ctx, "map", map_jacfwd, map_jacrev, m, make_map))
+    vmap_["flops_ratio"] = vmap_["jacrev_flops"] / vmap_["jacfwd_flops"]
+    return loss, vmap_
 
-    m = np.array(cfg.output_dims)
-    vmap_ = cost(map_jacfwd, map_jacrev, m, make_map)
-    fit_m = m >= cfg.fit_from
-    # jacfwd 2 m n0^2 + [K (n0^2 + n0)]; jacrev 2 m^2 n0 + [(K + 2) m n0 + K m + K n0]
-    rho_mf = K * (n0**2 + n0) / (2 * n0**2 * m)
-    rho_mr = ((K + 2) * n0 + K) / (2 * n0 * m) + K / (2 * m**2)
-    _exponent_claims(report, f"map tanh(Bx) of m outputs, {n0} inputs", "m", m[fit_m],
-                     [("jacrev", vmap_["rev_flops"][fit_m], 2, rho_mr[fit_m],
-                       f"m VJPs, each a product with B: 2 m^2 n0, n0 = {n0}"),
-                      ("jacfwd", vmap_["fwd_flops"][fit_m], 1, rho_mf[fit_m],
-                       "n0 JVPs: 2 m n0^2")])
-    mratio = vmap_["rev_flops"] / vmap_["fwd_flops"]
-    # jacrev's m^2 coefficient is 2 n0 plus at most K (the unit cotangents); jacfwd's m one is
-    # 2 n0^2 plus at most (K + 2) n0 + K (the primal product, the tangents, the outputs)
-    lo = (m[-1] / n0) / (((2 * n0**2 + (K + 2) * n0 + K) / (2 * n0**2)) * (1 + rho_mf[-1]))
-    hi = (m[-1] / n0) * (1 + K / (2 * n0)) * (1 + rho_mr[-1])
-    report.claim(Claim.within(
-        f"map of m = {m[-1]} outputs, {n0} inputs: the roles swap, jacrev / jacfwd counted "
-        f"flops = m / n0 (2 m^2 n0 against 2 m n0^2)", mratio[-1], lo, hi,
-        detail=f"window from the lower-order terms, K = {K:g} flops per entry"))
-    report.metric("rev_over_fwd_flops_at_max_m", float(mratio[-1]))
-    report.metric("rev_over_fwd_time_at_max_m", float(vmap_["rev_s"][-1] / vmap_["fwd_s"][-1]))
-    report.add_series("cost_vector_map", m=m, jacfwd_flops=vmap_["fwd_flops"],
-                      jacrev_flops=vmap_["rev_flops"], flops_ratio=mratio,
-                      jacfwd_s=vmap_["fwd_s"], jacrev_s=vmap_["rev_s"],
-                      jacfwd_compile_s=vmap_["fwd_compile_s"],
-                      jacrev_compile_s=vmap_["rev_compile_s"], fit=fit_m)
 
-    _figures(report, cfg, Jf, Jc, n, loss, fit_n, m, vmap_, fit_m, eps, ctx.runtime.device)
-    return report
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    dtype = ctx.dtype
+    k_x = jax.random.fold_in(ctx.key, 0)
+    rng = np.random.default_rng(ctx.seed)
+    (A, b), = _init(rng, [cfg.layer_in, cfg.layer_out], dtype)
+    xs = jax.random.normal(k_x, (cfg.num_points, cfg.layer_in), dtype)
+    layer = _host(*ctx.timed("layer_jacobians", layer_jacobians, A, b, xs))
+    params = _init(rng, cfg.widths, dtype)
+    xs = jax.random.normal(jax.random.fold_in(k_x, 1), (cfg.num_points, cfg.widths[0]), dtype)
+    net = _host(*ctx.timed("network_jacobians", network_jacobians, params, xs))
+    loss, vmap_ = _costs(cfg, ctx, rng)
+    return Results(layer_fwd=layer[0], layer_rev=layer[1], layer_closed=layer[2],
+                   net_fwd=net[0], net_rev=net[1], net_product=net[2],
+                   cost_scalar_loss=loss, cost_vector_map=vmap_, eps=float(ctx.eps),
+                   device=str(ctx.runtime.device))
 
+
+# ------------------------------------------------------------------------------ claims
 
 def _slope_shift(d, width):
     """How far the least-squares slope of log y against log d can move when log y is a power
@@ -233,29 +188,150 @@ def _slope_shift(d, width):
     return float(width / 2 * np.abs(dx).sum() / (dx**2).sum())
 
 
-def _exponent_claims(report, what, var, d, modes):
+def _rho(cfg, n, m):
+    """Lower-order terms over the leading power, at most (see the module docstring):
+    loss jacfwd 2hn^2 + [((K + 2) h + K) n + K h], jacrev 4hn + [K h]; map jacfwd
+    2 m n0^2 + [K (n0^2 + n0)], jacrev 2 m^2 n0 + [(K + 2) m n0 + K m + K n0]."""
+    h, n0, K = cfg.hidden, cfg.few_inputs, cfg.flops_per_entry
+    return {"loss_jacfwd": (K + 2) / (2 * n) + K / (2 * h * n) + K / (2 * n**2),
+            "loss_jacrev": K / (4 * n),
+            "map_jacfwd": K * (n0**2 + n0) / (2 * n0**2 * m),
+            "map_jacrev": ((K + 2) * n0 + K) / (2 * n0 * m) + K / (2 * m**2)}
+
+
+def _layer_claims(cfg, r, eps):
+    s = np.abs(r.layer_closed).max(axis=(1, 2))
+    out = []
+    for mode, J in (("jacfwd", r.layer_fwd), ("jacrev", r.layer_rev)):
+        err, where = tol.worst(np.abs(J - r.layer_closed).max(axis=(1, 2)) / s,
+                               [f"point {i}" for i in range(len(s))])
+        out.append(Claim.at_most(
+            f"{mode} of tanh(Ax + b) = diag(tanh'(Ax + b)) A: max error / max|J|", err,
+            tol.roundoff(cfg.ulps, eps), id=f"layer_{mode}_closed_form", worst=where,
+            reference="closed form diag(tanh'(Ax + b)) A, evaluated elementwise",
+            detail=f"{cfg.layer_out}x{cfg.layer_in} layer, {cfg.num_points} points"))
+    # scale: max|J| + ||J||_F, a size of the terms summed in the matrix products
+    s = np.abs(r.net_product).max(axis=(1, 2)) + np.linalg.norm(r.net_product, axis=(1, 2))
+    errs = np.stack([np.abs(J - r.net_product).max(axis=(1, 2)) / s
+                     for J in (r.net_fwd, r.net_rev)])
+    labels = [[f"{mode}, point {i}" for i in range(len(s))] for mode in ("jacfwd", "jacrev")]
+    err, where = tol.worst(errs, labels)
+    out.append(Claim.at_most(
+        "chain rule: Jacobian of a stack of layers (jacfwd and jacrev) = product of the layer "
+        "Jacobians: max error / scale", err, tol.roundoff(cfg.ulps, eps),
+        id="network_chain_rule", worst=where,
+        reference="product of the closed-form layer Jacobians at the intermediate points",
+        detail=f"{len(cfg.widths) - 1} layers, widths {cfg.widths}; scale max|J| + ||J||_F"))
+    return out
+
+
+def _exponent_claims(prefix, what, var, d, modes):
     """For each (mode, counted flops over d, exponent p, rho(d), theory): the fitted exponent
     of the count against d is p within the shift its lower-order terms allow; then the ratio
     of the first mode's count to the second's grows like d^(p1 - p2)."""
-    widths = []
+    out, widths = [], []
+    dims = ", ".join(str(v) for v in d)
     for mode, counts, p, rho, theory in modes:
         G = float(np.log1p(np.max(rho)))
         widths.append(G)
-        tol = _slope_shift(d, G)
-        report.claim(Claim.close(
-            f"{what}: {mode} counted flops grow like {var}^{p}: fitted exponent over {var} = "
-            f"{', '.join(str(v) for v in d)}", fitted_slope(d, counts), p, tol,
-            detail=f"theory {theory}; tolerance from lower-order terms <= {np.max(rho):.3g} of "
-                   "the leading one"))
-        report.metric(f"{mode}_flops_exponent_in_{var}", fitted_slope(d, counts))
+        out.append(Claim.close(
+            f"{what}: {mode} counted flops grow like {var}^{p}: fitted exponent",
+            fitted_slope(d, counts), p,
+            tol.absolute(_slope_shift(d, G), "slope shift of the lower-order terms"),
+            id=f"{prefix}_{mode}_flops_exponent", reference=f"hand count: {theory}",
+            detail=f"{var} = {dims}; lower-order terms <= {np.max(rho):.3g} of the leading"))
     (m1, c1, p1, _, _), (m2, c2, p2, _, _) = modes
-    report.claim(Claim.close(
+    out.append(Claim.close(
         f"{what}: {m1} / {m2} counted flops grow like {var}^{p1 - p2}: fitted exponent",
-        fitted_slope(d, c1 / c2), p1 - p2, _slope_shift(d, sum(widths)),
-        detail="both counts' lower-order terms"))
+        fitted_slope(d, c1 / c2), p1 - p2,
+        tol.absolute(_slope_shift(d, sum(widths)), "slope shift of both counts' lower-order "
+                     "terms"), id=f"{prefix}_flops_ratio_exponent",
+        reference="hand counts of both modes", detail=f"{var} = {dims}"))
+    return out
 
 
-def _figures(report, cfg, Jf, Jc, n, loss, fit_n, m, vmap_, fit_m, eps, device):
+def _loss_claims(cfg, r):
+    c, h, K = r.cost_scalar_loss, cfg.hidden, cfg.flops_per_entry
+    n, fit = c["n"], c["fit"]
+    rho = _rho(cfg, n, n)
+    out = _exponent_claims("loss", "scalar loss sum(tanh(Ax)) of n inputs", "n", n[fit], [
+        ("jacfwd", c["jacfwd_flops"][fit], 2, rho["loss_jacfwd"][fit],
+         "n JVPs, each a product A e_j: 2 h n^2"),
+        ("jacrev", c["jacrev_flops"][fit], 1, rho["loss_jacrev"][fit],
+         "one forward and one backward product with A: 4 h n")])
+    # leading coefficients: jacfwd's n^2 one is 2h plus at most K (the unit tangents, n^2
+    # entries); jacrev's n one is 4h plus at most K (the gradient, n entries)
+    lo = (n[-1] / 2) / ((1 + K / (4 * h)) * (1 + rho["loss_jacrev"][-1]))
+    hi = (n[-1] / 2) * (1 + K / (2 * h)) * (1 + rho["loss_jacfwd"][-1])
+    out.append(Claim.within(
+        "scalar loss at the largest n: jacfwd / jacrev counted flops = n / 2 (2 h n^2 against "
+        "4 h n): reverse mode is cheaper by a factor that grows with n", c["flops_ratio"][-1],
+        lo, hi, id="loss_fwd_over_rev_flops", rule="window from the lower-order terms",
+        reference="hand counts 2 h n^2 and 4 h n",
+        detail=f"n = {n[-1]}, h = {h}; K = {K:g} flops per entry"))
+    return out
+
+
+def _map_claims(cfg, r):
+    c, n0, K = r.cost_vector_map, cfg.few_inputs, cfg.flops_per_entry
+    m, fit = c["m"], c["fit"]
+    rho = _rho(cfg, m, m)
+    out = _exponent_claims("map", "map tanh(Bx) of m outputs, few inputs n0", "m", m[fit], [
+        ("jacrev", c["jacrev_flops"][fit], 2, rho["map_jacrev"][fit],
+         "m VJPs, each a product with B: 2 m^2 n0"),
+        ("jacfwd", c["jacfwd_flops"][fit], 1, rho["map_jacfwd"][fit], "n0 JVPs: 2 m n0^2")])
+    # jacrev's m^2 coefficient is 2 n0 plus at most K (the unit cotangents); jacfwd's m one is
+    # 2 n0^2 plus at most (K + 2) n0 + K (the primal product, the tangents, the outputs)
+    lo = (m[-1] / n0) / (((2 * n0**2 + (K + 2) * n0 + K) / (2 * n0**2))
+                         * (1 + rho["map_jacfwd"][-1]))
+    hi = (m[-1] / n0) * (1 + K / (2 * n0)) * (1 + rho["map_jacrev"][-1])
+    out.append(Claim.within(
+        "map at the largest m: the roles swap, jacrev / jacfwd counted flops = m / n0 "
+        "(2 m^2 n0 against 2 m n0^2)", c["flops_ratio"][-1], lo, hi,
+        id="map_rev_over_fwd_flops", rule="window from the lower-order terms",
+        reference="hand counts 2 m^2 n0 and 2 m n0^2",
+        detail=f"m = {m[-1]}, n0 = {n0}; K = {K:g} flops per entry"))
+    return out
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    return _layer_claims(cfg, r, ctx.eps) + _loss_claims(cfg, r) + _map_claims(cfg, r)
+
+
+def _ulps(err, scale, eps):
+    return float((np.abs(err).max(axis=(1, 2)) / (eps * scale)).max())
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    s = np.abs(r.layer_closed).max(axis=(1, 2))
+    sn = np.abs(r.net_product).max(axis=(1, 2)) + np.linalg.norm(r.net_product, axis=(1, 2))
+    loss, vmap_ = r.cost_scalar_loss, r.cost_vector_map
+    out = {
+        "layer_max_ulps": max(_ulps(r.layer_fwd - r.layer_closed, s, r.eps),
+                              _ulps(r.layer_rev - r.layer_closed, s, r.eps)),
+        "network_max_ulps": max(_ulps(r.net_fwd - r.net_product, sn, r.eps),
+                                _ulps(r.net_rev - r.net_product, sn, r.eps)),
+        "fwd_over_rev_flops_at_max_n": float(loss["flops_ratio"][-1]),
+        "fwd_over_rev_time_at_max_n": float(loss["jacfwd_s"][-1] / loss["jacrev_s"][-1]),
+        "jacfwd_time_slope_in_n": fitted_slope(loss["n"], loss["jacfwd_s"]),
+        "jacrev_time_slope_in_n": fitted_slope(loss["n"], loss["jacrev_s"]),
+        "rev_over_fwd_flops_at_max_m": float(vmap_["flops_ratio"][-1]),
+        "rev_over_fwd_time_at_max_m": float(vmap_["jacrev_s"][-1] / vmap_["jacfwd_s"][-1]),
+    }
+    for var, c in (("n", loss), ("m", vmap_)):
+        d = c[var][c["fit"]]
+        for mode in ("jacfwd", "jacrev"):
+            out[f"{mode}_flops_exponent_in_{var}"] = fitted_slope(d, c[f"{mode}_flops"][c["fit"]])
+    return out
+
+
+KEY_METRICS = ("layer_max_ulps", "fwd_over_rev_flops_at_max_n")
+
+
+# ------------------------------------------------------------------------------ figures
+
+def layer_jacobian(cfg: Config, r: Results):
+    Jf, Jc = r.layer_fwd[0], r.layer_closed[0]
     fig, axes = plotting.figure(
         "Jacobian of tanh(Ax + b): jax.jacfwd equals diag(tanh'(Ax + b)) A", ncols=3,
         width=4.3, height=4.0)
@@ -267,41 +343,54 @@ def _figures(report, cfg, Jf, Jc, n, loss, fit_n, m, vmap_, fit_m, eps, device):
         ax.set_ylabel("output i")
         ax.grid(False)
     fig.colorbar(im, ax=axes[1], shrink=0.8, label="dy_i / dx_j")
-    d = (Jf - Jc) / eps
-    im = axes[2].imshow(d, cmap="PuOr", vmin=-max(1, np.abs(d).max()), vmax=max(1, np.abs(d).max()))
+    d = (Jf - Jc) / r.eps
+    lim = max(1, np.abs(d).max())
+    im = axes[2].imshow(d, cmap="PuOr", vmin=-lim, vmax=lim)
     axes[2].set_title("difference, in eps")
     axes[2].set_xlabel("input j")
     axes[2].grid(False)
     fig.colorbar(im, ax=axes[2], shrink=0.8, label="(jacfwd - closed) / eps")
-    report.add_figure("layer_jacobian", fig)
+    return fig
 
-    h, n0, P = cfg.hidden, cfg.few_inputs, cfg.timing_points
+
+def _flops_panel(ax, d, c, var, theory):
+    for mode, name, marker in (("jacfwd", "forward", "o"), ("jacrev", "autodiff", "s")):
+        plotting.loglog_fit(ax, d, c[f"{mode}_flops"], f"jax.{mode}", name=name,
+                            marker=marker, fit_mask=c["fit"])
+    plotting.theory_line(ax, d, theory["jacfwd"], "theory: " + (
+        "2 h n$^2$" if var == "n" else "2 m n$_0^2$"))
+    ax.plot(d, theory["jacrev"], **{**plotting.THEORY_STYLE, "linestyle": ":"},
+            label="theory: " + ("4 h n" if var == "n" else "2 m$^2$ n$_0$"))
+    ax.set_ylabel("flops per Jacobian (counted by XLA)")
+    ax.set_xlabel("number of inputs n" if var == "n" else "number of outputs m")
+    ax.legend(loc="upper left", frameon=False)
+
+
+def _time_panel(ax, d, c, var, cfg, device):
+    ax.loglog(d, c["jacfwd_s"], "o-", color=plotting.color("forward"), label="jax.jacfwd")
+    ax.loglog(d, c["jacrev_s"], "s-", color=plotting.color("autodiff"), label="jax.jacrev")
+    ax.set_xlabel("number of inputs n" if var == "n" else "number of outputs m")
+    ax.set_ylabel(f"wall time (s) per call of {cfg.timing_points} Jacobians")
+    ax.set_title(f"measured on {device} (reported, not a claim)", fontsize=10)
+    ax.legend(loc="upper left", frameon=False)
+
+
+def cost(cfg: Config, r: Results):
+    h, n0 = cfg.hidden, cfg.few_inputs
+    loss, vmap_ = r.cost_scalar_loss, r.cost_vector_map
+    n, m = loss["n"].astype(np.float64), vmap_["m"].astype(np.float64)
     fig, axes = plotting.figure(
         "Counted flops: for a scalar loss reverse mode's cost grows like n and forward mode's "
         "like n$^2$; for many outputs and few inputs the roles swap", ncols=2, nrows=2,
         width=4.8, height=3.5)
     (a1, a2), (a3, a4) = axes
-    for ax, d, c, fit, var, theory in (
-            (a1, n, loss, fit_n, "n", {"jacfwd": 2.0 * h * n**2, "jacrev": 4.0 * h * n}),
-            (a2, m, vmap_, fit_m, "m", {"jacfwd": 2.0 * m * n0**2, "jacrev": 2.0 * m**2 * n0})):
-        for mode, name, marker in (("fwd", "forward", "o"), ("rev", "autodiff", "s")):
-            plotting.loglog_fit(ax, d, c[f"{mode}_flops"], f"jax.jac{mode}", name=name,
-                                marker=marker, fit_mask=fit)
-        plotting.theory_line(ax, d, theory["jacfwd"], "theory: " + (
-            "2 h n$^2$" if var == "n" else "2 m n$_0^2$"))
-        ax.plot(d, theory["jacrev"], **{**plotting.THEORY_STYLE, "linestyle": ":"},
-                label="theory: " + ("4 h n" if var == "n" else "2 m$^2$ n$_0$"))
-        ax.set_ylabel("flops per Jacobian (counted by XLA)")
-        ax.legend(loc="upper left", frameon=False)
+    _flops_panel(a1, n, loss, "n", {"jacfwd": 2.0 * h * n**2, "jacrev": 4.0 * h * n})
+    _flops_panel(a2, m, vmap_, "m", {"jacfwd": 2.0 * m * n0**2, "jacrev": 2.0 * m**2 * n0})
     a1.set_title(f"scalar loss sum(tanh(Ax)), 1 output, h = {h}", fontsize=10)
-    a1.set_xlabel("number of inputs n")
     a2.set_title(f"map tanh(Bx), {n0} inputs n$_0$", fontsize=10)
-    a2.set_xlabel("number of outputs m")
-    for ax, d, c, var in ((a3, n, loss, "n"), (a4, m, vmap_, "m")):
-        ax.loglog(d, c["fwd_s"], "o-", color=plotting.color("forward"), label="jax.jacfwd")
-        ax.loglog(d, c["rev_s"], "s-", color=plotting.color("autodiff"), label="jax.jacrev")
-        ax.set_xlabel("number of inputs n" if var == "n" else "number of outputs m")
-        ax.set_ylabel(f"wall time (s) per call of {P} Jacobians")
-        ax.set_title(f"measured on {device} (reported, not a claim)", fontsize=10)
-        ax.legend(loc="upper left", frameon=False)
-    report.add_figure("cost", fig)
+    _time_panel(a3, n, loss, "n", cfg, r.device)
+    _time_panel(a4, m, vmap_, "m", cfg, r.device)
+    return fig
+
+
+FIGURES = (layer_jacobian, cost)

@@ -7,7 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 from conftest import assert_all_claims_pass
 
+from experiments import chain_rule
 from experiments.chain_rule import complex_step_derivative, numpy_compose, richardson_derivative
+from mathml_jax import series
 from mathml_jax.calculus import chain_rule_derivative, compose, random_compositions
 from mathml_jax.calculus.chain_rule import IDENTITY, NAMES
 
@@ -75,3 +77,8 @@ def test_chain_rule_experiment_end_to_end_fast_profile(run_experiment):
     assert status == 0
     assert_all_claims_pass(report)
     assert (job / "chain_rule.png").stat().st_size > 10_000
+    assert [c.id for c in report.claims] == [
+        "compositions_finite", "rule_equals_grad", "rule_equals_complex_step",
+        "grad_equals_complex_step", "richardson_equals_complex_step"]
+    saved = series.load(job / "series.npz", chain_rule.Results)
+    np.testing.assert_array_equal(saved.rule, report.results.rule)

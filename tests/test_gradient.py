@@ -7,7 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 from conftest import assert_all_claims_pass
 
+from experiments import gradient
 from experiments.gradient import TWO_D, _level_chords, many_variable_functions
+from mathml_jax import series
 from mathml_jax.multivariable import (
     directional_derivative,
     gradient_study,
@@ -73,3 +75,7 @@ def test_gradient_experiment_end_to_end_fast_profile(run_experiment):
     assert_all_claims_pass(report)
     for name in ("tangent_plane", "gradient_field", "directional_derivative"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    assert {c.id for c in report.claims} >= {"partials_closed_form", "level_chord_slope",
+                                              "no_direction_beats_gradient"}
+    saved = series.load(job / "series.npz", gradient.Results)
+    assert set(saved.functions) == set(report.results.functions)

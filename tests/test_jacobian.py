@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from conftest import assert_all_claims_pass
 
-from mathml_jax import timing
+from experiments import jacobian
+from mathml_jax import series, timing
 from mathml_jax.multivariable import (
     layer_jacobian_closed_form,
     layer_jacobians,
@@ -136,7 +137,12 @@ def test_jacobian_experiment_end_to_end_fast_profile(run_experiment, monkeypatch
     assert_all_claims_pass(report)
     for name in ("layer_jacobian", "cost"):
         assert (job / f"{name}.png").stat().st_size > 10_000
-    loss = report.series["cost_scalar_loss"]
+    loss = report.results.cost_scalar_loss
     assert np.all(loss["jacfwd_s"] == 1.0) and np.all(loss["jacrev_s"] == 1.0)
+    saved = series.load(job / "series.npz", jacobian.Results).cost_scalar_loss
+    np.testing.assert_array_equal(saved["jacfwd_flops"], loss["jacfwd_flops"])
+    assert {c.id for c in report.claims} >= {"layer_jacfwd_closed_form", "network_chain_rule",
+                                              "loss_fwd_over_rev_flops",
+                                              "map_rev_over_fwd_flops"}
     assert report.metrics["fwd_over_rev_time_at_max_n"] == 1.0
     assert report.metrics["fwd_over_rev_flops_at_max_n"] > 100
