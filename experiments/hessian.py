@@ -1,4 +1,4 @@
-"""``hessian``: finding critical points and classifying them by the Hessian.
+"""``hessian``: critical points found by Newton's method and classified by the Hessian.
 
 For each two-variable test function, Newton's method on grad f = 0 runs from a dense grid of
 starts (one ``vmap``); the converged points inside the box are de-duplicated and classified by
@@ -26,7 +26,8 @@ import numpy as np
 import scipy.linalg
 
 from experiments._schema import ConfigError, param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.optimization.critical_points import (
     CONVERGED,
     DEGENERATE,
@@ -45,9 +46,8 @@ from mathml_jax.optimization.test_functions import (
     switched,
     values_at,
 )
-from mathml_jax.runtime import RunContext
+from mathml_jax.runtime import RunContext, in_float64
 from mathml_jax.status import Kind
-from mathml_jax.timing import timed
 
 SECTION = "Multivariable calculus / Higher-order derivatives: Hessian, minima, maxima, saddles"
 
@@ -55,6 +55,10 @@ FUNCTIONS = ("himmelblau", "saddle", "monkey_saddle", "quartic", "double_well")
 SWITCH = switched(FUNCTIONS)  # one compiled kernel serves every test function
 TYPE_MARKERS = {"minimum": ("o", "tab:blue"), "maximum": ("^", "tab:red"),
                 "saddle": ("X", "tab:orange"), "degenerate": ("D", "tab:purple")}
+# what the degenerate points really are (the Hessian test cannot tell; f's values can)
+TRUE_TYPE_AT_DEGENERATE = {"quartic": "minimum", "monkey_saddle": "saddle"}
+CIRCLE_POINTS = 64      # value probes on the circle around a degenerate point
+CONTOUR_RESOLUTION = 120  # grid of f's values behind the critical points figure
 
 
 @dataclass
@@ -79,6 +83,29 @@ class Config:
             raise ConfigError("hessian.lanczos_steps", self.lanczos_steps,
                               f"it must be at most hessian.dim={self.dim}")
 
+
+@dataclass
+class Results:
+    """Everything the claims and figures need, as host arrays (saved as the run's series)."""
+
+    # name -> x, y (n,): the start grid's axes; basin (n, n): index of the critical point each
+    # start reaches (-1: none in the box); converged_starts; points (k, 2); codes (k,) (Kind);
+    # eigenvalues (k, 2); hessians (k, 2, 2) (jax.hessian, run dtype); det_codes (k,) (the
+    # determinant test); values (k,) f at the points; fd_hessians (k, 2, 2) (central
+    # differences of f's values); curvature (k, 2) f(x + t v) + f(x - t v) - 2 f(x) along each
+    # eigenvector v; circle (k, 64) f on the circle of radius t minus f(x); contour (R, R) f on
+    # the drawing grid. All f values in float64.
+    functions: dict
+    grad_norm_origin: float      # ||grad f(0)|| of the d-dimensional function
+    full_eigenvalues: np.ndarray  # (d,) eigenvalues of the full jax.hessian at 0
+    reference: np.ndarray        # (d,) closed form: eigenvalues of A - I (NumPy, float64)
+    lanczos_extremes: np.ndarray  # (2,) Lanczos lambda_min, lambda_max
+    lanczos_steps: np.ndarray    # (m,) steps 2..lanczos_steps
+    error_min: np.ndarray        # (m,) |Ritz lambda_min after j steps - closed form|
+    error_max: np.ndarray        # (m,) the same for lambda_max
+
+
+# ------------------------------------------------------------------------------ compute
 
 def _dedupe(points, grad_norms, tol):
     """Greedy clustering: each found point joins the first representative within ``tol``;
@@ -116,16 +143,119 @@ def _values64(index, pts, chunk=1024):
     n = len(pts)
     padded = np.zeros((-(-max(n, 1) // chunk) * chunk, 2))
     padded[:n] = pts
-    with jax.enable_x64(True):
-        out = values_at(jnp.asarray(padded), jnp.asarray(index, jnp.int32), f=SWITCH)
-        return np.asarray(out, np.float64)[:n]
+    out = in_float64(values_at, padded, np.asarray(index, np.int32), f=SWITCH)
+    return np.asarray(out, np.float64)[:n]
 
 
-def _circle(x, t, n=64):
+def _circle(x, t, n=CIRCLE_POINTS):
     """n points on the circle of radius t around x (2,)."""
     ang = np.linspace(0, 2 * np.pi, n, endpoint=False)
     return np.asarray(x, np.float64) + t * np.stack([np.cos(ang), np.sin(ang)], 1)
 
+
+def _newton_points(cfg: Config, ctx: RunContext, name: str) -> dict:
+    """Newton from the grid of starts: the de-duplicated critical points in the box and the
+    basin map (which point each start reaches)."""
+    tf, dtype = TEST_FUNCTIONS[name], ctx.dtype
+    # an even grid never lands exactly on an axis, where some Hessians are singular
+    n = cfg.grid + (cfg.grid % 2)
+    gx, gy = np.linspace(*tf.xlim, n), np.linspace(*tf.ylim, n)
+    X, Y = np.meshgrid(gx, gy)
+    starts = jnp.asarray(np.stack([X.ravel(), Y.ravel()], axis=1), dtype)
+    radius = 100.0 * max(map(abs, (*tf.xlim, *tf.ylim)))
+    index = jnp.asarray(FUNCTIONS.index(name), jnp.int32)
+    res = ctx.timed(f"newton_{name}", newton_from_starts, starts, index,
+                    jnp.asarray(radius, dtype), jnp.asarray(cfg.xtol, dtype), f=SWITCH,
+                    steps=cfg.newton_steps)
+    x = np.asarray(res.x, np.float64)
+    ok = np.asarray(res.status) == CONVERGED
+    inbox = ((x[:, 0] >= tf.xlim[0]) & (x[:, 0] <= tf.xlim[1])
+             & (x[:, 1] >= tf.ylim[0]) & (x[:, 1] <= tf.ylim[1]))
+    use = ok & inbox
+    pts, members = _dedupe(x[use], np.asarray(res.grad_norm)[use], cfg.dedup_tol)
+    label = -np.ones(len(x), int)
+    idx_use = np.nonzero(use)[0]
+    for j, mem in enumerate(members):
+        label[idx_use[mem]] = j
+    return {"x": gx, "y": gy, "basin": label.reshape(n, n), "converged_starts": int(ok.sum()),
+            "points": pts}
+
+
+def _classify(cfg: Config, ctx: RunContext, name: str, pts: np.ndarray) -> dict:
+    """Types, eigenvalues and Hessians of ``jax.hessian`` at the points, and the determinant
+    test's verdicts on the same Hessians."""
+    dtype, index = ctx.dtype, jnp.asarray(FUNCTIONS.index(name), jnp.int32)
+    codes, lam, H = classify_points(jnp.asarray(pts, dtype), index,
+                                    jnp.asarray(cfg.zero_tol, dtype), f=SWITCH)
+    dcodes = determinant_test_points(H, jnp.asarray(cfg.zero_tol ** 2, H.dtype))
+    return {"codes": np.asarray(codes, np.int32), "eigenvalues": np.asarray(lam, np.float64),
+            "hessians": np.asarray(H, np.float64), "det_codes": np.asarray(dcodes, np.int32)}
+
+
+def _value_probes(cfg: Config, name: str, pts: np.ndarray, hessians: np.ndarray) -> dict:
+    """f's values (float64, one call) around each point: the central-difference Hessian, the
+    second differences along the Hessian's eigenvectors and f on a small circle."""
+    t, h, k = cfg.probe_radius, cfg.fd_step, len(pts)
+    eigvecs = [np.linalg.eigh(hessians[j])[1] for j in range(k)]
+    groups = [(_fd_stencil(p, h), p[None] + t * eigvecs[j].T, p[None] - t * eigvecs[j].T,
+               p[None], _circle(p, t)) for j, p in enumerate(pts)]
+    sizes = [16, 2, 2, 1, CIRCLE_POINTS]
+    flat = (np.concatenate([np.concatenate(g) for g in groups]) if groups
+            else np.zeros((0, 2)))
+    vals = _values64(FUNCTIONS.index(name), flat).reshape(k, sum(sizes))
+    fd, curv, f0, circ = np.zeros((k, 2, 2)), np.zeros((k, 2)), np.zeros(k), \
+        np.zeros((k, CIRCLE_POINTS))
+    for j in range(k):
+        v_fd, v_plus, v_minus, v0, v_circ = np.split(vals[j], np.cumsum(sizes)[:-1])
+        fd[j] = _fd_hessian_from_values(v_fd, 2, h)
+        curv[j] = v_plus + v_minus - 2 * v0[0]
+        f0[j], circ[j] = v0[0], v_circ - v0[0]
+    return {"fd_hessians": fd, "curvature": curv, "values": f0, "circle": circ}
+
+
+def _contour_grid(name: str) -> np.ndarray:
+    """f on the grid the critical points figure draws its level sets on (float64)."""
+    tf = TEST_FUNCTIONS[name]
+    X, Y = np.meshgrid(np.linspace(*tf.xlim, CONTOUR_RESOLUTION),
+                       np.linspace(*tf.ylim, CONTOUR_RESOLUTION))
+    grid = np.stack([X.ravel(), Y.ravel()], axis=1)
+    return _values64(FUNCTIONS.index(name), grid, chunk=4096).reshape(X.shape)
+
+
+def _high_dim(cfg: Config, ctx: RunContext) -> dict:
+    """The d-dimensional function: full Hessian spectrum, Lanczos on HVPs, closed form."""
+    k_mat, k_lan = jax.random.split(ctx.key)
+    d, dtype = cfg.dim, ctx.dtype
+    M = np.asarray(jax.random.normal(k_mat, (d, d), dtype), np.float64)
+    A64 = (M + M.T) / np.sqrt(8 * d) + 0.5 * np.eye(d)  # spectrum ~ semicircle on [-0.5, 1.5]
+    ref = np.linalg.eigvalsh(A64 - np.eye(d))  # closed form: Hessian at 0 is A - I
+    A, x0 = jnp.asarray(A64, dtype), jnp.zeros(d, dtype)
+    g0 = float(jnp.linalg.norm(jax.grad(quadratic_plus_cosines)(x0, A)))
+    lam_full = ctx.timed("full_hessian", hessian_eigenvalues, x0, A, f=quadratic_plus_cosines)
+    lan = ctx.timed("lanczos", lanczos_extreme_eigenvalues, x0, A, k_lan,
+                    f=quadratic_plus_cosines, num_steps=cfg.lanczos_steps)
+    a, b = np.asarray(lan.alphas, np.float64), np.asarray(lan.betas, np.float64)
+    ms = np.arange(2, cfg.lanczos_steps + 1)
+    ritz = [scipy.linalg.eigh_tridiagonal(a[:m], b[: m - 1], eigvals_only=True) for m in ms]
+    return {"grad_norm_origin": g0, "full_eigenvalues": np.asarray(lam_full, np.float64),
+            "reference": ref, "lanczos_extremes": np.asarray(lan.extremes, np.float64),
+            "lanczos_steps": ms, "error_min": np.array([abs(r[0] - ref[0]) for r in ritz]),
+            "error_max": np.array([abs(r[-1] - ref[-1]) for r in ritz])}
+
+
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    functions = {}
+    for i, name in enumerate(cfg.functions):
+        out = _newton_points(cfg, ctx, name)
+        out.update(_classify(cfg, ctx, name, out["points"]))
+        out.update(_value_probes(cfg, name, out["points"], out["hessians"]))
+        out["contour"] = _contour_grid(name)
+        functions[name] = out
+        ctx.progress("hessian: test functions", i + 1, len(cfg.functions))
+    return Results(functions=functions, **_high_dim(cfg, ctx))
+
+
+# ------------------------------------------------------------------------------ claims
 
 def _type_from_values(diffs, tol=0.0):
     """Minimum if f rises in every direction, maximum if it falls in every one, else saddle."""
@@ -136,227 +266,228 @@ def _type_from_values(diffs, tol=0.0):
     return "saddle"
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("hessian", section=SECTION)
-    dtype, eps = ctx.dtype, ctx.eps
-    found_all, basins = {}, {}
-    det_agree, det_decided, fd_agree, fd_total, dir_agree, dir_total = 0, 0, 0, 0, 0, 0
-    fd_err = 0.0
+def _type_counts(types) -> dict:
+    return {t: list(types).count(t) for t in Kind.words() if t in types}
 
-    for name in cfg.functions:
-        tf = TEST_FUNCTIONS[name]
-        # an even grid never lands exactly on an axis, where some Hessians are singular
-        n = cfg.grid + (cfg.grid % 2)
-        gx, gy = np.linspace(*tf.xlim, n), np.linspace(*tf.ylim, n)
-        X, Y = np.meshgrid(gx, gy)
-        starts = jnp.asarray(np.stack([X.ravel(), Y.ravel()], axis=1), dtype)
-        radius = 100.0 * max(map(abs, (*tf.xlim, *tf.ylim)))
-        index = jnp.asarray(FUNCTIONS.index(name), jnp.int32)
-        res, t = timed(newton_from_starts, starts, index, jnp.asarray(radius, dtype),
-                       jnp.asarray(cfg.xtol, dtype), f=SWITCH, steps=cfg.newton_steps)
-        report.add_timing(f"newton_{name}", t)
-        x = np.asarray(res.x, np.float64)
-        ok = np.asarray(res.status) == CONVERGED
-        inbox = ((x[:, 0] >= tf.xlim[0]) & (x[:, 0] <= tf.xlim[1])
-                 & (x[:, 1] >= tf.ylim[0]) & (x[:, 1] <= tf.ylim[1]))
-        use = ok & inbox
-        pts, members = _dedupe(x[use], np.asarray(res.grad_norm)[use], cfg.dedup_tol)
-        codes, lam, H = classify_points(jnp.asarray(pts, dtype), index,
-                                        jnp.asarray(cfg.zero_tol, dtype), f=SWITCH)
-        codes, lam, H = np.asarray(codes), np.asarray(lam, np.float64), np.asarray(H)
-        types = Kind.words(codes)
-        report.metric(f"{name}_converged_starts", int(ok.sum()))
-        report.metric(f"{name}_critical_points", len(pts), key=name == "himmelblau")
 
-        # basin map: which critical point each start reaches (-1: none in the box)
-        label = -np.ones(len(x), int)
-        idx_use = np.nonzero(use)[0]
-        for j, mem in enumerate(members):
-            label[idx_use[mem]] = j
-        basins[name] = (gx, gy, label.reshape(n, n))
+def _known_points_claim(cfg: Config, name: str, f: dict) -> Claim:
+    """Found = known: as many points, each known point matched by a found one of its type."""
+    known, pts, types = TEST_FUNCTIONS[name].critical_points, f["points"], Kind.words(f["codes"])
+    dists, matched = [], []
+    for kp, ktype in known:
+        dist = np.linalg.norm(pts - np.asarray(kp), axis=1) if len(pts) else np.array([np.inf])
+        j = int(np.argmin(dist))
+        dists.append(float(dist[j]))
+        matched.append(bool(len(pts)) and dist[j] <= cfg.match_tol and types[j] == ktype)
+    counts, kcounts = _type_counts(types), _type_counts([k for _, k in known])
+    _, where = tol.worst(dists, [f"known {k} at ({p[0]:g}, {p[1]:g})" for p, k in known])
+    n = len(f["x"])
+    return Claim.holds(
+        f"{name}: the critical points found are the known ones in number, each at its known "
+        "place with its known type", len(pts) == len(known) and all(matched) and
+        counts == kcounts, measured=len(pts), id=f"{name}_known_critical_points",
+        reference="the literature's critical points (mathml_jax.optimization.test_functions)",
+        worst=where, detail=f"found {len(pts)} ({', '.join(f'{v} {k}' for k, v in counts.items())}"
+        f"), known {len(known)}; {n}x{n} Newton starts; match within {cfg.match_tol:g}")
 
-        for j, p in enumerate(pts):
-            report.metric(f"{name}_point_{j}",
-                          f"{types[j]} at ({p[0]:.6g}, {p[1]:.6g}): f = "
-                          f"{float(tf.fn(jnp.asarray(p))):.6g}, Hessian eigenvalues "
-                          f"({lam[j, 0]:.6g}, {lam[j, 1]:.6g})")
-        report.add_series(f"critical_points_{name}", points=pts, eigenvalues=lam,
-                          types=np.array(types), basin=label.reshape(n, n), x=gx, y=gy)
 
-        # 1. against the known critical points
-        known = tf.critical_points
-        matched = []
-        for kp, ktype in known:
-            dist = np.linalg.norm(pts - np.asarray(kp), axis=1) if len(pts) else np.array([np.inf])
-            j = int(np.argmin(dist))
-            matched.append(dist[j] <= cfg.match_tol and types[j] == ktype)
-        counts = {t_: types.count(t_) for t_ in Kind.words() if t_ in types}
-        kcounts = {t_: [k for _, k in known].count(t_) for t_ in Kind.words()
-                   if any(k == t_ for _, k in known)}
-        report.claim(Claim.holds(
-            f"{name}: found {len(pts)} critical points "
-            f"({', '.join(f'{v} {k}' for k, v in counts.items())}) = the known "
-            f"{len(known)}, each at its known place with its known type",
-            len(pts) == len(known) and all(matched) and counts == kcounts,
-            measured=len(pts),
-            detail=f"{n}x{n} Newton starts; match within {cfg.match_tol:g}"))
+def _degenerate_claim(cfg: Config, name: str, f: dict) -> Claim:
+    """At the degenerate points the Hessian says nothing; f on a small circle decides."""
+    truth = TRUE_TYPE_AT_DEGENERATE[name]
+    deg = np.nonzero(f["codes"] == DEGENERATE)[0]
+    vtypes = [_type_from_values(f["circle"][j]) for j in deg]
+    where = ", ".join(f"({f['points'][j][0]:.2g}, {f['points'][j][1]:.2g}): {v}"
+                      for j, v in zip(deg, vtypes, strict=True))
+    return Claim.holds(
+        f"{name}: the Hessian test is inconclusive at its critical point, and f on a small "
+        f"circle around it shows the true type ({truth})",
+        len(deg) > 0 and all(v == truth for v in vtypes),
+        measured=float(np.max(np.abs(f["eigenvalues"][deg]))) if len(deg) else float("nan"),
+        id=f"{name}_degenerate_decided_by_values", worst=where or "no degenerate point found",
+        reference=f"f's values in float64 on {CIRCLE_POINTS} points of the circle (no "
+        "derivatives); the known type from the literature",
+        detail=f"measured: largest |eigenvalue| (degenerate: <= {cfg.zero_tol:g}); "
+        f"radius {cfg.probe_radius:g}")
 
-        # 2. independent checks of each classification, all f evaluations in one float64 call
-        t_, dcodes = cfg.probe_radius, np.asarray(determinant_test_points(
-            jnp.asarray(H), jnp.asarray(cfg.zero_tol ** 2, H.dtype)))
-        eigvecs = [np.linalg.eigh(H[j].astype(np.float64))[1] for j in range(len(pts))]
-        groups = [(_fd_stencil(p, cfg.fd_step), p[None] + t_ * eigvecs[j].T,
-                   p[None] - t_ * eigvecs[j].T, p[None], _circle(p, t_))
-                  for j, p in enumerate(pts)]
-        sizes = [len(g) for g in groups[0]] if groups else []
-        vals = _values64(index, np.concatenate([np.concatenate(g) for g in groups])
-                         ) if groups else np.zeros(0)
-        vals = vals.reshape(len(pts), -1)
-        for j, p in enumerate(pts):
-            v_fd, v_plus, v_minus, v0, v_circ = np.split(vals[j], np.cumsum(sizes)[:-1])
-            Hfd = _fd_hessian_from_values(v_fd, 2, cfg.fd_step)
-            fd_err = max(fd_err, float(np.max(np.abs(Hfd - H[j]))
-                                       / max(1.0, np.max(np.abs(Hfd)))))
+
+def _point_checks(cfg: Config, r: Results) -> dict:
+    """Per critical point of every function: the independent checks' verdicts."""
+    out = {k: [] for k in ("label", "fd_err", "fd_ok", "dir_ok", "det_ok")}
+    for name, f in r.functions.items():
+        for j, p in enumerate(f["points"]):
+            code, H, Hfd = int(f["codes"][j]), f["hessians"][j], f["fd_hessians"][j]
+            out["label"].append(f"{name} {Kind(code).word} at ({p[0]:.3g}, {p[1]:.3g})")
+            out["fd_err"].append(float(np.max(np.abs(Hfd - H)) / max(1.0, np.max(np.abs(Hfd)))))
             lam_fd = np.linalg.eigvalsh(Hfd)
-            if codes[j] != DEGENERATE:
-                fd_total += 1
-                pos, neg = np.any(lam_fd > cfg.zero_tol), np.any(lam_fd < -cfg.zero_tol)
-                fd_code = SADDLE if pos and neg else (MINIMUM if pos else MAXIMUM)
-                fd_agree += int(fd_code == codes[j] and np.all(np.abs(lam_fd) > cfg.zero_tol))
-                # values along the eigenvectors: f(x + t v) + f(x - t v) - 2 f(x) ~ lambda t^2
-                curv = v_plus + v_minus - 2 * v0[0]
-                dir_total += 1
-                dir_agree += int(np.all(np.sign(curv) == np.sign(lam[j])))
-            if dcodes[j] != DEGENERATE:
-                det_decided += 1
-                det_agree += int(dcodes[j] == codes[j])
-            if codes[j] == DEGENERATE:
-                vtype = _type_from_values(v_circ - v0[0])
-                ktype = {"quartic": "minimum", "monkey_saddle": "saddle"}.get(name)
-                report.claim(Claim.holds(
-                    f"{name} at ({p[0]:.2g}, {p[1]:.2g}): Hessian test inconclusive (eigenvalues "
-                    f"within {cfg.zero_tol:g} of 0); f on a circle of radius "
-                    f"{cfg.probe_radius:g} says {vtype}",
-                    ktype is None or vtype == ktype, measured=float(np.max(np.abs(lam[j]))),
-                    detail=f"64 directions; known: {ktype}"))
-        found_all[name] = (tf, pts, types)
-
-    report.claim(Claim.holds(
-        f"every non-degenerate classification agrees with the finite-difference Hessian "
-        f"({fd_agree}/{fd_total})", fd_agree == fd_total and fd_total > 0, measured=fd_agree,
-        detail=f"central differences of f's values, step {cfg.fd_step:g}, float64"))
-    report.claim(Claim.at_most(
-        "jax.hessian = finite-difference Hessian at every critical point (max relative error)",
-        fd_err, 1e3 * eps + 10 * cfg.fd_step ** 2,
-        detail="tolerance 1e3 eps + 10 h^2 (rounding of the point + O(h^2) truncation)"))
-    report.claim(Claim.holds(
-        f"f(x + t v) + f(x - t v) - 2 f(x) has the sign of each Hessian eigenvalue along its "
-        f"eigenvector v ({dir_agree}/{dir_total} points)", dir_agree == dir_total,
-        measured=dir_agree, detail=f"t = {cfg.probe_radius:g}, float64"))
-    report.claim(Claim.holds(
-        f"determinant test D = f_xx f_yy - f_xy^2 agrees with the eigenvalues wherever it "
-        f"decides ({det_agree}/{det_decided})", det_agree == det_decided and det_decided > 0,
-        measured=det_agree, detail=f"|D| <= zero_tol^2 = {cfg.zero_tol ** 2:g}: undecided"))
-
-    # 3. high dimension: full Hessian against Hessian-vector products (Lanczos)
-    k_mat, k_lan = jax.random.split(ctx.key)
-    d = cfg.dim
-    M = np.asarray(jax.random.normal(k_mat, (d, d), jnp.float32), np.float64)
-    A64 = (M + M.T) / np.sqrt(8 * d) + 0.5 * np.eye(d)  # spectrum ~ semicircle on [-0.5, 1.5]
-    ref = np.linalg.eigvalsh(A64 - np.eye(d))  # closed form: Hessian at 0 is A - I
-    A = jnp.asarray(A64, dtype)
-    x0 = jnp.zeros(d, dtype)
-    g0 = float(jnp.linalg.norm(jax.grad(quadratic_plus_cosines)(x0, A)))
-    report.claim(Claim.at_most(f"d={d}: the origin is a critical point, ||grad f(0)||", g0,
-                               10 * eps))
-    lam_full, t = timed(hessian_eigenvalues, x0, A, f=quadratic_plus_cosines)
-    report.add_timing("full_hessian", t)
-    lam_full = np.asarray(lam_full, np.float64)
-    lan, t = timed(lanczos_extreme_eigenvalues, x0, A, k_lan, f=quadratic_plus_cosines,
-                   num_steps=cfg.lanczos_steps)
-    report.add_timing("lanczos", t)
-    ext = np.asarray(lan.extremes, np.float64)
-    scale = np.max(np.abs(ref))
-    for which, i, full_v, ref_v in (("smallest", 0, lam_full[0], ref[0]),
-                                    ("largest", 1, lam_full[-1], ref[-1])):
-        report.claim(Claim.close(
-            f"d={d}: {which} Hessian eigenvalue, Lanczos on {cfg.lanczos_steps} HVPs = full "
-            "jax.hessian", ext[i], full_v, tol=cfg.eig_tol * scale,
-            detail=f"tol {cfg.eig_tol:g} x spectral radius"))
-        report.claim(Claim.close(f"d={d}: {which} eigenvalue of the full jax.hessian = closed form "
-                                 "(NumPy eigvalsh of A - I, float64)", full_v, ref_v,
-                                 tol=100 * d * eps * scale))
-        report.metric(f"lanczos_{which}", float(ext[i]), key=True)
-    report.claim(Claim.holds(f"d={d}: the origin is a saddle (eigenvalues of both signs)",
-                             ext[0] < -cfg.zero_tol and ext[1] > cfg.zero_tol))
-    a, b = np.asarray(lan.alphas, np.float64), np.asarray(lan.betas, np.float64)
-    ms = np.arange(2, cfg.lanczos_steps + 1)
-    ritz = [scipy.linalg.eigh_tridiagonal(a[:m], b[: m - 1], eigvals_only=True) for m in ms]
-    err_min = np.array([abs(r[0] - ref[0]) for r in ritz])
-    err_max = np.array([abs(r[-1] - ref[-1]) for r in ritz])
-    report.add_series("lanczos", steps=ms, error_min=err_min, error_max=err_max,
-                      full_eigenvalues=lam_full, reference=ref)
-
-    _figures(report, cfg, found_all, basins, lam_full, ext, ms, err_min, err_max, d)
-    return report
+            pos, neg = np.any(lam_fd > cfg.zero_tol), np.any(lam_fd < -cfg.zero_tol)
+            fd_code = SADDLE if pos and neg else (MINIMUM if pos else MAXIMUM)
+            decided = code != DEGENERATE
+            out["fd_ok"].append(None if not decided else bool(
+                fd_code == code and np.all(np.abs(lam_fd) > cfg.zero_tol)))
+            # along the eigenvectors: f(x + t v) + f(x - t v) - 2 f(x) ~ lambda t^2
+            out["dir_ok"].append(None if not decided else bool(
+                np.all(np.sign(f["curvature"][j]) == np.sign(f["eigenvalues"][j]))))
+            dcode = int(f["det_codes"][j])
+            out["det_ok"].append(None if dcode == DEGENERATE else dcode == code)
+    return out
 
 
-def _figures(report, cfg, found_all, basins, lam_full, ext, ms, err_min, err_max, d):
-    names = list(found_all)
+def _agreement_claim(checks: dict, key: str, statement: str, **about) -> Claim:
+    """A yes/no check over the points it applies to (None: it does not apply)."""
+    verdicts = [(lbl, ok) for lbl, ok in zip(checks["label"], checks[key], strict=True)
+                if ok is not None]
+    agree = sum(ok for _, ok in verdicts)
+    bad = [lbl for lbl, ok in verdicts if not ok]
+    return Claim.holds(statement, agree == len(verdicts) and len(verdicts) > 0,
+                       measured=agree, worst=bad[0] if bad else "",
+                       detail=f"{agree}/{len(verdicts)} points; " + about.pop("detail"),
+                       **about)
+
+
+def _independent_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    checks = _point_checks(cfg, r)
+    h = cfg.fd_step
+    fd_err, where = tol.worst(checks["fd_err"], checks["label"]) if checks["label"] else \
+        (float("nan"), "no critical point")
+    return [
+        _agreement_claim(
+            checks, "fd_ok", "every non-degenerate classification agrees with the "
+            "finite-difference Hessian's", id="finite_difference_types_agree",
+            reference="central-difference Hessian of f's values in float64 (no autodiff)",
+            detail=f"step {h:g}"),
+        Claim.at_most(
+            "jax.hessian = finite-difference Hessian at every critical point (max relative "
+            "error)", fd_err, tol.roundoff(1e3, eps) + tol.absolute(
+                10 * h ** 2, "10 h^2 (O(h^2) truncation of central differences)"),
+            id="hessian_equals_finite_differences", worst=where,
+            reference="central-difference Hessian of f's values in float64 (no autodiff)",
+            detail=f"step h = {h:g}; round-off allowance for the point's rounding"),
+        _agreement_claim(
+            checks, "dir_ok", "f(x + t v) + f(x - t v) - 2 f(x) has the sign of each Hessian "
+            "eigenvalue along its eigenvector v", id="eigenvector_second_differences",
+            reference="f's values in float64 along the eigenvectors (no derivatives)",
+            detail=f"t = {cfg.probe_radius:g}"),
+        _agreement_claim(
+            checks, "det_ok", "the determinant test D = f_xx f_yy - f_xy^2 agrees with the "
+            "eigenvalues wherever it decides", id="determinant_test_agrees",
+            reference="the roadmap's determinant test on the same Hessians",
+            detail=f"|D| <= zero_tol^2 = {cfg.zero_tol ** 2:g}: undecided"),
+    ]
+
+
+def _high_dim_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    d, ext, full = cfg.dim, r.lanczos_extremes, r.full_eigenvalues
+    scale = float(np.max(np.abs(r.reference)))
+    out = [Claim.at_most("the origin is a critical point of the d-dimensional function: "
+                         "||grad f(0)||", r.grad_norm_origin, tol.roundoff(10, eps),
+                         id="origin_is_critical", detail=f"d = {d}",
+                         reference="closed form: every term of f is even, so grad f(0) = 0")]
+    for which, i, j in (("smallest", 0, 0), ("largest", 1, -1)):
+        out += [
+            Claim.close(f"{which} Hessian eigenvalue at the origin: Lanczos on Hessian-vector "
+                        "products = full jax.hessian", ext[i], full[j],
+                        tol.relative(cfg.eig_tol, scale), id=f"lanczos_{which}_equals_full",
+                        reference="LAPACK eigvalsh of the full jax.hessian",
+                        detail=f"d = {d}, {cfg.lanczos_steps} HVPs; tolerance eig_tol x "
+                        "spectral radius"),
+            Claim.close(f"{which} eigenvalue of the full jax.hessian = closed form",
+                        full[j], r.reference[j], tol.roundoff(100, eps, n=d, scale=scale),
+                        id=f"full_{which}_equals_closed_form", detail=f"d = {d}",
+                        reference="closed form: the Hessian at 0 is A - I (NumPy eigvalsh, "
+                        "float64)"),
+        ]
+    out.append(Claim.holds("the origin is a saddle: Lanczos finds Hessian eigenvalues of both "
+                           "signs", bool(ext[0] < -cfg.zero_tol and ext[1] > cfg.zero_tol),
+                           id="origin_is_saddle", detail=f"d = {d}; zero_tol {cfg.zero_tol:g}",
+                           reference="closed form: A - I has eigenvalues of both signs"))
+    return out
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    out = []
+    for name, f in r.functions.items():
+        out.append(_known_points_claim(cfg, name, f))
+        if name in TRUE_TYPE_AT_DEGENERATE:
+            out.append(_degenerate_claim(cfg, name, f))
+    return out + _independent_claims(cfg, r, ctx.eps) + _high_dim_claims(cfg, r, ctx.eps)
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    out = {}
+    for name, f in r.functions.items():
+        out[f"{name}_converged_starts"] = int(f["converged_starts"])
+        out[f"{name}_critical_points"] = len(f["points"])
+        for j, (p, t) in enumerate(zip(f["points"], Kind.words(f["codes"]), strict=True)):
+            lam = f["eigenvalues"][j]
+            out[f"{name}_point_{j}"] = (f"{t} at ({p[0]:.6g}, {p[1]:.6g}): f = "
+                                        f"{f['values'][j]:.6g}, Hessian eigenvalues "
+                                        f"({lam[0]:.6g}, {lam[1]:.6g})")
+    out["lanczos_smallest"] = float(r.lanczos_extremes[0])
+    out["lanczos_largest"] = float(r.lanczos_extremes[1])
+    return out
+
+
+KEY_METRICS = ("himmelblau_critical_points", "lanczos_smallest", "lanczos_largest")
+
+
+# ------------------------------------------------------------------------------ figures
+
+def _mark_points(ax, pts, types, colors=None, size=9, legend=True):
+    seen = set()
+    for j, (p, t) in enumerate(zip(pts, types, strict=True)):
+        m, c = TYPE_MARKERS[t]
+        ax.plot(p[0], p[1], m, color=c if colors is None else colors(j), markersize=size,
+                markeredgecolor="black", label=t if legend and t not in seen else None)
+        seen.add(t)
+
+
+def critical_points(cfg: Config, r: Results):
+    names = list(r.functions)
     ncols = min(3, len(names))
     nrows = int(np.ceil(len(names) / ncols))
     fig, axes = plotting.figure("Critical points found by Newton's method, typed by the Hessian",
                                 ncols=ncols, nrows=nrows, width=4.6, height=4.4, squeeze=False)
     axes = axes.ravel()
     for ax, name in zip(axes, names, strict=False):
-        tf, pts, types = found_all[name]
-        index = FUNCTIONS.index(name)
-
-        def grid_values(X, Y, i=index):
-            grid = np.stack([np.ravel(X), np.ravel(Y)], axis=1)
-            return _values64(i, grid, chunk=4096).reshape(np.shape(X))
-
-        plotting.contour_with_trajectories(ax, grid_values, tf.xlim, tf.ylim, levels=25,
-                                           log_levels=name == "himmelblau", resolution=120)
-        seen = set()
-        for p, t in zip(pts, types, strict=True):
-            m, c = TYPE_MARKERS[t]
-            ax.plot(p[0], p[1], m, color=c, markersize=9, markeredgecolor="black",
-                    label=t if t not in seen else None)
-            seen.add(t)
+        tf, f = TEST_FUNCTIONS[name], r.functions[name]
+        plotting.contour_with_trajectories(ax, lambda X, Y, Z=f["contour"]: Z, tf.xlim, tf.ylim,
+                                           levels=25, log_levels=name == "himmelblau",
+                                           resolution=CONTOUR_RESOLUTION)
+        _mark_points(ax, f["points"], Kind.words(f["codes"]))
         ax.set_title(name.replace("_", " "))
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.legend(loc="upper right", fontsize=8)
     for ax in axes[len(names):]:
         ax.axis("off")
-    report.add_figure("critical_points", fig)
+    return fig
 
-    show = [n for n in ("himmelblau", "double_well") if n in basins]
-    if show:
-        fig, axes = plotting.figure("Basins of Newton's method: which critical point each start "
-                                    "reaches", ncols=len(show), width=5.2, height=4.8,
-                                    squeeze=False)
-        for ax, name in zip(axes.ravel(), show, strict=True):
-            gx, gy, lab = basins[name]
-            tf, pts, types = found_all[name]
-            cmap = plotting.plt.get_cmap("tab10", max(len(pts), 1))
-            img = np.ma.masked_less(lab, 0)
-            ax.pcolormesh(gx, gy, img, cmap=cmap, vmin=-0.5, vmax=len(pts) - 0.5,
-                          shading="nearest")
-            for j, (p, t) in enumerate(zip(pts, types, strict=True)):
-                m, _ = TYPE_MARKERS[t]
-                ax.plot(p[0], p[1], m, color=cmap(j), markersize=10, markeredgecolor="black")
-            ax.set_title(f"{name.replace('_', ' ')} (marker = type; white: no point)")
-            ax.set_xlabel("x start")
-            ax.set_ylabel("y start")
-            ax.set_aspect("equal")
-        report.add_figure("basins", fig)
 
-    fig, (ax1, ax2) = plotting.figure(f"d={d}: Hessian-vector products find the extreme "
+def basins(cfg: Config, r: Results):
+    show = [n for n in ("himmelblau", "double_well") if n in r.functions] or list(r.functions)[:1]
+    fig, axes = plotting.figure("Basins of Newton's method: which critical point each start "
+                                "reaches", ncols=len(show), width=5.2, height=4.8, squeeze=False)
+    for ax, name in zip(axes.ravel(), show, strict=True):
+        f = r.functions[name]
+        k = len(f["points"])
+        cmap = plotting.plt.get_cmap("tab10", max(k, 1))
+        ax.pcolormesh(f["x"], f["y"], np.ma.masked_less(f["basin"], 0), cmap=cmap, vmin=-0.5,
+                      vmax=k - 0.5, shading="nearest")
+        _mark_points(ax, f["points"], Kind.words(f["codes"]), colors=cmap, size=10,
+                     legend=False)
+        ax.set_title(f"{name.replace('_', ' ')} (marker = type; white: no point)")
+        ax.set_xlabel("x start")
+        ax.set_ylabel("y start")
+        ax.set_aspect("equal")
+    return fig
+
+
+def hvp_spectrum(cfg: Config, r: Results):
+    fig, (ax1, ax2) = plotting.figure(f"d={cfg.dim}: Hessian-vector products find the extreme "
                                       "eigenvalues without the matrix", ncols=2)
-    ax1.hist(lam_full, bins=40, color=plotting.color("full hessian"), alpha=0.7,
+    ax1.hist(r.full_eigenvalues, bins=40, color=plotting.color("full hessian"), alpha=0.7,
              label="full jax.hessian spectrum")
+    ext = r.lanczos_extremes
     for v, lbl in ((ext[0], "Lanczos lambda_min"), (ext[1], "Lanczos lambda_max")):
         ax1.axvline(v, color="black", linestyle="--", linewidth=1.2)
         ax1.annotate(lbl, (v, ax1.get_ylim()[1] * 0.9), fontsize=8, ha="center")
@@ -364,11 +495,14 @@ def _figures(report, cfg, found_all, basins, lam_full, ext, ms, err_min, err_max
     ax1.set_ylabel("count")
     ax1.legend(loc="upper center")
     floor = 1e-12
-    ax2.semilogy(ms, np.maximum(err_min, floor), color=plotting.color("lambda_min"),
-                 label="|lambda_min error|")
-    ax2.semilogy(ms, np.maximum(err_max, floor), color=plotting.color("lambda_max"),
-                 label="|lambda_max error|")
+    ax2.semilogy(r.lanczos_steps, np.maximum(r.error_min, floor),
+                 color=plotting.color("lambda_min"), label="|lambda_min error|")
+    ax2.semilogy(r.lanczos_steps, np.maximum(r.error_max, floor),
+                 color=plotting.color("lambda_max"), label="|lambda_max error|")
     ax2.set_xlabel("Lanczos steps (Hessian-vector products)")
     ax2.set_ylabel("error against the closed form")
     ax2.legend()
-    report.add_figure("hvp_spectrum", fig)
+    return fig
+
+
+FIGURES = (critical_points, basins, hvp_spectrum)

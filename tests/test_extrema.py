@@ -8,7 +8,9 @@ import numpy as np
 import scipy.optimize
 from conftest import assert_all_claims_pass
 
+from experiments import extrema
 from experiments.extrema import CATALOGUE, _merge
+from mathml_jax import series
 from mathml_jax.calculus import (
     DEGENERATE,
     MAXIMUM,
@@ -75,6 +77,12 @@ def test_extrema_experiment_end_to_end_fast_profile(run_experiment):
     assert_all_claims_pass(report)
     assert (job / "critical_points.png").stat().st_size > 10_000
     assert report.metrics["cube_verdict"] == Kind.DEGENERATE.word
+    ids = {c.id for c in report.claims}
+    assert {"cube_known_points", "cube_verdicts", "sin_known_points", "definite_verdicts_agree",
+            "cube_inconclusive", "cube_no_extremum"} <= ids
+    r = series.load(job / "series.npz", extrema.Results)
+    np.testing.assert_allclose(r.functions["double_well"]["found"], [-1, 0, 1], atol=1e-4)
+    assert r.functions["sin"]["xs"].shape == r.functions["sin"]["f"].shape == (400,)
 
 
 def test_extrema_requires_the_cube(run_experiment):

@@ -10,6 +10,8 @@ import numpy as np
 import scipy.optimize
 from conftest import assert_all_claims_pass
 
+from experiments import hessian
+from mathml_jax import series
 from mathml_jax.optimization.critical_points import (
     CONVERGED,
     DEGENERATE,
@@ -160,3 +162,11 @@ def test_hessian_experiment_end_to_end_fast_profile(run_experiment):
         if k.startswith("himmelblau_point_"))
     for name in ("critical_points", "basins", "hvp_spectrum"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    ids = {c["id"] for c in rec["claims"]}
+    assert {"himmelblau_known_critical_points", "quartic_degenerate_decided_by_values",
+            "monkey_saddle_degenerate_decided_by_values", "finite_difference_types_agree",
+            "hessian_equals_finite_differences", "determinant_test_agrees",
+            "lanczos_smallest_equals_full", "origin_is_saddle"} <= ids
+    r = series.load(job / "series.npz", hessian.Results)
+    assert len(r.functions["himmelblau"]["points"]) == 9
+    assert r.functions["himmelblau"]["contour"].shape == (hessian.CONTOUR_RESOLUTION,) * 2

@@ -7,6 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 from conftest import assert_all_claims_pass
 
+from experiments import vectors
+from mathml_jax import series
 from mathml_jax.linalg import axiom_defects, p_norm, parallelogram_defect, triangle_violation
 
 
@@ -44,6 +46,12 @@ def test_vectors_experiment_end_to_end_fast_profile(run_experiment):
     assert_all_claims_pass(report)
     for name in ("unit_balls", "parallelogram_defect"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    ids = [c.id for c in report.claims]
+    assert {"axioms_rn", "axioms_polynomials", "p_norm_matches_numpy", "triangle_inequality_p1",
+            "p_half_not_a_norm", "cauchy_schwarz", "parallelogram_p2",
+            "parallelogram_fails_other_p"} <= set(ids)
+    r = series.load(job / "series.npz", vectors.Results)
+    assert r.p_half["excess"].max() > 0.1 and r.ball_radii.shape == (5, 721)
 
 
 def test_vectors_float64_other_seed(run_experiment):
