@@ -1,5 +1,4 @@
-"""``coin``: what "probability 1/2" means: counts of heads follow the binomial pmf, and the
-relative frequency settles at p.
+"""``coin``: what "probability 1/2" means: heads follow the binomial pmf, frequencies settle.
 
 1. Ten tosses of a coin, repeated many times: the number of heads follows the binomial pmf,
    and with a fair coin exactly five heads happens only C(10,5)/2^10 = 24.6% of the time.

@@ -1,5 +1,4 @@
-"""``expected_value``: the die game's exact expectation against many rounds of play, and
-E[g(X)] of a continuous X by quadrature against Monte Carlo.
+"""``expected_value``: the die game's exact expectation against play; E[g(X)] by quadrature.
 
 1. The roadmap's game: roll a fair die, win ``win`` on 1 or 2, lose ``lose`` otherwise. The
    exact expected value sums payoff x probability over the six faces ((2 win - 4 lose)/6,

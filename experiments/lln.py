@@ -1,5 +1,4 @@
-"""``lln``: the law of large numbers, at scale: running averages settle at the mean, the
-gambler's fallacy measured, 1e10 coin flips counted.
+"""``lln``: the law of large numbers at scale: averages settle at the mean, 1e10 flips counted.
 
 1. Running averages of many independent sequences (a coin, a die, a Pareto variable with tail
    index 5: heavy tails, finite variance) settle at the mean; their spread over sequences
