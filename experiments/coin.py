@@ -1,11 +1,13 @@
-"""``coin``: what "probability 1/2" means.
+"""``coin``: what "probability 1/2" means: heads follow the binomial pmf, frequencies settle.
 
-Ten tosses of a coin, repeated many times: the number of heads follows the binomial pmf, and
-with a fair coin exactly five heads happens only C(10,5)/2^10 = 24.6% of the time. The relative
-frequency of heads along several independent paths settles at p, within
-z * sqrt(p (1 - p) / n) at every checkpoint n. Every Monte Carlo claim states the exact
-probability (from the binomial distribution, a union bound over all comparisons) that a
-correct sampler would fail it.
+1. Ten tosses of a coin, repeated many times: the number of heads follows the binomial pmf,
+   and with a fair coin exactly five heads happens only C(10,5)/2^10 = 24.6% of the time.
+2. The relative frequency of heads along several independent paths settles at p, within
+   z * sqrt(p (1 - p) / n) at every checkpoint n.
+
+Every Monte Carlo claim states the exact probability (from the binomial distribution, a union
+bound over all comparisons) that a correct sampler would fail it. Tosses are booleans and
+counts integers, so nothing depends on the job's precision (p is given in ``ctx.dtype``).
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
 from experiments._schema import param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.convergence import log_spaced_counts
-from mathml_jax.probability import count_within_z, heads_counts, running_heads
+from mathml_jax.probability import binomial_two_sided_tail, heads_counts, running_heads
 from mathml_jax.runtime import RunContext
-from mathml_jax.timing import timed
 
 SECTION = "Probability theory / Probability: what a probability of 1/2 means"
 
@@ -35,6 +38,17 @@ class Config:
     num_paths: int = param(8, ge=1, le=1000, help="independent running-frequency paths")
     max_n: int = param(100_000, ge=10, le=100_000_000, help="tosses per path")
     z: float = param(5.0, gt=0, le=20, help="error bound of every claim, in standard errors")
+
+
+@dataclass
+class Results:
+    """Everything the claims, metrics and figures need, as host arrays."""
+
+    hist: np.ndarray         # (num_tosses + 1,) how many repetitions gave k heads
+    checkpoints: np.ndarray  # (c,) counts n where the frequencies are checked
+    checkpoint_heads: np.ndarray  # (paths, c) heads after n tosses
+    plot_n: np.ndarray       # (m,) log-spaced n the frequency figure draws
+    plot_heads: np.ndarray   # (paths, m) heads after those n tosses
 
 
 def pooled_cells(hist, pmf, repetitions: int, z: float):
@@ -57,96 +71,151 @@ def pooled_cells(hist, pmf, repetitions: int, z: float):
     return labels, np.asarray(counts), np.asarray(probs)
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("coin", section=SECTION)
+def compute(cfg: Config, ctx: RunContext) -> Results:
     k_counts, k_paths = jax.random.split(ctx.key)
-    p, n, R, z = cfg.p, cfg.num_tosses, cfg.repetitions, cfg.z
+    p = jnp.asarray(cfg.p, ctx.dtype)
+    counts = ctx.timed("heads_counts", heads_counts, k_counts, p, num_tosses=cfg.num_tosses,
+                       num_repetitions=cfg.repetitions)
+    running = ctx.timed("running_heads", running_heads, k_paths, p, num_tosses=cfg.max_n,
+                        num_paths=cfg.num_paths)
+    running = np.asarray(running, np.int64)
+    cps = log_spaced_counts(cfg.max_n, per_decade=6)
+    idx = np.unique(np.geomspace(1, cfg.max_n, 2000).round().astype(np.int64))
+    return Results(hist=np.bincount(np.asarray(counts), minlength=cfg.num_tosses + 1),
+                   checkpoints=cps, checkpoint_heads=running[:, cps - 1], plot_n=idx,
+                   plot_heads=running[:, idx - 1])
 
-    # -- 1. the number of heads in n tosses, R times, against the exact binomial pmf
-    counts, t = timed(heads_counts, k_counts, p, num_tosses=n, num_repetitions=R)
-    report.add_timing("heads_counts", t)
-    hist = np.bincount(np.asarray(counts), minlength=n + 1)
-    ks = np.arange(n + 1)
-    pmf = scipy.stats.binom.pmf(ks, n, p)
-    freq = hist / R
-    cells, cell_counts, cell_pmf = pooled_cells(hist, pmf, R, z)
-    zmax, ok, fail = count_within_z(cell_counts, R, cell_pmf, z)
-    report.claim(Claim.holds(
-        f"empirical pmf of heads in {n} tosses = Binomial({n}, {p:g}) within {z:g} SE in "
-        "every cell (largest |z| shown)", ok, measured=zmax,
-        detail=f"{R:,} repetitions; SE sqrt(pmf(1-pmf)/R); exact failure probability of a "
-               f"correct sampler <= {fail:.1e}"))
+
+# -------------------------------------------------------------------------------- claims
+
+def binomial_z(counts, n, p) -> np.ndarray:
+    """|z| of binomial counts against n p, with SE sqrt(n p (1 - p)) (0/0 = 0)."""
+    n, p = np.asarray(n, np.float64), np.asarray(p, np.float64)
+    return np.abs(tol.z_score(counts, n * p, np.sqrt(n * p * (1 - p))))
+
+
+def failure_probability(n, p, z: float) -> float:
+    """The exact probability (binomial, union bound over the checks) that a correct sampler
+    puts some count outside z SE."""
+    n, p = np.broadcast_arrays(np.asarray(n, np.float64), np.asarray(p, np.float64))
+    return float(min(1.0, binomial_two_sided_tail(n, p, z * np.sqrt(n * p * (1 - p))).sum()))
+
+
+def _pmf(cfg: Config) -> np.ndarray:
+    return scipy.stats.binom.pmf(np.arange(cfg.num_tosses + 1), cfg.num_tosses, cfg.p)
+
+
+def _pmf_check(cfg: Config, r: Results):
+    """(largest |z| over the pooled cells, its cell, failure probability)."""
+    labels, counts, probs = pooled_cells(r.hist, _pmf(cfg), cfg.repetitions, cfg.z)
+    if not labels:
+        return 0.0, "no cell", 0.0
+    zmax, where = tol.worst(binomial_z(counts, cfg.repetitions, probs),
+                            [f"{c} heads" if c != "rare" else "rare counts" for c in labels])
+    return zmax, where, failure_probability(cfg.repetitions, probs, cfg.z)
+
+
+def _checked(cfg: Config, r: Results) -> np.ndarray:
+    """Checkpoints where n p (1-p) >= z^2 (or the count is exact): for smaller n a single
+    toss is a z-SE event and the bound means nothing (drawn but not checked)."""
+    var = r.checkpoints * cfg.p * (1 - cfg.p)
+    return (var >= cfg.z**2) | (var == 0)
+
+
+def _frequency_check(cfg: Config, r: Results):
+    chk = _checked(cfg, r)
+    n = r.checkpoints[chk]
+    if not chk.any():
+        return 0.0, "no checkpoint", 0.0, n
+    labels = [[f"path {i}, n={k}" for k in n] for i in range(cfg.num_paths)]
+    zmax, where = tol.worst(binomial_z(r.checkpoint_heads[:, chk], n[None, :], cfg.p), labels)
+    fail = failure_probability(np.broadcast_to(n, (cfg.num_paths, n.size)), cfg.p, cfg.z)
+    return zmax, where, fail, n
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    R, pmf = cfg.repetitions, _pmf(cfg)
+    zmax, cell, fail = _pmf_check(cfg, r)
     mode = int(np.argmax(pmf))
-    se_mode = np.sqrt(pmf[mode] * (1 - pmf[mode]) / R)
-    report.claim(Claim.close(
-        f"the most likely count, {mode} heads, happens with probability C({n},{mode}) p^{mode}"
-        f" (1-p)^{n - mode} only", freq[mode], pmf[mode], tol=z * se_mode + 1e-12,
-        detail=f"{z:g} SE"))
-    report.metric("p_mode", float(pmf[mode]), key=True)
-    report.metric("empirical_p_mode", float(freq[mode]))
-    report.metric("pmf_max_abs_z", zmax)
-    report.add_series("pmf", heads=ks, empirical=freq, exact=pmf,
-                      standard_error=np.sqrt(pmf * (1 - pmf) / R))
-
-    # -- 2. the running relative frequency along independent paths
-    running, t = timed(running_heads, k_paths, p, num_tosses=cfg.max_n, num_paths=cfg.num_paths)
-    report.add_timing("running_heads", t)
-    running = np.asarray(running)
-    cps = log_spaced_counts(cfg.max_n, per_decade=6)  # where frequencies are checked
-    heads_at = running[:, cps - 1]  # (paths, checkpoints)
-    # Where n p (1-p) < z^2 the count is too small for a z-SE bound to mean anything (a single
-    # tail toss at p = 0.97 is a 5-SE event at n = 1): those n are drawn but not checked.
-    var = cps * p * (1 - p)
-    chk = (var >= z**2) | (var == 0)
-    zmax_f, ok_f, fail_f = count_within_z(heads_at[:, chk], cps[None, chk], p, z)
-    first = int(cps[chk][0]) if chk.any() else cfg.max_n
-    report.claim(Claim.holds(
-        f"relative frequency within {z:g} sqrt(p(1-p)/n) of p at every checkpoint n "
-        f"({int(chk.sum())} checkpoints {first:,}..{cfg.max_n:,}, {cfg.num_paths} paths; "
-        "largest |z|)",
-        ok_f, measured=zmax_f,
-        detail="checked where n p(1-p) >= z^2; exact failure probability of a correct sampler "
-               f"<= {fail_f:.1e} (union bound)"))
-    final = heads_at[:, -1] / cfg.max_n
-    report.metric("final_frequency_mean", float(final.mean()), key=True)
-    report.metric("frequency_max_abs_z", zmax_f)
-    report.metric("claims_failure_probability_bound", fail + fail_f)
-    report.add_series("frequency", n=cps, frequency=heads_at / cps[None, :],
-                      bound=z * np.sqrt(p * (1 - p) / cps))
-
-    _figures(report, cfg, ks, freq, pmf, running, cps[chk])
-    return report
+    zf, where_f, fail_f, n = _frequency_check(cfg, r)
+    span = f"{int(n[0]):,}..{cfg.max_n:,}" if n.size else "none"
+    return [
+        Claim.at_most("empirical pmf of the number of heads = Binomial(n, p), every cell "
+                      "(largest |z|)", zmax, tol.sigmas(cfg.z), id="pmf_is_binomial",
+                      worst=cell, reference="SciPy Binomial(n, p) pmf (exact)",
+                      detail=f"n = {cfg.num_tosses}, p = {cfg.p:g}, {R:,} repetitions; SE "
+                             f"sqrt(pmf(1-pmf)/R); exact failure probability of a correct "
+                             f"sampler <= {fail:.1e}"),
+        Claim.close("the most likely count of heads happens with probability "
+                    "C(n,k) p^k (1-p)^(n-k) only", r.hist[mode] / R, pmf[mode],
+                    tol.standard_errors(cfg.z, np.sqrt(pmf[mode] * (1 - pmf[mode]) / R)),
+                    id="mode_probability", reference="SciPy Binomial(n, p) pmf at the mode",
+                    detail=f"k = {mode} of n = {cfg.num_tosses}, {R:,} repetitions"),
+        Claim.at_most("relative frequency within z sqrt(p(1-p)/n) of p at every checkpoint n "
+                      "of every path (largest |z|)", zf, tol.sigmas(cfg.z),
+                      id="frequency_settles_at_p", worst=where_f,
+                      reference="exact: heads after n tosses ~ Binomial(n, p)",
+                      detail=f"{int(n.size)} checkpoints {span}, {cfg.num_paths} paths; "
+                             "checked where n p(1-p) >= z^2; exact failure probability of a "
+                             f"correct sampler <= {fail_f:.1e} (union bound)"),
+    ]
 
 
-def _figures(report, cfg, ks, freq, pmf, running, cps):
+def metrics(cfg: Config, r: Results) -> dict:
+    pmf = _pmf(cfg)
+    mode = int(np.argmax(pmf))
+    zmax, _, fail = _pmf_check(cfg, r)
+    zf, _, fail_f, _ = _frequency_check(cfg, r)
+    return {"p_mode": float(pmf[mode]), "empirical_p_mode": float(r.hist[mode] / cfg.repetitions),
+            "pmf_max_abs_z": zmax,
+            "final_frequency_mean": float((r.checkpoint_heads[:, -1] / cfg.max_n).mean()),
+            "frequency_max_abs_z": zf, "claims_failure_probability_bound": fail + fail_f}
+
+
+KEY_METRICS = ("p_mode", "final_frequency_mean")
+
+
+# ------------------------------------------------------------------------------- figures
+
+def pmf(cfg: Config, r: Results):
     p, n, R = cfg.p, cfg.num_tosses, cfg.repetitions
-    mode = int(np.argmax(pmf))
+    exact = _pmf(cfg)
+    mode = int(np.argmax(exact))
     fig, ax = plotting.figure(
-        f"{n} tosses, p={p:g}: exactly {mode} heads only {100 * pmf[mode]:.1f}% of the time",
+        f"{n} tosses, p={p:g}: exactly {mode} heads only {100 * exact[mode]:.1f}% of the time",
         width=7.5)
-    ax.bar(ks, freq, color=plotting.color("sgd"), alpha=0.7,
+    ks = np.arange(n + 1)
+    ax.bar(ks, r.hist / R, color=plotting.color("sgd"), alpha=0.7,
            label=f"empirical, {R:,} repetitions")
-    ax.plot(ks, pmf, "o", color="black", label=f"exact Binomial({n}, {p:g})")
+    ax.plot(ks, exact, "o", color="black", label=f"exact Binomial({n}, {p:g})")
     ax.set_xlabel("number of heads")
     ax.set_ylabel("probability")
     ax.legend(loc="upper left")
-    report.add_figure("pmf", fig)
+    return fig
 
+
+def frequency(cfg: Config, r: Results):
+    p = cfg.p
     fig, ax = plotting.figure(f"The frequency of heads settles at p={p:g}, within "
                               f"{cfg.z:g} sqrt(p(1-p)/n)", width=7)
-    idx = np.unique(np.geomspace(1, cfg.max_n, 2000).round().astype(np.int64))
-    for i, path in enumerate(running):
-        ax.plot(idx, path[idx - 1] / idx, linewidth=1.0, alpha=0.8,
+    idx = r.plot_n
+    for i, path in enumerate(r.plot_heads):
+        ax.plot(idx, path / idx, linewidth=1.0, alpha=0.8,
                 label="independent paths" if i == 0 else None, color=plotting.color(f"path{i}"))
     band = cfg.z * np.sqrt(p * (1 - p) / idx)
     ax.fill_between(idx, np.clip(p - band, 0, 1), np.clip(p + band, 0, 1), color="gray",
                     alpha=0.2, label=f"p ± {cfg.z:g} sqrt(p(1-p)/n)")
     ax.axhline(p, **plotting.THEORY_STYLE, label=f"p = {p:g}")
-    ax.plot(cps, running[0, cps - 1] / cps, "k.", markersize=4,
+    chk = _checked(cfg, r)
+    cps = r.checkpoints[chk]
+    ax.plot(cps, r.checkpoint_heads[0, chk] / cps, "k.", markersize=4,
             label="checked checkpoints (path 1)")
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("number of tosses n (log scale)")
     ax.set_ylabel("relative frequency of heads")
     ax.legend(loc="upper right")
-    report.add_figure("frequency", fig)
+    return fig
+
+
+FIGURES = (pmf, frequency)

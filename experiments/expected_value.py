@@ -1,14 +1,16 @@
-"""``expected_value``: the die game, and E[g(X)] for a continuous random variable.
+"""``expected_value``: the die game's exact expectation against play; E[g(X)] by quadrature.
 
-The roadmap's game: roll a fair die, win ``win`` on 1 or 2, lose ``lose`` otherwise. The
-exact expected value sums payoff x probability over the six faces ((2 win - 4 lose)/6, i.e.
--33.33 with the stated 300/200); many rounds averaged by Monte Carlo approach it, one player's
-running average drifts to it, and the probability of being ahead after n rounds (exactly
-P(Binomial(n, 1/3) > lose n / (win + lose))) falls to zero when the expectation is negative,
-below Hoeffding's bound exp(-2 n mu^2 / (win + lose)^2).
+1. The roadmap's game: roll a fair die, win ``win`` on 1 or 2, lose ``lose`` otherwise. The
+   exact expected value sums payoff x probability over the six faces ((2 win - 4 lose)/6,
+   i.e. -33.33 with the stated 300/200); many rounds averaged by Monte Carlo approach it, and
+   one player's running average drifts to it.
+2. The probability of being ahead after n rounds (exactly P(Binomial(n, 1/3) >
+   lose n / (win + lose))) falls to zero when the expectation is negative, below Hoeffding's
+   bound exp(-2 n mu^2 / (win + lose)^2).
+3. A continuous case: E[g(X)] as the integral of g times the density, by SciPy's adaptive
+   quadrature (the reference) and by a JAX trapezoid rule, against the Monte Carlo average.
 
-A continuous case: E[g(X)] as the integral of g times the density, by SciPy's adaptive
-quadrature (the reference) and by a JAX trapezoid rule, against the Monte Carlo average.
+Every JAX computation is in the job's precision (``ctx.dtype``).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import scipy.integrate
 import scipy.stats
 
 from experiments._schema import param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.convergence import log_spaced_counts
 from mathml_jax.probability import (
-    count_within_z,
+    binomial_two_sided_tail,
     die_game_payoffs,
     die_game_winnings,
     exact_expectation,
@@ -33,7 +36,6 @@ from mathml_jax.probability import (
     trapezoid_expectation,
 )
 from mathml_jax.runtime import RunContext
-from mathml_jax.timing import timed
 
 SECTION = "Probability theory / Expected value: the die game"
 
@@ -41,11 +43,11 @@ SECTION = "Probability theory / Expected value: the die game"
 # Continuous distributions: a JAX sampler of (key, params, shape), the JAX density, the SciPy
 # frozen distribution (the independent reference), and the interval the trapezoid rule covers.
 def _normal_sample(key, params, shape):
-    return params[0] + params[1] * jax.random.normal(key, shape)
+    return params[0] + params[1] * jax.random.normal(key, shape, params.dtype)
 
 
 def _exponential_sample(key, params, shape):
-    return jax.random.exponential(key, shape) / params[0]
+    return jax.random.exponential(key, shape, params.dtype) / params[0]
 
 
 DISTRIBUTIONS = {
@@ -70,6 +72,8 @@ def _sqrt_abs(x):
 
 FUNCTIONS = {"square": (_square, "X^2"), "cos": (jnp.cos, "cos X"),
              "sqrt_abs": (_sqrt_abs, "sqrt|X|")}
+#: the same functions in NumPy, for SciPy's quadrature (the reference)
+NUMPY_FUNCTIONS = {"square": np.square, "cos": np.cos, "sqrt_abs": lambda x: np.sqrt(np.abs(x))}
 
 
 @dataclass
@@ -106,134 +110,227 @@ def prob_ahead(n, win: float, lose: float) -> np.ndarray:
     return scipy.stats.binom.sf(thresh, n, 1 / 3)
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("expected_value", section=SECTION)
-    dtype = ctx.dtype
-    k_game, k_cont = jax.random.split(ctx.key)
-    z = cfg.z
+@dataclass
+class Results:
+    """Everything the claims, metrics and figures need, as host arrays."""
 
-    # -- 1. the die game: exact expectation by summing over the six faces (float64 NumPy)
+    mu_jax: float              # E[winnings per round] summed over the faces by JAX
+    final_totals: np.ndarray   # (players,) total winnings after the last round
+    first_players: np.ndarray  # (<= 5, rounds) total winnings of the first players after each round
+    checkpoints: np.ndarray    # (c,) rounds n where the players ahead are counted
+    ahead: np.ndarray          # (c,) players with total winnings > 0 after n rounds
+    quadrature: float          # E[g(X)] by SciPy's adaptive quadrature (float64)
+    quadrature_error: float    # SciPy's error estimate
+    trapezoid: float           # E[g(X)] by the JAX trapezoid rule
+    mc_mean: float             # Monte Carlo average of g(X_i)
+    mc_sd: float               # sample standard deviation of g(X_i)
+    mc_samples: int            # number of draws
+    running_n: np.ndarray      # (m,) n where the Monte Carlo running average is read
+    running_average: np.ndarray  # (m,) its values
+
+
+def game_moments(cfg: Config) -> tuple[float, float]:
+    """(mean, standard deviation) of the winnings of one round, exactly (sum over faces)."""
     payoffs = np.where(np.arange(1, 7) <= 2, cfg.win, -cfg.lose).astype(np.float64)
-    mu = (2 * cfg.win - 4 * cfg.lose) / 6  # payoff x probability, summed over faces
-    mu = float(np.sum(payoffs / 6)) if mu != 0 else 0.0
-    sd = float(np.sqrt(np.sum(payoffs**2 / 6) - mu**2))
-    mu_jax = float(exact_expectation(die_game_payoffs(jnp.asarray(cfg.win, dtype),
-                                                      jnp.asarray(cfg.lose, dtype)),
-                                     jnp.full(6, 1 / 6, dtype)))
-    report.claim(Claim.close(
-        "E[winnings per round] = sum over faces of payoff x 1/6 = (2 win - 4 lose)/6",
-        mu_jax, (2 * cfg.win - 4 * cfg.lose) / 6,
-        tol=1e-5 * max(cfg.win, cfg.lose, 1.0), detail="JAX sum over outcomes vs closed form"))
-    report.metric("expected_value", mu, key=True)
-    report.metric("sd_per_round", sd)
+    mu = float(np.sum(payoffs / 6)) if 2 * cfg.win != 4 * cfg.lose else 0.0
+    return mu, float(np.sqrt(np.sum(payoffs**2 / 6) - mu**2))
 
-    P, N = cfg.num_players, cfg.num_rounds
-    totals, t = timed(die_game_winnings, k_game, jnp.asarray(cfg.win, dtype),
-                      jnp.asarray(cfg.lose, dtype), num_rounds=N, num_players=P)
-    report.add_timing("die_game", t)
+
+def _params(cfg: Config) -> tuple[float, ...]:
+    return (cfg.mu, cfg.sigma) if cfg.distribution == "normal" else (cfg.rate,)
+
+
+def _quadrature(cfg: Config) -> tuple[float, float]:
+    """E[g(X)] by SciPy's adaptive quadrature over the support, in float64 (the reference)."""
+    frozen = DISTRIBUTIONS[cfg.distribution]["scipy"](_params(cfg))
+    g = NUMPY_FUNCTIONS[cfg.function]
+    lo, hi = frozen.support()
+    val, err = scipy.integrate.quad(lambda x: g(x) * frozen.pdf(x), lo, hi, limit=500,
+                                    epsabs=1e-12, epsrel=1e-12)
+    return float(val), float(err)
+
+
+def _game(cfg: Config, ctx: RunContext, key) -> dict:
+    dtype, N = ctx.dtype, cfg.num_rounds
+    win, lose = jnp.asarray(cfg.win, dtype), jnp.asarray(cfg.lose, dtype)
+    mu_jax = exact_expectation(die_game_payoffs(win, lose), jnp.full(6, 1 / 6, dtype))
+    totals = ctx.timed("die_game", die_game_winnings, key, win, lose, num_rounds=N,
+                       num_players=cfg.num_players)
     totals = np.asarray(totals, np.float64)
-    mc_mean = totals[:, -1].sum() / (P * N)
-    se_all = sd / np.sqrt(P * N)
-    report.claim(Claim.close(
-        f"Monte Carlo average over {P:,} players x {N:,} rounds = exact expectation",
-        mc_mean, mu, tol=z * se_all + 1e-6 * max(cfg.win, cfg.lose),
-        detail=f"{z:g} SE, SE = sd/sqrt(n) with the exact sd {sd:.4g}"))
-    report.metric("monte_carlo_mean", mc_mean, key=True)
-    one = totals[0] / np.arange(1, N + 1)
-    report.claim(Claim.close(
-        f"one player's running average after {N:,} rounds = expectation",
-        one[-1], mu, tol=z * sd / np.sqrt(N) + 1e-6 * max(cfg.win, cfg.lose),
-        detail=f"{z:g} SE"))
-
     cps = log_spaced_counts(N, per_decade=8)
-    ahead = (totals[:, cps - 1] > 0).sum(axis=0)
-    exact_ahead = prob_ahead(cps, cfg.win, cfg.lose)
-    var = P * exact_ahead * (1 - exact_ahead)
-    chk = (var >= z**2) | (var == 0)
-    zmax, ok, fail = count_within_z(ahead[chk], P, exact_ahead[chk], z)
-    report.claim(Claim.holds(
-        f"fraction of players ahead after n rounds = exact P(Binomial(n,1/3) > lose n/(win+lose))"
-        f" at {int(chk.sum())} checkpoints (largest |z|)", ok, measured=zmax,
-        detail=f"{z:g} SE where P n_players p(1-p) >= z^2 or p in {{0,1}}; exact failure "
-               f"probability of a correct sampler <= {fail:.1e}"))
-    if mu != 0:
-        # Hoeffding: each payoff lies in [-lose, win], so P(S_n - n mu >= t) <= e^{-2t^2/(n r^2)}
-        hoeff = np.exp(-2 * N * mu**2 / (cfg.win + cfg.lose) ** 2)
-        worse = exact_ahead[-1] if mu < 0 else 1 - exact_ahead[-1]
-        side = "ahead" if mu < 0 else "behind or even"
-        report.claim(Claim.at_most(
-            f"expectation {mu:+.4g} per round: P({side} after {N:,} rounds) (exact) is below "
-            "Hoeffding's bound exp(-2 n mu^2/(win+lose)^2), which falls to 0 as n grows",
-            worse, hoeff, detail="exact binomial tail vs the bound"))
-        report.metric("p_ahead_final", float(exact_ahead[-1]), key=True)
-        report.metric("hoeffding_bound_final", float(hoeff))
-    report.add_series("game", n=cps, fraction_ahead=ahead / P, exact_prob_ahead=exact_ahead,
-                      one_player_running_average=one[cps - 1])
+    return dict(mu_jax=float(mu_jax), final_totals=totals[:, -1],
+                first_players=totals[:min(5, totals.shape[0])], checkpoints=cps,
+                ahead=(totals[:, cps - 1] > 0).sum(axis=0).astype(np.int64))
 
-    # -- 2. a continuous random variable: E[g(X)] by quadrature and by Monte Carlo
+
+def _continuous(cfg: Config, ctx: RunContext, key) -> dict:
     dist = DISTRIBUTIONS[cfg.distribution]
-    g, g_name = FUNCTIONS[cfg.function]
-    prm64 = (cfg.mu, cfg.sigma) if cfg.distribution == "normal" else (cfg.rate,)
-    frozen = dist["scipy"](prm64)
-    lo_s, hi_s = frozen.support()
-    g_np = {"square": np.square, "cos": np.cos, "sqrt_abs": lambda x: np.sqrt(np.abs(x))}[
-        cfg.function]
-    quad, quad_err = scipy.integrate.quad(lambda x: g_np(x) * frozen.pdf(x), lo_s, hi_s,
-                                          limit=500, epsabs=1e-12, epsrel=1e-12,
-                                          points=None)
-    prm = jnp.asarray(prm64, dtype)
-    lo, hi = dist["interval"](prm64)
-    trap = float(trapezoid_expectation(g, lambda x: dist["pdf"](x, prm), lo, hi))
-    dist_name = (f"Normal({cfg.mu:g}, {cfg.sigma:g}^2)" if cfg.distribution == "normal"
-                 else f"Exponential(rate {cfg.rate:g})")
-    eps = ctx.eps
-    tol_trap = max(1e-4 * abs(quad), 1e3 * eps * max(abs(quad), 1.0))
-    report.claim(Claim.close(
-        f"E[{g_name}], X ~ {dist_name}: JAX trapezoid rule = SciPy adaptive quadrature",
-        trap, quad, tol=tol_trap, detail="20,001 points; tol 1e-4 relative"))
-    vals, t = timed(monte_carlo_values, k_cont, prm, sampler=dist["sample"], g=g,
-                    num_samples=cfg.num_samples)
-    report.add_timing("monte_carlo", t)
+    g, _ = FUNCTIONS[cfg.function]
+    prm = jnp.asarray(_params(cfg), ctx.dtype)
+    lo, hi = dist["interval"](_params(cfg))
+    trap = trapezoid_expectation(g, lambda x: dist["pdf"](x, prm), jnp.asarray(lo, ctx.dtype),
+                                 jnp.asarray(hi, ctx.dtype))
+    vals = ctx.timed("monte_carlo", monte_carlo_values, key, prm, sampler=dist["sample"], g=g,
+                     num_samples=cfg.num_samples)
     vals = np.asarray(vals, np.float64)
-    mc = vals.mean()
-    se = vals.std(ddof=1) / np.sqrt(vals.size)
-    report.claim(Claim.close(
-        f"E[{g_name}], X ~ {dist_name}: Monte Carlo average of {vals.size:,} draws = quadrature",
-        mc, quad, tol=z * se, detail=f"{z:g} SE (sample standard error {se:.2e})"))
-    report.metric("continuous_quadrature", quad, key=True)
-    report.metric("continuous_monte_carlo", mc)
-    report.metric("continuous_standard_error", se)
     m = log_spaced_counts(vals.size, per_decade=20)
-    running = np.cumsum(vals)[m - 1] / m
-    report.add_series("continuous", n=m, running_average=running, quadrature=np.full(m.shape, quad))
-
-    _figures(report, cfg, mu, sd, totals, cps, ahead / P, exact_ahead, m, running, quad,
-             np.sqrt(vals.var()), g_name, dist_name)
-    return report
+    quad, quad_err = _quadrature(cfg)
+    return dict(quadrature=quad, quadrature_error=quad_err, trapezoid=float(trap),
+                mc_mean=float(vals.mean()), mc_sd=float(vals.std(ddof=1)),
+                mc_samples=int(vals.size), running_n=m, running_average=np.cumsum(vals)[m - 1] / m)
 
 
-def _figures(report, cfg, mu, sd, totals, cps, frac_ahead, exact_ahead, m, running, quad,
-             sd_g, g_name, dist_name):
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    k_game, k_cont = jax.random.split(ctx.key)
+    return Results(**_game(cfg, ctx, k_game), **_continuous(cfg, ctx, k_cont))
+
+
+# -------------------------------------------------------------------------------- claims
+
+def _ahead_check(cfg: Config, r: Results):
+    """(largest |z| of the players-ahead counts against the exact probability, where, the
+    exact failure probability, checkpoints checked): checked where players p (1-p) >= z^2 or
+    p is 0 or 1."""
+    P, z = cfg.num_players, cfg.z
+    exact = prob_ahead(r.checkpoints, cfg.win, cfg.lose)
+    var = P * exact * (1 - exact)
+    chk = (var >= z**2) | (var == 0)
+    if not chk.any():
+        return 0.0, "no checkpoint", 0.0, 0
+    sd = np.sqrt(var[chk])
+    zs = np.abs(tol.z_score(r.ahead[chk], P * exact[chk], sd))
+    zmax, where = tol.worst(zs, [f"n={n}" for n in r.checkpoints[chk]])
+    fail = float(min(1.0, binomial_two_sided_tail(P, exact[chk], z * sd).sum()))
+    return zmax, where, fail, int(chk.sum())
+
+
+def _behind_probability(cfg: Config, mu: float) -> tuple[float, str]:
+    """The exact probability, after the last round, of being on the wrong side of 0 (ahead
+    when mu < 0, behind or even when mu > 0): a binomial tail of the number of wins."""
     N = cfg.num_rounds
-    n = np.arange(1, N + 1)
+    first_ahead = int(np.floor(cfg.lose * N / (cfg.win + cfg.lose) + 1e-9)) + 1
+    p_ahead = tol.binomial_tail(first_ahead, N, 1 / 3)
+    return (p_ahead, "ahead") if mu < 0 else (1 - p_ahead, "behind or even")
+
+
+def _game_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    mu, sd = game_moments(cfg)
+    P, N, z = cfg.num_players, cfg.num_rounds, cfg.z
+    big = max(cfg.win, cfg.lose, 1.0)
+    summed = tol.roundoff(8, eps, scale=big)  # winnings summed in the run's dtype
+    zmax, where, fail, n_chk = _ahead_check(cfg, r)
+    return [
+        Claim.close("E[winnings per round] = sum over faces of payoff x 1/6 = (2 win - 4 lose)/6",
+                    r.mu_jax, (2 * cfg.win - 4 * cfg.lose) / 6,
+                    tol.roundoff(4, eps, n=6, scale=big), id="game_expectation_sum_over_faces",
+                    reference="closed form (2 win - 4 lose)/6 in float64",
+                    detail=f"win {cfg.win:g}, lose {cfg.lose:g}; JAX sum over the six faces"),
+        Claim.close("Monte Carlo average over all players and rounds = exact expectation",
+                    r.final_totals.sum() / (P * N), mu,
+                    tol.standard_errors(z, sd / np.sqrt(P * N)) + summed,
+                    id="game_monte_carlo_mean", reference="exact expectation (sum over faces)",
+                    detail=f"{P:,} players x {N:,} rounds; SE = sd/sqrt(n), exact sd {sd:.4g}"),
+        Claim.close("one player's running average after all rounds = expectation",
+                    r.first_players[0, -1] / N, mu,
+                    tol.standard_errors(z, sd / np.sqrt(N)) + summed, id="one_player_average",
+                    reference="exact expectation (sum over faces)", detail=f"{N:,} rounds"),
+        Claim.at_most("fraction of players ahead after n rounds = exact P(Binomial(n,1/3) > "
+                      "lose n/(win+lose)) at every checked n (largest |z|)", zmax,
+                      tol.sigmas(z), id="fraction_ahead_binomial", worst=where,
+                      reference="SciPy Binomial(n, 1/3) tail (exact)",
+                      detail=f"{n_chk} checkpoints where players p(1-p) >= z^2 or p in {{0,1}}; "
+                             f"exact failure probability of a correct sampler <= {fail:.1e}"),
+    ]
+
+
+def _hoeffding_claim(cfg: Config) -> list[Claim]:
+    mu, _ = game_moments(cfg)
+    if mu == 0:
+        return []
+    # Hoeffding: each payoff lies in [-lose, win], so P(S_n - n mu >= t) <= e^{-2t^2/(n r^2)}
+    N = cfg.num_rounds
+    hoeff = float(np.exp(-2 * N * mu**2 / (cfg.win + cfg.lose) ** 2))
+    worse, side = _behind_probability(cfg, mu)
+    return [Claim.at_most(
+        "with a non-zero expectation, the exact probability of being on the wrong side of 0 "
+        "after n rounds is below Hoeffding's bound exp(-2 n mu^2/(win+lose)^2), which falls "
+        "to 0 as n grows", worse,
+        tol.absolute(hoeff, "Hoeffding's bound exp(-2 n mu^2/(win+lose)^2)"),
+        id="hoeffding_bound", reference="exact binomial tail (SciPy) of the number of wins",
+        detail=f"P({side}) after {N:,} rounds, expectation {mu:+.4g} per round")]
+
+
+def _describe(cfg: Config) -> str:
+    dist = (f"Normal({cfg.mu:g}, {cfg.sigma:g}^2)" if cfg.distribution == "normal"
+            else f"Exponential(rate {cfg.rate:g})")
+    return f"E[{FUNCTIONS[cfg.function][1]}], X ~ {dist}"
+
+
+def _continuous_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    quad = r.quadrature
+    rel, rnd = tol.relative(1e-4, quad), tol.roundoff(1e3, eps, scale=max(abs(quad), 1.0))
+    se = r.mc_sd / np.sqrt(r.mc_samples)
+    return [
+        Claim.close("E[g(X)]: JAX trapezoid rule = SciPy adaptive quadrature", r.trapezoid,
+                    quad, rel if rel.value >= rnd.value else rnd, id="trapezoid_equals_quadrature",
+                    reference="SciPy adaptive quadrature (quad) in float64",
+                    detail=f"{_describe(cfg)}; 20,001 points"),
+        Claim.close("E[g(X)]: Monte Carlo average = quadrature", r.mc_mean, quad,
+                    tol.standard_errors(cfg.z, se), id="monte_carlo_equals_quadrature",
+                    reference="SciPy adaptive quadrature (quad) in float64",
+                    detail=f"{_describe(cfg)}; {r.mc_samples:,} draws, sample SE"),
+    ]
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    return (_game_claims(cfg, r, ctx.eps) + _hoeffding_claim(cfg)
+            + _continuous_claims(cfg, r, ctx.eps))
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    mu, sd = game_moments(cfg)
+    out = {"expected_value": mu, "sd_per_round": sd,
+           "monte_carlo_mean": float(r.final_totals.sum() / (cfg.num_players * cfg.num_rounds))}
+    if mu != 0:
+        out["p_ahead_final"] = float(prob_ahead(r.checkpoints[-1], cfg.win, cfg.lose))
+        out["hoeffding_bound_final"] = float(np.exp(-2 * cfg.num_rounds * mu**2
+                                                    / (cfg.win + cfg.lose) ** 2))
+    out.update(continuous_quadrature=r.quadrature, continuous_monte_carlo=r.mc_mean,
+               continuous_standard_error=r.mc_sd / np.sqrt(r.mc_samples))
+    return out
+
+
+KEY_METRICS = ("expected_value", "monte_carlo_mean", "p_ahead_final", "continuous_quadrature")
+
+
+# ------------------------------------------------------------------------------- figures
+
+def _running_panel(ax, cfg: Config, r: Results, mu: float, sd: float) -> None:
+    n = np.arange(1, cfg.num_rounds + 1)
+    for i, totals in enumerate(r.first_players):
+        ax.plot(n, totals / n, linewidth=1, alpha=0.8, color=plotting.color(f"player{i}"),
+                label="running average, one player each" if i == 0 else None)
+    band = cfg.z * sd / np.sqrt(n)
+    ax.fill_between(n, mu - band, mu + band, color="gray", alpha=0.2,
+                    label=f"E ± {cfg.z:g} sd/sqrt(n)")
+    ax.axhline(mu, **plotting.THEORY_STYLE, label=f"exact E = {mu:.2f}")
+    ax.set_xscale("log")
+    ax.set_ylim(-cfg.lose * 1.05, cfg.win * 1.05)
+    ax.set_xlabel("rounds played n")
+    ax.set_ylabel("average winnings per round")
+    ax.legend(loc="upper right")
+
+
+def die_game(cfg: Config, r: Results):
+    mu, sd = game_moments(cfg)
     fig, (ax1, ax2) = plotting.figure(
         f"Win {cfg.win:g} on 1-2, lose {cfg.lose:g} on 3-6: expected {mu:+.2f} per round",
         ncols=2, width=6)
-    for i in range(min(5, totals.shape[0])):
-        ax1.plot(n, totals[i] / n, linewidth=1, alpha=0.8, color=plotting.color(f"player{i}"),
-                 label="running average, one player each" if i == 0 else None)
-    band = cfg.z * sd / np.sqrt(n)
-    ax1.fill_between(n, mu - band, mu + band, color="gray", alpha=0.2,
-                     label=f"E ± {cfg.z:g} sd/sqrt(n)")
-    ax1.axhline(mu, **plotting.THEORY_STYLE, label=f"exact E = {mu:.2f}")
-    ax1.set_xscale("log")
-    ax1.set_ylim(-cfg.lose * 1.05, cfg.win * 1.05)
-    ax1.set_xlabel("rounds played n")
-    ax1.set_ylabel("average winnings per round")
-    ax1.legend(loc="upper right")
-    ax2.plot(cps, frac_ahead, "o", color=plotting.color("sgd"),
-             label=f"fraction of {totals.shape[0]:,} players ahead")
-    plotting.theory_line(ax2, cps, exact_ahead, "exact P(ahead), binomial")
+    _running_panel(ax1, cfg, r, mu, sd)
+    cps = r.checkpoints
+    ax2.plot(cps, r.ahead / cfg.num_players, "o", color=plotting.color("sgd"),
+             label=f"fraction of {cfg.num_players:,} players ahead")
+    plotting.theory_line(ax2, cps, prob_ahead(cps, cfg.win, cfg.lose), "exact P(ahead), binomial")
     if mu < 0:
         ax2.plot(cps, np.exp(-2 * cps * mu**2 / (cfg.win + cfg.lose) ** 2), ":", color="gray",
                  label="Hoeffding bound")
@@ -243,11 +340,14 @@ def _figures(report, cfg, mu, sd, totals, cps, frac_ahead, exact_ahead, m, runni
     ax2.set_ylabel("P(total winnings > 0)")
     ax2.set_title("the chance of being ahead")
     ax2.legend()
-    report.add_figure("die_game", fig)
+    return fig
 
-    fig, ax = plotting.figure(f"E[{g_name}], X ~ {dist_name}: Monte Carlo converges to the "
-                              "integral", width=7.5)
-    ax.plot(m, running, color=plotting.color("sgd"), label="Monte Carlo running average")
+
+def continuous(cfg: Config, r: Results):
+    quad, sd_g, m = r.quadrature, r.mc_sd, r.running_n
+    fig, ax = plotting.figure(f"{_describe(cfg)}: Monte Carlo converges to the integral",
+                              width=7.5)
+    ax.plot(m, r.running_average, color=plotting.color("sgd"), label="Monte Carlo running average")
     band = cfg.z * sd_g / np.sqrt(m)
     ax.fill_between(m, quad - band, quad + band, color="gray", alpha=0.2,
                     label=f"± {cfg.z:g} sd/sqrt(n)")
@@ -255,6 +355,9 @@ def _figures(report, cfg, mu, sd, totals, cps, frac_ahead, exact_ahead, m, runni
     ax.set_xscale("log")
     ax.set_ylim(quad - 4 * sd_g, quad + 4 * sd_g)
     ax.set_xlabel("number of draws n")
-    ax.set_ylabel(f"average of {g_name}")
+    ax.set_ylabel(f"average of {FUNCTIONS[cfg.function][1]}")
     ax.legend()
-    report.add_figure("continuous", fig)
+    return fig
+
+
+FIGURES = (die_game, continuous)

@@ -1,4 +1,4 @@
-"""``lln``: the law of large numbers, at scale.
+"""``lln``: the law of large numbers at scale: averages settle at the mean, 1e10 flips counted.
 
 1. Running averages of many independent sequences (a coin, a die, a Pareto variable with tail
    index 5: heavy tails, finite variance) settle at the mean; their spread over sequences
@@ -8,13 +8,15 @@
 2. The gambler's fallacy, measured: after k losses in a row the next toss still wins with
    probability p, for every k up to ``max_streak``.
 3. Scale: 1e10 fair coin flips (and 1e9 die rolls) counted in fixed-size chunks, sharded over
-   all local devices, with a progress line and Ctrl-C keeping the partial count; throughput
+   all local devices, with a progress bar and Ctrl-C keeping the partial count; throughput
    against NumPy's ``default_rng`` doing the same reduction in the same process.
+
+The draws of the running averages are in the job's precision (``ctx.dtype``); the streamed
+coin and die counts are exact integers whatever the precision.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 
@@ -24,11 +26,12 @@ import numpy as np
 import scipy.stats
 
 from experiments._schema import param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.bench.baselines import coin_bits_numpy, coin_uniform_numpy
 from mathml_jax.convergence import bootstrap_slope_se, fitted_slope, log_spaced_counts
 from mathml_jax.probability import (
-    count_within_z,
+    binomial_two_sided_tail,
     device_mesh,
     running_means,
     streak_win_counts,
@@ -40,12 +43,15 @@ from mathml_jax.probability.streaming import (
     stream,
     stream_key,
 )
+from mathml_jax.report import Timing
+from mathml_jax.runtime import RunContext
 from mathml_jax.timing import wall
 
 SECTION = "Probability theory / Law of large numbers"
-log = logging.getLogger(__name__)
 
 MOMENTS = {"coin": (0.5, 0.5), "die": (3.5, math.sqrt(35 / 12))}
+DISTS = ("coin", "die", "pareto", "cauchy")
+WITH_MEAN = ("coin", "die", "pareto")
 
 
 @dataclass
@@ -72,7 +78,28 @@ class Config:
                                 "mathml_jax.probability.streaming)")
 
 
-# --------------------------------------------------------------------------- streaming driver
+@dataclass
+class Results:
+    """Everything the claims, metrics and figures need, as host arrays."""
+
+    at: np.ndarray          # (m,) counts n where the running averages are read
+    running: dict           # coin/die/pareto/cauchy: (paths, m) running averages (float64)
+    streak_trials: np.ndarray  # (max_streak,) tosses after >= k losses in a row
+    streak_wins: np.ndarray    # (max_streak,) wins among them
+    coin: dict              # streamed flips: flips, heads, interrupted, run_s
+    die: dict               # streamed rolls: faces (6,) counts, interrupted, run_s
+    benchmark: dict         # samples/s of the JAX streams and the NumPy baselines
+    devices: int            # local devices the streams were sharded over
+    chunk_words: int        # 32-bit words per chunk in use
+
+
+def moments(cfg: Config) -> dict:
+    """(mean, standard deviation) of each distribution with a mean, in closed form."""
+    a = cfg.alpha
+    return {**MOMENTS, "pareto": (a / (a - 1), math.sqrt(a / ((a - 1) ** 2 * (a - 2))))}
+
+
+# ------------------------------------------------------------------------------- compute
 
 def numpy_die(rng, n: int, chunk: int = 1 << 22) -> int:
     """NumPy baseline: the sum of n fair die rolls (integers(1, 7)), chunk by chunk."""
@@ -84,179 +111,228 @@ def numpy_die(rng, n: int, chunk: int = 1 << 22) -> int:
     return total
 
 
-# ----------------------------------------------------------------------------------- the run
-
-def run(cfg: Config, ctx) -> Report:
-    report = Report("lln", section=SECTION)
-    z = cfg.z
-    k_avg, k_streak, k_coin, k_die = jax.random.split(ctx.key, 4)
-    rng = np.random.default_rng(ctx.seed)
-
-    # -- 1. running averages
+def _running_averages(cfg: Config, ctx: RunContext, key) -> tuple[np.ndarray, dict]:
     at = log_spaced_counts(cfg.num_steps, per_decade=10)
-    P = cfg.num_paths
-    a = cfg.alpha
-    moments = {**MOMENTS, "pareto": (a / (a - 1), math.sqrt(a / ((a - 1) ** 2 * (a - 2))))}
-    dists = ("coin", "die", "pareto", "cauchy")
-    all_means, t = running_means_timed(k_avg, at, cfg, dists)
-    report.add_timing("running_means", t)
-    curves = {}
-    for dist, means in zip(dists, all_means, strict=True):
-        curves[dist] = means
-        report.add_series(f"running_{dist}", n=at, running_average=means)
-        if dist == "cauchy":
-            continue
-        mu, sigma = moments[dist]
-        final = means[:, -1]
-        se = sigma / math.sqrt(cfg.num_steps * P)
-        report.claim(Claim.close(
-            f"{dist}: average of all {P} x {cfg.num_steps:,} draws = mean {mu:g}",
-            final.mean(), mu, tol=z * se, detail=f"{z:g} SE, exact sigma {sigma:.4g}"))
-        rms = np.sqrt(((means - mu) ** 2).mean(axis=0))
-        fit = at >= 10
-        slope = fitted_slope(at[fit], rms[fit])
-        slope_se = bootstrap_slope_se(at[fit], (means[:, fit] - mu) ** 2, rng)
-        report.claim(Claim.close(
-            f"{dist}: spread of the running average ~ n^(-1/2), fitted slope", slope, -0.5,
-            tol=max(4 * slope_se, 0.01), detail="n >= 10; tol 4 bootstrap SE over paths"))
-        ratio = rms[-1] / (sigma / math.sqrt(cfg.num_steps))
-        lo, hi = (math.sqrt(scipy.stats.chi2.ppf(q, P) / P) for q in (1e-5, 1 - 1e-5))
-        report.claim(Claim.within(
-            f"{dist}: RMS spread at n = {cfg.num_steps:,} / (sigma/sqrt(n))", ratio, lo, hi,
-            detail=f"chi-square({P}) 1e-5 quantiles (normal limit of the average)"))
-        report.metric(f"{dist}_spread_slope", slope, key=dist == "coin")
+    out = ctx.timed("running_means", running_means, key, jnp.asarray(at, jnp.int32),
+                    jnp.asarray(cfg.alpha, ctx.dtype), distributions=DISTS,
+                    num_paths=cfg.num_paths, num_steps=cfg.num_steps, dtype=ctx.dtype)
+    out = np.asarray(out, np.float64)
+    return at, {d: out[i] for i, d in enumerate(DISTS)}
 
-    c = curves["cauchy"]
-    iqr = np.subtract(*np.quantile(c, [0.75, 0.25], axis=0))
-    slope_c = fitted_slope(at, iqr)
-    report.claim(Claim.within(
-        "Cauchy (no mean): the spread of the running average does not shrink, slope of its "
-        "interquartile range", slope_c, -0.15, 0.15,
-        detail="vs -1/2 with a mean; the average of n Cauchy draws is Cauchy(0, 1)"))
-    far = int((np.abs(c[:, -1]) > 1).sum())
-    _, ok, fail = count_within_z(far, P, 0.5, z)
-    report.claim(Claim.holds(
-        f"Cauchy: after {cfg.num_steps:,} draws still P(|average| > 1) = 1/2 ({far} of {P})",
-        ok, measured=far / P, detail=f"{z:g} SE; exact failure probability <= {fail:.1e}"))
-    report.metric("cauchy_iqr_slope", slope_c)
 
-    # -- 2. the gambler's fallacy
-    (trials, wins), t = _timed_streak(k_streak, cfg)
-    report.add_timing("streaks", t)
-    trials, wins = np.asarray(trials, np.int64), np.asarray(wins, np.int64)
-    var = trials * cfg.p * (1 - cfg.p)
-    chk = var >= z**2
-    if chk.any():
-        zmax, ok, fail = count_within_z(wins[chk], trials[chk], cfg.p, z)
-        report.claim(Claim.holds(
-            f"gambler's fallacy: after k losses in a row a win still has probability p = "
-            f"{cfg.p:g}, k = 1..{int(np.flatnonzero(chk).max()) + 1} (largest |z|)", ok,
-            measured=zmax, detail=f"{z:g} SE, given the number of such tosses wins are "
-                                  f"Binomial(trials, p); exact failure probability <= {fail:.1e}"))
-    report.add_series("streaks", k=np.arange(1, cfg.max_streak + 1), trials=trials, wins=wins,
-                      frequency=wins / np.maximum(trials, 1))
+def _streamed(ctx, key, num_words, kind, label, chunk_words, cfg, mesh):
+    """One stream of counts through the run's progress bar and timer."""
+    counts, words, t, stopped = stream(key, num_words, kind=kind, chunk_words=chunk_words,
+                                       block_chunks=cfg.block_chunks, mesh=mesh, label=label,
+                                       progress=ctx.progress)
+    ctx.timer.add(label.replace(" ", "_"), t)
+    return counts, words, t.run_s, bool(stopped)
 
-    # -- 3. scale: coin flips and die rolls in chunks, sharded over devices
+
+def _at_scale(cfg: Config, ctx: RunContext, k_coin, k_die, chunk_words, mesh):
+    """Coin flips and die rolls counted in chunks (exact integer counts)."""
+    counts, words, run_s, stopped = _streamed(ctx, k_coin, -(-int(cfg.num_flips) // 32),
+                                              "coin", "coin stream", chunk_words, cfg, mesh)
+    coin = {"flips": 32 * int(words), "heads": int(counts[0]), "interrupted": stopped,
+            "run_s": run_s}
+    roll_words = -(-int(cfg.num_rolls) // DIE_CANDIDATES_PER_WORD)
+    faces, _, run_s, stopped = _streamed(ctx, k_die, roll_words, "die", "die stream",
+                                         chunk_words, cfg, mesh)
+    die = {"faces": np.array([int(f) for f in faces], np.int64), "interrupted": stopped,
+           "run_s": run_s}
+    return coin, die
+
+
+def _benchmark(cfg: Config, ctx: RunContext, k_coin, k_die, chunk_words, mesh) -> dict:
+    """Samples per second of the JAX streams and of NumPy doing the same reduction."""
+    n_b = int(cfg.benchmark_samples)
+    rng = np.random.default_rng(ctx.seed)
+    *_, coin_s, _ = _streamed(ctx, jax.random.fold_in(k_coin, 1), -(-n_b // 32), "coin",
+                              "benchmark coin", chunk_words, cfg, mesh)
+    die_words = -(-n_b * 2 // 15)  # 7.5 rolls per word on average
+    *_, die_s, _ = _streamed(ctx, jax.random.fold_in(k_die, 1), die_words, "die",
+                             "benchmark die", chunk_words, cfg, mesh)
+    base = {}
+    for name, fn, kw in (("numpy_coin", coin_uniform_numpy, {}), ("numpy_die", numpy_die, {}),
+                         ("numpy_raw_coin", coin_bits_numpy, {"chunk": 1 << 22})):
+        _, base[name] = wall(fn, rng, n_b, **kw)
+        ctx.timer.add(f"baseline_{name}", Timing(compile_s=0.0, run_s=base[name]))
+    return {"samples": n_b, "jax_coin_per_s": n_b / coin_s,
+            "jax_die_per_s": die_words * DIE_CANDIDATES_PER_WORD * 0.75 / die_s,  # expected
+            **{f"{k}_per_s": n_b / s for k, s in base.items()}}
+
+
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    k_avg, k_streak, k_coin, k_die = jax.random.split(ctx.key, 4)
+    at, running = _running_averages(cfg, ctx, k_avg)
+    trials, wins = ctx.timed("streaks", streak_win_counts, k_streak,
+                             jnp.asarray(cfg.p, ctx.dtype), num_paths=cfg.streak_paths,
+                             num_tosses=cfg.streak_tosses, max_streak=cfg.max_streak)
     mesh = device_mesh()
     chunk_words = cfg.chunk_words or default_chunk_words(ctx.runtime.platform)
-    report.metric("devices", len(jax.local_devices()))
-    report.metric("chunk_words", chunk_words)
-    report.metric("prng_impl", cfg.prng_impl)
     k_coin, k_die = stream_key(k_coin, cfg.prng_impl), stream_key(k_die, cfg.prng_impl)
-    flips_words = -(-int(cfg.num_flips) // 32)
-    counts, words, t, stopped = stream(k_coin, flips_words, kind="coin",
-                                       chunk_words=chunk_words,
-                                       block_chunks=cfg.block_chunks, mesh=mesh,
-                                       label="coin flips", progress=ctx.progress)
-    report.add_timing("coin_stream", t)
-    flips, heads = 32 * words, int(counts[0])
-    report.metric("coin_flips", flips, key=True)
-    report.metric("coin_heads", heads)
-    report.metric("coin_interrupted", stopped)
-    report.metric("coin_flips_per_s", flips / t.run_s, key=True)
-    report.metric("coin_peak_chunk_bytes", chunk_words * 4)
-    _, ok, fail = count_within_z(heads, flips, 0.5, z)
-    report.claim(Claim.holds(
-        f"{flips:.3g} fair flips (one random bit each) counted in chunks: frequency of heads "
-        f"within {z:g} SE of 1/2", ok, measured=heads / flips,
-        detail=f"SE = 0.5/sqrt(n) = {0.5 / math.sqrt(flips):.1e}; exact failure probability "
-               f"<= {fail:.1e}"))
+    coin, die = _at_scale(cfg, ctx, k_coin, k_die, chunk_words, mesh)
+    return Results(at=at, running=running, streak_trials=np.asarray(trials, np.int64),
+                   streak_wins=np.asarray(wins, np.int64), coin=coin, die=die,
+                   benchmark=_benchmark(cfg, ctx, k_coin, k_die, chunk_words, mesh),
+                   devices=len(jax.local_devices()), chunk_words=int(chunk_words))
 
-    roll_words = -(-int(cfg.num_rolls) // DIE_CANDIDATES_PER_WORD)
-    faces, words, t, stopped_d = stream(k_die, roll_words, kind="die",
-                                        chunk_words=chunk_words,
-                                        block_chunks=cfg.block_chunks, mesh=mesh,
-                                        label="die rolls", progress=ctx.progress)
-    report.add_timing("die_stream", t)
-    faces = np.array([int(f) for f in faces], dtype=object)
+
+# -------------------------------------------------------------------------------- claims
+
+def binomial_z(counts, n, p) -> np.ndarray:
+    """|z| of binomial counts against n p, with SE sqrt(n p (1 - p)) (0/0 = 0)."""
+    n, p = np.asarray(n, np.float64), np.asarray(p, np.float64)
+    return np.abs(tol.z_score(counts, n * p, np.sqrt(n * p * (1 - p))))
+
+
+def failure_probability(n, p, z: float) -> float:
+    """The exact probability (binomial, union bound over the checks) that a correct sampler
+    puts some count outside z SE."""
+    n, p = np.broadcast_arrays(np.asarray(n, np.float64), np.asarray(p, np.float64))
+    return float(min(1.0, binomial_two_sided_tail(n, p, z * np.sqrt(n * p * (1 - p))).sum()))
+
+
+def _slope_tol(slope_se: float) -> tol.Tol:
+    """4 bootstrap SE of the fitted slope, never below 0.01."""
+    t = tol.bootstrap(4, slope_se)
+    return t if t.value >= 0.01 else tol.absolute(0.01, f"0.01 floor ({t.rule} is smaller)")
+
+
+def _mean_claims(cfg: Config, r: Results, dist: str, rng) -> list[Claim]:
+    mu, sigma = moments(cfg)[dist]
+    means, at, P, n = r.running[dist], r.at, cfg.num_paths, cfg.num_steps
+    rms = np.sqrt(((means - mu) ** 2).mean(axis=0))
+    fit = at >= 10
+    slope = fitted_slope(at[fit], rms[fit])
+    slope_se = bootstrap_slope_se(at[fit], (means[:, fit] - mu) ** 2, rng)
+    lo, hi = (math.sqrt(scipy.stats.chi2.ppf(q, P) / P) for q in (1e-5, 1 - 1e-5))
+    return [
+        Claim.close(f"{dist}: the average of all draws of all paths = the mean",
+                    means[:, -1].mean(), mu,
+                    tol.standard_errors(cfg.z, sigma / math.sqrt(n * P)),
+                    id=f"{dist}_average_is_mean", reference="closed-form mean (exact sigma)",
+                    detail=f"{P} paths x {n:,} draws"),
+        Claim.close(f"{dist}: spread of the running average ~ n^(-1/2), fitted slope", slope,
+                    -0.5, _slope_tol(slope_se), id=f"{dist}_spread_slope",
+                    reference="theory sigma/sqrt(n); 4 bootstrap SE over paths",
+                    detail="log-log fit of the RMS over paths for n >= 10"),
+        Claim.within(f"{dist}: RMS spread at the last n / (sigma/sqrt(n))",
+                     rms[-1] / (sigma / math.sqrt(n)), lo, hi, id=f"{dist}_final_spread",
+                     reference="chi-square(paths) 1e-5 quantiles (normal limit of the average)",
+                     rule="chi-square quantiles 1e-5, 1 - 1e-5", detail=f"n = {n:,}, {P} paths"),
+    ]
+
+
+def _cauchy_claims(cfg: Config, r: Results) -> list[Claim]:
+    c, P = r.running["cauchy"], cfg.num_paths
+    slope_c = fitted_slope(r.at, np.subtract(*np.quantile(c, [0.75, 0.25], axis=0)))
+    far = int((np.abs(c[:, -1]) > 1).sum())
+    return [
+        Claim.within("Cauchy (no mean): the spread of the running average does not shrink, "
+                     "slope of its interquartile range", slope_c, -0.15, 0.15,
+                     id="cauchy_spread_flat", rule="absolute band 0.15 (vs -1/2 with a mean)",
+                     reference="the average of n Cauchy draws is Cauchy(0, 1): slope 0"),
+        Claim.at_most("Cauchy: at the last n still P(|average| > 1) = 1/2, |z| of the count",
+                      float(binomial_z(far, P, 0.5)), tol.sigmas(cfg.z),
+                      id="cauchy_half_beyond_one",
+                      reference="exact: P(|Cauchy(0,1)| > 1) = 1/2, Binomial(paths, 1/2)",
+                      detail=f"{far} of {P} paths after {cfg.num_steps:,} draws; exact "
+                             f"failure probability <= {failure_probability(P, 0.5, cfg.z):.1e}"),
+    ]
+
+
+def _gambler_claims(cfg: Config, r: Results) -> list[Claim]:
+    trials, wins = r.streak_trials, r.streak_wins
+    chk = trials * cfg.p * (1 - cfg.p) >= cfg.z**2
+    if not chk.any():
+        return []
+    k = np.arange(1, cfg.max_streak + 1)[chk]
+    zmax, where = tol.worst(binomial_z(wins[chk], trials[chk], cfg.p), [f"k={j}" for j in k])
+    return [Claim.at_most(
+        "gambler's fallacy: after k losses in a row a win still has probability p, for every "
+        "k with enough such tosses (largest |z|)", zmax, tol.sigmas(cfg.z),
+        id="gamblers_fallacy", worst=where,
+        reference="independence: wins ~ Binomial(tosses after k losses, p)",
+        detail=f"p = {cfg.p:g}, k = 1..{int(k.max())}; checked where trials p(1-p) >= z^2; "
+               f"exact failure probability <= "
+               f"{failure_probability(trials[chk], cfg.p, cfg.z):.1e}")]
+
+
+def _scale_claims(cfg: Config, r: Results) -> list[Claim]:
+    flips, heads, faces = r.coin["flips"], r.coin["heads"], r.die["faces"]
     rolls = int(faces.sum())
-    total = int(sum((i + 1) * int(f) for i, f in enumerate(faces)))
-    report.metric("die_rolls", rolls)
-    report.metric("die_rolls_per_s", rolls / t.run_s, key=True)
-    report.metric("die_interrupted", stopped_d)
-    _, ok, fail = count_within_z(faces.astype(np.float64), rolls, 1 / 6, z)
-    report.claim(Claim.holds(
-        f"{rolls:.3g} die rolls (3-bit fields, 6 and 7 rejected): every face within "
-        f"{z:g} SE of 1/6", ok, measured=float(max(abs(f / rolls - 1 / 6) for f in faces)),
-        detail=f"rejection sampling keeps rolls exactly uniform; exact failure probability "
-               f"<= {fail:.1e}"))
-    mean_roll = total / rolls
-    report.claim(Claim.close(f"average of {rolls:.3g} die rolls = 3.5", mean_roll, 3.5,
-                             tol=z * math.sqrt(35 / 12 / rolls), detail=f"{z:g} SE"))
-
-    # -- throughput against NumPy, same reduction, same process (metrics, not claims)
-    n_b = int(cfg.benchmark_samples)
-    _, _, t_jc, _ = stream(jax.random.fold_in(k_coin, 1), -(-n_b // 32), kind="coin",
-                           chunk_words=chunk_words, block_chunks=cfg.block_chunks,
-                           mesh=mesh, label="benchmark coin")
-    die_words = -(-n_b * 2 // 15)  # 7.5 rolls per word on average
-    _, _, t_jd, _ = stream(jax.random.fold_in(k_die, 1), die_words, kind="die",
-                           chunk_words=chunk_words, block_chunks=cfg.block_chunks,
-                           mesh=mesh, label="benchmark die")
-    _, np_coin_s = wall(coin_uniform_numpy, rng, n_b)
-    _, np_die_s = wall(numpy_die, rng, n_b)
-    _, np_raw_s = wall(coin_bits_numpy, rng, n_b, chunk=1 << 22)
-    jax_coin_rate = n_b / t_jc.run_s
-    jax_die_rate = die_words * DIE_CANDIDATES_PER_WORD * 0.75 / t_jd.run_s  # expected rolls
-    report.metric("benchmark_samples", n_b)
-    report.metric("benchmark_jax_coin_per_s", jax_coin_rate)
-    report.metric("benchmark_numpy_coin_per_s", n_b / np_coin_s)
-    report.metric("benchmark_coin_speedup", jax_coin_rate * np_coin_s / n_b, key=True)
-    report.metric("benchmark_numpy_raw_coin_per_s", n_b / np_raw_s)
-    report.metric("benchmark_coin_vs_raw_bits", jax_coin_rate * np_raw_s / n_b)
-    report.metric("benchmark_jax_die_per_s", jax_die_rate)
-    report.metric("benchmark_numpy_die_per_s", n_b / np_die_s)
-    report.metric("benchmark_die_speedup", jax_die_rate * np_die_s / n_b, key=True)
-    log.info("throughput at %.3g samples (%s): coin %.3g/s (NumPy %.3g/s, %.1fx; target >= 5x; "
-             "NumPy raw PCG64 bits %.3g/s, %.2fx), die %.3g/s (NumPy %.3g/s, %.1fx; target "
-             ">= 1x)", n_b, cfg.prng_impl, jax_coin_rate, n_b / np_coin_s,
-             jax_coin_rate * np_coin_s / n_b, n_b / np_raw_s, jax_coin_rate * np_raw_s / n_b,
-             jax_die_rate, n_b / np_die_s, jax_die_rate * np_die_s / n_b)
-
-    _figures(report, cfg, at, curves, moments, trials, wins)
-    return report
+    zf, face = tol.worst(binomial_z(faces, rolls, 1 / 6), [f"face {i}" for i in range(1, 7)])
+    mean_roll = float(np.dot(np.arange(1, 7), faces)) / rolls
+    return [
+        Claim.at_most("fair flips (one random bit each) counted in chunks: |z| of the number "
+                      "of heads against 1/2", float(binomial_z(heads, flips, 0.5)),
+                      tol.sigmas(cfg.z), id="stream_coin_fair",
+                      reference="exact: heads ~ Binomial(flips, 1/2)",
+                      detail=f"{flips:.3g} flips, frequency {heads / flips:.8f}; exact failure "
+                             f"probability <= {failure_probability(flips, 0.5, cfg.z):.1e}"),
+        Claim.at_most("die rolls (3-bit fields, 6 and 7 rejected): every face count within "
+                      "the z bound of 1/6 (largest |z|)", zf, tol.sigmas(cfg.z),
+                      id="stream_die_uniform", worst=face,
+                      reference="exact: face counts ~ Binomial(rolls, 1/6) (rejection sampling)",
+                      detail=f"{rolls:.3g} rolls; exact failure probability <= "
+                             f"{failure_probability([rolls] * 6, 1 / 6, cfg.z):.1e}"),
+        Claim.close("average of the streamed die rolls = 3.5", mean_roll, 3.5,
+                    tol.standard_errors(cfg.z, math.sqrt(35 / 12 / rolls)),
+                    id="stream_die_mean", reference="closed form: mean 3.5, variance 35/12",
+                    detail=f"{rolls:.3g} rolls"),
+    ]
 
 
-def running_means_timed(key, at, cfg, dists):
-    from mathml_jax.timing import timed
-    out, t = timed(running_means, key, jnp.asarray(at, jnp.int32), jnp.float32(cfg.alpha),
-                   distributions=dists, num_paths=cfg.num_paths, num_steps=cfg.num_steps)
-    return np.asarray(out, np.float64), t
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    rng = np.random.default_rng(ctx.seed)  # the bootstrap's resampling
+    out = [c for dist in WITH_MEAN for c in _mean_claims(cfg, r, dist, rng)]
+    return out + _cauchy_claims(cfg, r) + _gambler_claims(cfg, r) + _scale_claims(cfg, r)
 
 
-def _timed_streak(key, cfg):
-    from mathml_jax.timing import timed
-    return timed(streak_win_counts, key, jnp.float32(cfg.p), num_paths=cfg.streak_paths,
-                 num_tosses=cfg.streak_tosses, max_streak=cfg.max_streak)
+def metrics(cfg: Config, r: Results) -> dict:
+    out = {}
+    for dist, (mu, _) in moments(cfg).items():
+        rms = np.sqrt(((r.running[dist] - mu) ** 2).mean(axis=0))
+        out[f"{dist}_spread_slope"] = fitted_slope(r.at[r.at >= 10], rms[r.at >= 10])
+    iqr = np.subtract(*np.quantile(r.running["cauchy"], [0.75, 0.25], axis=0))
+    out["cauchy_iqr_slope"] = fitted_slope(r.at, iqr)
+    rolls, b = int(r.die["faces"].sum()), r.benchmark
+    out.update(
+        devices=r.devices, chunk_words=r.chunk_words, prng_impl=cfg.prng_impl,
+        coin_flips=r.coin["flips"], coin_heads=r.coin["heads"],
+        coin_interrupted=r.coin["interrupted"],
+        coin_flips_per_s=r.coin["flips"] / r.coin["run_s"],
+        coin_peak_chunk_bytes=r.chunk_words * 4, die_rolls=rolls,
+        die_rolls_per_s=rolls / r.die["run_s"], die_interrupted=r.die["interrupted"],
+        benchmark_samples=b["samples"], benchmark_jax_coin_per_s=b["jax_coin_per_s"],
+        benchmark_numpy_coin_per_s=b["numpy_coin_per_s"],
+        benchmark_coin_speedup=b["jax_coin_per_s"] / b["numpy_coin_per_s"],
+        benchmark_numpy_raw_coin_per_s=b["numpy_raw_coin_per_s"],
+        benchmark_coin_vs_raw_bits=b["jax_coin_per_s"] / b["numpy_raw_coin_per_s"],
+        benchmark_jax_die_per_s=b["jax_die_per_s"],
+        benchmark_numpy_die_per_s=b["numpy_die_per_s"],
+        benchmark_die_speedup=b["jax_die_per_s"] / b["numpy_die_per_s"])
+    return out
 
 
-def _figures(report, cfg, at, curves, moments, trials, wins):
-    names = {"coin": "fair coin", "die": "fair die", "pareto": f"Pareto, tail index {cfg.alpha:g}"}
+KEY_METRICS = ("coin_spread_slope", "coin_flips", "coin_flips_per_s", "die_rolls_per_s",
+               "benchmark_coin_speedup", "benchmark_die_speedup")
+
+
+# ------------------------------------------------------------------------------- figures
+
+def _names(cfg: Config) -> dict:
+    return {"coin": "fair coin", "die": "fair die", "pareto": f"Pareto, tail index {cfg.alpha:g}"}
+
+
+def running_averages(cfg: Config, r: Results):
     fig, axes = plotting.figure("Running averages settle at the mean, within 3 sigma/sqrt(n)",
                                 ncols=3, width=4.6)
-    for ax, dist in zip(axes, ("coin", "die", "pareto"), strict=True):
-        mu, sigma = moments[dist]
-        m = curves[dist]
+    at, mom = r.at, moments(cfg)
+    for ax, dist in zip(axes, WITH_MEAN, strict=True):
+        mu, sigma = mom[dist]
+        m = r.running[dist]
         for j in range(min(6, m.shape[0])):
             ax.plot(at, m[j], linewidth=1, alpha=0.8, color=plotting.color(f"path{j}"),
                     label="paths" if j == 0 else None)
@@ -266,36 +342,41 @@ def _figures(report, cfg, at, curves, moments, trials, wins):
         ax.axhline(mu, **plotting.THEORY_STYLE, label=f"mean {mu:g}")
         ax.set_xscale("log")
         ax.set_ylim(mu - 3 * sigma, mu + 3 * sigma)
-        ax.set_title(names[dist])
+        ax.set_title(_names(cfg)[dist])
         ax.set_xlabel("n (log scale)")
     axes[0].set_ylabel("running average")
     axes[0].legend(loc="upper right", fontsize=8)
-    report.add_figure("running_averages", fig)
+    return fig
 
+
+def spread(cfg: Config, r: Results):
     fig, ax = plotting.figure("Spread of the running average shrinks like sigma/sqrt(n)",
                               width=7)
-    for dist in ("coin", "die", "pareto"):
-        mu, sigma = moments[dist]
-        rms = np.sqrt(((curves[dist] - mu) ** 2).mean(axis=0)) / sigma
-        plotting.loglog_fit(ax, at, rms, names[dist], name=dist, marker=".",
+    at, mom = r.at, moments(cfg)
+    for dist in WITH_MEAN:
+        mu, sigma = mom[dist]
+        rms = np.sqrt(((r.running[dist] - mu) ** 2).mean(axis=0)) / sigma
+        plotting.loglog_fit(ax, at, rms, _names(cfg)[dist], name=dist, marker=".",
                             fit_mask=at >= 10)
     plotting.theory_line(ax, at, 1 / np.sqrt(at), "1/sqrt(n)")
-    c = curves["cauchy"]
-    iqr = np.subtract(*np.quantile(c, [0.75, 0.25], axis=0)) / 2
+    iqr = np.subtract(*np.quantile(r.running["cauchy"], [0.75, 0.25], axis=0)) / 2
     ax.loglog(at, iqr, "x-", color=plotting.color("cauchy"), markersize=4,
               label="Cauchy: half the interquartile range (no mean)")
     ax.set_xlabel("n")
     ax.set_ylabel("spread over paths / sigma")
     ax.legend(fontsize=8)
-    report.add_figure("spread", fig)
+    return fig
 
+
+def cauchy(cfg: Config, r: Results):
     fig, (a1, a2) = plotting.figure("No law of large numbers without a mean: Cauchy vs "
                                     "Pareto", ncols=2, width=6)
+    c, at = r.running["cauchy"], r.at
     for j in range(min(8, c.shape[0])):
         a1.plot(at, c[j], linewidth=1, color=plotting.color(f"path{j}"))
-        a2.plot(at, curves["pareto"][j], linewidth=1, color=plotting.color(f"path{j}"))
+        a2.plot(at, r.running["pareto"][j], linewidth=1, color=plotting.color(f"path{j}"))
     a1.set_title("standard Cauchy: running averages keep jumping")
-    mu_p = moments["pareto"][0]
+    mu_p = moments(cfg)["pareto"][0]
     a2.set_title(f"Pareto ({cfg.alpha:g}, heavy tail, finite variance): settles at {mu_p:g}")
     for a, center in ((a1, 0.0), (a2, mu_p)):
         a.set_xscale("log")
@@ -303,18 +384,24 @@ def _figures(report, cfg, at, curves, moments, trials, wins):
         a.axhline(center, **plotting.THEORY_STYLE)
         a.set_xlabel("n (log scale)")
     a1.set_ylabel("running average")
-    report.add_figure("cauchy", fig)
+    return fig
 
+
+def gamblers_fallacy(cfg: Config, r: Results):
     fig, ax = plotting.figure(f"Gambler's fallacy: after k losses a win still has "
                               f"probability {cfg.p:g}", width=7)
+    trials, wins = r.streak_trials, r.streak_wins
     k = np.arange(1, cfg.max_streak + 1)
     keep = trials > 0
-    freq = wins[keep] / trials[keep]
     se = np.sqrt(cfg.p * (1 - cfg.p) / trials[keep])
-    ax.errorbar(k[keep], freq, yerr=cfg.z * se, fmt="o", color=plotting.color("coin"),
+    ax.errorbar(k[keep], wins[keep] / trials[keep], yerr=cfg.z * se, fmt="o",
+                color=plotting.color("coin"),
                 label=f"frequency of a win after >= k losses (± {cfg.z:g} SE)")
     ax.axhline(cfg.p, **plotting.THEORY_STYLE, label=f"p = {cfg.p:g}")
     ax.set_xlabel("length k of the losing streak")
     ax.set_ylabel("P(win | k losses before)")
     ax.legend()
-    report.add_figure("gamblers_fallacy", fig)
+    return fig
+
+
+FIGURES = (running_averages, spread, cauchy, gamblers_fallacy)

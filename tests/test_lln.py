@@ -94,7 +94,7 @@ def test_counts_of_every_impl_depend_only_on_key_and_count():
         for kind in ("coin", "die"):
             results = {b: [int(v) for v in stream(key, (n_chunks - 1) * W + last, kind=kind,
                                                   chunk_words=W, block_chunks=b, mesh=None,
-                                                  label="t", progress=False)[0]]
+                                                  label="t", progress=None)[0]]
                        for b in (1, 3, 64)}
             assert results[1] == results[3] == results[64], (impl, kind, results)
             if kind == "coin":
@@ -214,7 +214,7 @@ def test_stream_driver_keeps_partial_count_on_ctrl_c(monkeypatch):
     monkeypatch.setattr(streaming, "combine_counts", interrupting)
     counts, words, _, stopped = stream(jax.random.key(0), 10 * W, kind="coin", chunk_words=W,
                                        block_chunks=1, mesh=None, label="test",
-                                       progress=False)
+                                       progress=None)
     assert stopped and words == 2 * W
     assert 0 < int(counts[0]) < 2 * W * 32
 
@@ -267,3 +267,20 @@ def test_lln_end_to_end_fast_profile(run_experiment):
     assert rec["chunk_words"] == 1 << 18  # the CPU's measured default
     for name in ("running_averages", "spread", "cauchy", "gamblers_fallacy"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+
+
+def test_running_means_follow_the_requested_dtype():
+    """The draws and sums are in the job's precision (no float32 pinned): float64 under
+    at_precision("float64"), float32 otherwise."""
+    from mathml_jax.runtime import in_float64
+
+    at = jnp.array([1, 10])
+    f32 = running_means(jax.random.key(0), at, 5.0, distributions=("coin", "pareto"),
+                        num_paths=2, num_steps=10)
+    assert f32.dtype == jnp.float32
+
+    def f64(alpha):
+        return running_means(jax.random.key(0), at, alpha, distributions=("coin", "pareto"),
+                             num_paths=2, num_steps=10, dtype=jnp.float64)
+
+    assert in_float64(f64, 5.0).dtype == np.float64

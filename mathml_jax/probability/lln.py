@@ -16,36 +16,38 @@ import jax.numpy as jnp
 DISTRIBUTIONS = ("coin", "die", "pareto", "cauchy")
 
 
-def draw(key: jax.Array, distribution: str, shape: tuple[int, ...], alpha=5.0) -> jax.Array:
-    """Independent draws: a fair coin (0/1), a fair die (1..6), a Pareto variable with tail
-    index ``alpha`` (P(X > x) = x^-alpha for x >= 1: heavy tails, finite variance for
-    alpha > 2), or standard Cauchy (no mean)."""
+def draw(key: jax.Array, distribution: str, shape: tuple[int, ...], alpha=5.0,
+         dtype=jnp.float32) -> jax.Array:
+    """Independent draws of floating ``dtype``: a fair coin (0/1), a fair die (1..6), a Pareto
+    variable with tail index ``alpha`` (P(X > x) = x^-alpha for x >= 1: heavy tails, finite
+    variance for alpha > 2), or standard Cauchy (no mean)."""
     if distribution == "coin":
-        return jax.random.bernoulli(key, 0.5, shape).astype(jnp.float32)
+        return jax.random.bernoulli(key, 0.5, shape).astype(dtype)
     if distribution == "die":
-        return jax.random.randint(key, shape, 1, 7).astype(jnp.float32)
+        return jax.random.randint(key, shape, 1, 7).astype(dtype)
     if distribution == "pareto":
-        return jax.random.pareto(key, alpha, shape)
+        return jax.random.pareto(key, jnp.asarray(alpha, dtype), shape, dtype)
     if distribution == "cauchy":
-        return jax.random.cauchy(key, shape)
+        return jax.random.cauchy(key, shape, dtype)
     raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
 
 
-@partial(jax.jit, static_argnames=("distributions", "num_paths", "num_steps"))
+@partial(jax.jit, static_argnames=("distributions", "num_paths", "num_steps", "dtype"))
 def running_means(key: jax.Array, at: jax.Array, alpha=5.0, *, distributions: tuple[str, ...],
-                  num_paths: int, num_steps: int) -> jax.Array:
+                  num_paths: int, num_steps: int, dtype=jnp.float32) -> jax.Array:
     """Running averages (1/n) sum_{i<=n} X_i of independent paths, read at the counts ``at``,
     for each of ``distributions`` (independent keys; one compilation for all of them).
 
     Args:
       at: int array of counts n in 1..num_steps where the averages are returned.
+      dtype: the floating dtype of the draws and their sums (the job's precision).
     Returns:
-      array (len(distributions), num_paths, len(at)).
+      array (len(distributions), num_paths, len(at)) of ``dtype``.
     """
     out = []
     for i, dist in enumerate(distributions):
         def one_path(k, dist=dist):
-            sums = jnp.cumsum(draw(k, dist, (num_steps,), alpha))
+            sums = jnp.cumsum(draw(k, dist, (num_steps,), alpha, dtype))
             return sums[at - 1] / at.astype(sums.dtype)
 
         keys = jax.random.split(jax.random.fold_in(key, i), num_paths)
