@@ -23,7 +23,7 @@ from experiments._schema import param
 from mathml_jax import Claim, plotting
 from mathml_jax import tolerance as tol
 from mathml_jax.convergence import log_spaced_counts
-from mathml_jax.probability import binomial_two_sided_tail, heads_counts, running_heads
+from mathml_jax.probability import heads_counts, running_heads, z_failure_probability
 from mathml_jax.runtime import RunContext
 
 SECTION = "Probability theory / Probability: what a probability of 1/2 means"
@@ -94,13 +94,6 @@ def binomial_z(counts, n, p) -> np.ndarray:
     return np.abs(tol.z_score(counts, n * p, np.sqrt(n * p * (1 - p))))
 
 
-def failure_probability(n, p, z: float) -> float:
-    """The exact probability (binomial, union bound over the checks) that a correct sampler
-    puts some count outside z SE."""
-    n, p = np.broadcast_arrays(np.asarray(n, np.float64), np.asarray(p, np.float64))
-    return float(min(1.0, binomial_two_sided_tail(n, p, z * np.sqrt(n * p * (1 - p))).sum()))
-
-
 def _pmf(cfg: Config) -> np.ndarray:
     return scipy.stats.binom.pmf(np.arange(cfg.num_tosses + 1), cfg.num_tosses, cfg.p)
 
@@ -112,7 +105,7 @@ def _pmf_check(cfg: Config, r: Results):
         return 0.0, "no cell", 0.0
     zmax, where = tol.worst(binomial_z(counts, cfg.repetitions, probs),
                             [f"{c} heads" if c != "rare" else "rare counts" for c in labels])
-    return zmax, where, failure_probability(cfg.repetitions, probs, cfg.z)
+    return zmax, where, z_failure_probability(cfg.repetitions, probs, cfg.z)
 
 
 def _checked(cfg: Config, r: Results) -> np.ndarray:
@@ -129,7 +122,7 @@ def _frequency_check(cfg: Config, r: Results):
         return 0.0, "no checkpoint", 0.0, n
     labels = [[f"path {i}, n={k}" for k in n] for i in range(cfg.num_paths)]
     zmax, where = tol.worst(binomial_z(r.checkpoint_heads[:, chk], n[None, :], cfg.p), labels)
-    fail = failure_probability(np.broadcast_to(n, (cfg.num_paths, n.size)), cfg.p, cfg.z)
+    fail = z_failure_probability(np.broadcast_to(n, (cfg.num_paths, n.size)), cfg.p, cfg.z)
     return zmax, where, fail, n
 
 

@@ -31,10 +31,10 @@ from mathml_jax import tolerance as tol
 from mathml_jax.bench.baselines import coin_bits_numpy, coin_uniform_numpy
 from mathml_jax.convergence import bootstrap_slope_se, fitted_slope, log_spaced_counts
 from mathml_jax.probability import (
-    binomial_two_sided_tail,
     device_mesh,
     running_means,
     streak_win_counts,
+    z_failure_probability,
 )
 from mathml_jax.probability.streaming import (
     DIE_CANDIDATES_PER_WORD,
@@ -186,13 +186,6 @@ def binomial_z(counts, n, p) -> np.ndarray:
     return np.abs(tol.z_score(counts, n * p, np.sqrt(n * p * (1 - p))))
 
 
-def failure_probability(n, p, z: float) -> float:
-    """The exact probability (binomial, union bound over the checks) that a correct sampler
-    puts some count outside z SE."""
-    n, p = np.broadcast_arrays(np.asarray(n, np.float64), np.asarray(p, np.float64))
-    return float(min(1.0, binomial_two_sided_tail(n, p, z * np.sqrt(n * p * (1 - p))).sum()))
-
-
 def _slope_tol(slope_se: float) -> tol.Tol:
     """4 bootstrap SE of the fitted slope, never below 0.01."""
     t = tol.bootstrap(4, slope_se)
@@ -238,7 +231,7 @@ def _cauchy_claims(cfg: Config, r: Results) -> list[Claim]:
                       id="cauchy_half_beyond_one",
                       reference="exact: P(|Cauchy(0,1)| > 1) = 1/2, Binomial(paths, 1/2)",
                       detail=f"{far} of {P} paths after {cfg.num_steps:,} draws; exact "
-                             f"failure probability <= {failure_probability(P, 0.5, cfg.z):.1e}"),
+                             f"failure probability <= {z_failure_probability(P, 0.5, cfg.z):.1e}"),
     ]
 
 
@@ -256,7 +249,7 @@ def _gambler_claims(cfg: Config, r: Results) -> list[Claim]:
         reference="independence: wins ~ Binomial(tosses after k losses, p)",
         detail=f"p = {cfg.p:g}, k = 1..{int(k.max())}; checked where trials p(1-p) >= z^2; "
                f"exact failure probability <= "
-               f"{failure_probability(trials[chk], cfg.p, cfg.z):.1e}")]
+               f"{z_failure_probability(trials[chk], cfg.p, cfg.z):.1e}")]
 
 
 def _scale_claims(cfg: Config, r: Results) -> list[Claim]:
@@ -270,13 +263,13 @@ def _scale_claims(cfg: Config, r: Results) -> list[Claim]:
                       tol.sigmas(cfg.z), id="stream_coin_fair",
                       reference="exact: heads ~ Binomial(flips, 1/2)",
                       detail=f"{flips:.3g} flips, frequency {heads / flips:.8f}; exact failure "
-                             f"probability <= {failure_probability(flips, 0.5, cfg.z):.1e}"),
+                             f"probability <= {z_failure_probability(flips, 0.5, cfg.z):.1e}"),
         Claim.at_most("die rolls (3-bit fields, 6 and 7 rejected): every face count within "
                       "the z bound of 1/6 (largest |z|)", zf, tol.sigmas(cfg.z),
                       id="stream_die_uniform", worst=face,
                       reference="exact: face counts ~ Binomial(rolls, 1/6) (rejection sampling)",
                       detail=f"{rolls:.3g} rolls; exact failure probability <= "
-                             f"{failure_probability([rolls] * 6, 1 / 6, cfg.z):.1e}"),
+                             f"{z_failure_probability([rolls] * 6, 1 / 6, cfg.z):.1e}"),
         Claim.close("average of the streamed die rolls = 3.5", mean_roll, 3.5,
                     tol.standard_errors(cfg.z, math.sqrt(35 / 12 / rolls)),
                     id="stream_die_mean", reference="closed form: mean 3.5, variance 35/12",

@@ -1,6 +1,10 @@
 """Probability kernels: coins, dice, expectations and the law of large numbers."""
 
-from mathml_jax.probability.bounds import binomial_two_sided_tail, count_within_z
+from mathml_jax.probability.bounds import (
+    binomial_two_sided_tail,
+    count_within_z,
+    z_failure_probability,
+)
 from mathml_jax.probability.coin import heads_counts, running_heads
 from mathml_jax.probability.expectation import (
     die_game_payoffs,
@@ -19,6 +23,7 @@ from mathml_jax.probability.streaming import (
 
 __all__ = [
     "binomial_two_sided_tail",
+    "z_failure_probability",
     "combine_counts",
     "count_within_z",
     "device_mesh",

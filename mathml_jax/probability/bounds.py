@@ -47,3 +47,12 @@ def count_within_z(counts, n, p, z: float):
     fail = float(np.minimum(1.0, np.sum(binomial_two_sided_tail(n, p, z * sd)
                                         * np.ones_like(counts))))
     return float(zs.max()), bool(np.all(dev <= z * sd + 1e-9)), fail
+
+
+def z_failure_probability(n, p, z: float) -> float:
+    """The exact probability that a correct sampler puts some binomial count outside z standard
+    errors of its mean: the union bound, over every count checked (``n`` and ``p`` broadcast
+    together), of :func:`binomial_two_sided_tail` at half-width z sqrt(n p (1 - p)). It is what
+    a claim "every count is within z SE" risks failing by chance."""
+    n, p = np.broadcast_arrays(np.asarray(n, np.float64), np.asarray(p, np.float64))
+    return float(min(1.0, binomial_two_sided_tail(n, p, z * np.sqrt(n * p * (1 - p))).sum()))
