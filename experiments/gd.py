@@ -1,10 +1,11 @@
 """``gd``: gradient descent, and why (and when) it converges.
 
-Gradient descent x_{k+1} = x_k - eta grad f(x_k) as one ``lax.scan`` kernel, batched with
-``vmap`` over condition numbers, starts and step sizes. On the quadratic
-f(x) = 1/2 x^T A x - b^T x (Hessian eigenvalues evenly spaced in [mu, L] = [1/kappa, 1]) the
-error obeys e_{k+1} = (I - eta A) e_k, so ||e_k|| <= r(eta)^k ||e_0|| with
-r(eta) = max_i |1 - eta lambda_i|, with equality along the extreme eigenvectors. Checked:
+Gradient descent x_{k+1} = x_k - eta grad f(x_k) (``optax.sgd`` run by the one descent runner,
+:mod:`mathml_jax.optimization.descent`) as one ``lax.scan`` kernel, batched over condition
+numbers, starts and step sizes. On the quadratic f(x) = 1/2 x^T A x - b^T x (Hessian
+eigenvalues evenly spaced in [mu, L] = [1/kappa, 1]) the error obeys e_{k+1} = (I - eta A) e_k,
+so ||e_k|| <= r(eta)^k ||e_0|| with r(eta) = max_i |1 - eta lambda_i|, with equality along the
+extreme eigenvectors. Checked:
 
 1. with eta = 2/(L + mu) the measured rate is (kappa - 1)/(kappa + 1), for several kappa, and
    no random start does worse than that rate;
@@ -13,7 +14,8 @@ r(eta) = max_i |1 - eta lambda_i|, with equality along the extreme eigenvectors.
 3. on Rosenbrock, GD with a well-chosen step reaches (1, 1) within a tolerance; the number of
    steps it needs is reported.
 
-The reference minimiser x* = A^{-1} b and the spectrum come from NumPy in float64.
+The reference minimiser x* = A^{-1} b and the spectrum come from NumPy in float64. Every run
+is in the job's dtype (``ctx.dtype``), the demonstration paths of the figures included.
 """
 
 from __future__ import annotations
@@ -25,17 +27,24 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._schema import ConfigError, param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.convergence import fitted_rate
 from mathml_jax.optimization.descent import gradient_descent_batch
-from mathml_jax.optimization.test_functions import make_quadratic, quadratic, rosenbrock
+from mathml_jax.optimization.test_functions import make_quadratic, quadratic
+from mathml_jax.optimization.test_functions import rosenbrock as rosenbrock_fn
 from mathml_jax.runtime import RunContext
 from mathml_jax.status import describe_divergence
-from mathml_jax.timing import timed
 
 SECTION = "Multivariable calculus / Differentiation in multiple variables: gradient descent"
 
 FLOOR = 1e4  # errors below FLOOR * eps * scale are round-off, not convergence: not measured
+# the demonstration paths of the trajectories figure: a 2-D quadratic (kappa DEMO_KAPPA, 25
+# steps from (-2.5, 2)) and Rosenbrock (3000 steps from (-1.2, 1)), each with three steps
+DEMO_KAPPA = 8.0
+DEMO_QUADRATIC = {"small step 0.3/L": 0.3, "good step 2/(L+mu)": 2 / (1 + 1 / DEMO_KAPPA),
+                  "too large 2.3/L": 2.3}
+DEMO_ROSENBROCK = ("good step", "small step 3e-4 (stops short)", "too large 1e-2")
 
 
 @dataclass
@@ -65,6 +74,21 @@ class Config:
                               " keep dim^2 x (number of kappas + 1) at most 50,000,000")
 
 
+@dataclass
+class Results:
+    """Everything the claims and figures need, as host arrays (saved as the run's series)."""
+
+    kappas: dict      # rate study, per kappa (nk,): "kappa", "lam_min", "lam_max" (NumPy eigh),
+                      # "x_star_norm", "measured" (e_k/e_0)^(1/k), "k" (its step), "fitted";
+                      # "errors" (nk, steps + 1) worst-case start, "random_errors" (nk, S, ...)
+    sweep: dict       # step sweep: "eta_L" (n,) steps x L, the last one cfg.lr; "lam" (d,);
+                      # "x_star_norm"; "errors" (n, sweep_steps + 1); "diverged_at" (n,);
+                      # "measured" (n,) (e_k/e_0)^(1/k) and "k" (n,) its step
+    rosenbrock: dict  # "distance" (steps + 1,) to (1, 1), "loss", "diverged_at"
+    demos: dict       # the trajectories figure's paths: "quadratic" / "rosenbrock", each with
+                      # "lr" (3,), "paths" (3, T, 2), "diverged_at" (3,)
+
+
 def _worst_start(A, b):
     """x* and the start x* + s (u_min + u_max)/sqrt(2), whose error contracts at exactly
     max(|1 - eta mu|, |1 - eta L|) per step; from NumPy's float64 eigh, not from JAX."""
@@ -86,217 +110,318 @@ def _rate_from_run(err, valid_until, floor):
     return float((err[k] / err[0]) ** (1.0 / k)), k
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("gd", section=SECTION)
-    dtype, eps = ctx.dtype, ctx.eps
-    k_quad, k_starts, k_sweep = jax.random.split(ctx.key, 3)
-    d = cfg.dim
+# ------------------------------------------------------------------------------ compute
 
-    # ------------------------------------------------ 1. rate 2/(L+mu) for several kappa
+def _random_start_errors(cfg, ctx, key, A, b, eta, x_star, blowup):
+    """||x_k - x*|| of cfg.starts Gaussian starts on every quadratic (one batch of nk x S
+    runs): (nk, S, steps + 1)."""
+    nk, S = len(eta), cfg.starts
+    starts = jax.random.normal(key, (S, cfg.dim), ctx.dtype)
+    res = ctx.timed("gd_random_starts", gradient_descent_batch, jnp.tile(starts, (nk, 1)),
+                    jnp.asarray(np.repeat(eta, S), ctx.dtype), (jnp.repeat(A, S, axis=0),
+                                                                jnp.repeat(b, S, axis=0)),
+                    blowup, loss_fn=quadratic, steps=cfg.steps, in_axes=(0, 0, 0))
+    traj = np.asarray(res.trajectory, np.float64).reshape(nk, S, cfg.steps + 1, cfg.dim)
+    return np.linalg.norm(traj - x_star[:, None, None], axis=3)
+
+
+def _kappa_study(cfg: Config, ctx: RunContext, k_quad, k_starts) -> dict:
+    """GD with step 2/(L+mu) on one quadratic per kappa, from its worst-case start and from
+    random starts; the measured rates (e_k/e_0)^(1/k) and fitted rates."""
+    dtype, d = ctx.dtype, cfg.dim
     kappas = np.asarray(cfg.kappas, np.float64)
-    keys = jax.random.split(k_quad, len(kappas))
     A, b = jax.vmap(lambda k, kap: make_quadratic(k, d, kap, dtype))(
-        keys, jnp.asarray(kappas, dtype))
+        jax.random.split(k_quad, len(kappas)), jnp.asarray(kappas, dtype))
     refs = [_worst_start(A[i], b[i]) for i in range(len(kappas))]
-    lam_min = np.array([r[0][0] for r in refs])
-    lam_max = np.array([r[0][-1] for r in refs])
-    report.claim(Claim.close("built quadratics have the requested condition number: "
-                             "max |lambda_max/lambda_min - kappa| / kappa",
-                             np.max(np.abs(lam_max / lam_min - kappas) / kappas), 0.0,
-                             tol=100 * d * eps, detail="eigenvalues by NumPy eigh (float64)"))
-    L, mu = lam_max, lam_min
-    eta_opt = 2.0 / (L + mu)
-    theory = (kappas - 1.0) / (kappas + 1.0)
-    x0 = jnp.asarray(np.stack([r[2] for r in refs]), dtype)
-    blowup = jnp.asarray(1e6 * max(1.0, max(np.linalg.norm(r[1]) for r in refs)), dtype)
-    res, t = timed(gradient_descent_batch, x0, jnp.asarray(eta_opt, dtype), (A, b), blowup,
-                   loss_fn=quadratic, steps=cfg.steps, in_axes=(0, 0, 0))
-    report.add_timing("gd_kappas", t)
-    traj = np.asarray(res.trajectory, np.float64)
-    rates, fitted, curves = [], [], {}
-    for i, kap in enumerate(kappas):
-        x_star = refs[i][1]
-        err = np.linalg.norm(traj[i] - x_star, axis=1)
-        floor = FLOOR * eps * max(1.0, np.linalg.norm(x_star))
-        rate, k = _rate_from_run(err, cfg.steps + 1, floor)
-        rates.append(rate)
-        window = (err > floor)
-        fitted.append(fitted_rate(err[window]) if window.sum() > 2 else float("nan"))
-        curves[kap] = err / err[0]
-        tol = theory[i] * np.log(2.0) / (2 * max(k, 1)) + 10 * FLOOR * eps / max(k, 1)
-        report.claim(Claim.close(
-            f"kappa={kap:g}, step 2/(L+mu): error contracts at (kappa-1)/(kappa+1) per step",
-            rate, theory[i], tol=tol,
-            detail=f"(e_k/e_0)^(1/k) at k={k}, worst-case start; tol r ln2/(2k) + round-off"))
-        report.metric(f"rate_kappa_{kap:g}", rate)
-        report.metric(f"fitted_rate_kappa_{kap:g}", fitted[-1])
+    lam_min, lam_max = np.array([r[0][0] for r in refs]), np.array([r[0][-1] for r in refs])
+    x_star = np.stack([r[1] for r in refs])
+    norms = np.linalg.norm(x_star, axis=1)
+    eta = 2.0 / (lam_max + lam_min)
+    blowup = jnp.asarray(1e6 * max(1.0, norms.max()), dtype)
+    res = ctx.timed("gd_kappas", gradient_descent_batch,
+                    jnp.asarray(np.stack([r[2] for r in refs]), dtype), jnp.asarray(eta, dtype),
+                    (A, b), blowup, loss_fn=quadratic, steps=cfg.steps, in_axes=(0, 0, 0))
+    err = np.linalg.norm(np.asarray(res.trajectory, np.float64) - x_star[:, None], axis=2)
+    measured, ks, fitted = [], [], []
+    for i in range(len(kappas)):
+        floor = FLOOR * ctx.eps * max(1.0, norms[i])
+        rate, k = _rate_from_run(err[i], cfg.steps + 1, floor)
+        window = err[i] > floor
+        measured.append(rate)
+        ks.append(k)
+        fitted.append(fitted_rate(err[i][window]) if window.sum() > 2 else float("nan"))
+    return dict(kappa=kappas, lam_min=lam_min, lam_max=lam_max, x_star_norm=norms,
+                measured=np.array(measured), k=np.array(ks), fitted=np.array(fitted),
+                errors=err, random_errors=_random_start_errors(cfg, ctx, k_starts, A, b, eta,
+                                                               x_star, blowup))
 
-    # random starts never beat the bound ||e_k|| <= r^k ||e_0||
-    starts = jax.random.normal(k_starts, (cfg.starts, d), dtype)
-    worst_excess = 0.0
-    for i, kap in enumerate(kappas):
-        res_r = gradient_descent_batch(starts, jnp.asarray(eta_opt[i], dtype), (A[i], b[i]),
-                                       blowup, loss_fn=quadratic, steps=cfg.steps,
-                                       in_axes=(0, None, None))
-        e = np.linalg.norm(np.asarray(res_r.trajectory, np.float64) - refs[i][1], axis=2)
-        k = np.arange(e.shape[1])
-        floor_i = FLOOR * eps * max(1.0, np.linalg.norm(refs[i][1]))
-        # the bound is tight (both extreme eigen-directions contract by exactly r at this
-        # step), so the excess over r^k ||e_0|| is measured in units of the round-off floor
-        worst_excess = max(worst_excess, float(np.max((e - e[:, :1] * theory[i] ** k)
-                                                      / floor_i)))
-        curves[f"random_{kap:g}"] = e / e[:, :1]
-    report.claim(Claim.at_most(
-        f"{cfg.starts} random starts per kappa: ||e_k|| <= r^k ||e_0|| at every step: max "
-        "excess / round-off floor", worst_excess, 1.0,
-        detail=f"r = (kappa-1)/(kappa+1), a tight bound; floor {FLOOR:g} eps max(1, ||x*||)"))
-    report.add_series("rates", kappa=kappas, measured=np.array(rates),
-                      fitted=np.array(fitted), theory=theory)
 
-    # ------------------------------------------------ 2. step-size sweep across 2/L
-    As, bs = make_quadratic(k_sweep, d, cfg.sweep_kappa, dtype)
-    lam_s, xs_star, x0_s = _worst_start(As, bs)
-    Ls = lam_s[-1]
-    grid = np.geomspace(cfg.sweep_min, cfg.sweep_max, cfg.sweep_points) / Ls
-    etas = np.concatenate([grid, [cfg.lr]])
-    blow_s = 1e6 * max(1.0, np.linalg.norm(xs_star))
-    sweep, t = timed(gradient_descent_batch, jnp.asarray(x0_s, dtype), jnp.asarray(etas, dtype),
-                     (As, bs), jnp.asarray(blow_s, dtype), loss_fn=quadratic,
-                     steps=cfg.sweep_steps, in_axes=(None, 0, None))
-    report.add_timing("gd_sweep", t)
-    err_s = np.linalg.norm(np.asarray(sweep.trajectory, np.float64) - xs_star, axis=2)
-    div = np.asarray(sweep.diverged_at)
-    floor_s = FLOOR * eps * max(1.0, np.linalg.norm(xs_star))
-    r_theory = np.max(np.abs(1.0 - np.outer(etas, lam_s)), axis=1)
-    r_meas, ks = zip(*(_rate_from_run(err_s[j], div[j] if div[j] >= 0 else err_s.shape[1],
-                                      floor_s) for j in range(len(etas))), strict=True)
-    r_meas, ks = np.array(r_meas), np.array(ks)
-    below = etas < 2.0 / Ls
-    g_below, g_above = below[:-1], ~below[:-1]
-    if g_below.any():
-        report.claim(Claim.holds(
-            f"every step in (0, 2/L) converges: {g_below.sum()} steps, none diverged, all "
-            "with measured rate < 1", bool(np.all(div[:-1][g_below] < 0)
-                                           and np.all(r_meas[:-1][g_below] < 1)),
-            measured=float(np.max(r_meas[:-1][g_below])),
-            detail=f"kappa={cfg.sweep_kappa:g}, {cfg.sweep_steps} steps"))
-    if g_above.any():
-        report.claim(Claim.holds(
-            f"every step above 2/L diverges: {g_above.sum()} steps, all with status "
-            "'diverged' from the kernel", bool(np.all(div[:-1][g_above] >= 0)),
-            measured=float(g_above.sum())))
-    if g_below.any() and g_above.any():
-        lo, hi = grid[g_below].max() * Ls, grid[g_above].min() * Ls
-        report.claim(Claim.within("measured divergence threshold (eta L between the largest "
-                                  "convergent and smallest divergent step)", 0.5 * (lo + hi),
-                                  lo, hi, detail=f"theory 2/L = 2 lies in [{lo:.3g}, {hi:.3g}]"))
-        report.metric("threshold_bracket_low", lo)
-        report.metric("threshold_bracket_high", hi)
-    # The start has equal parts along u_min and u_max, so e_k / e_0 is exactly
-    # sqrt((a^2k + c^2k) / 2), a = |1 - eta mu|, c = |1 - eta L|: its k-th root tends to
-    # max(a, c) = max_i |1 - eta lambda_i| (as r (1/2)^(1/2k) when one direction dominates).
-    kk = np.maximum(ks, 1)
-    a_s, c_s = np.abs(1.0 - etas * lam_s[0]), np.abs(1.0 - etas * lam_s[-1])
-    r_pred = (0.5 * (a_s ** (2 * kk) + c_s ** (2 * kk))) ** (1.0 / (2 * kk))
-    rel = np.abs(r_meas - r_pred) / r_pred
-    # Round-off puts about eps ||x*|| per step along the other eigen-directions, where it
-    # contracts no slower than 1 - 1/kappa: at most 10 kappa eps ||x*|| in e_k, spread over k;
-    # and each step's relative rounding (10 eps per step) where e_k is large.
-    e_at_k = err_s[np.arange(len(etas)), np.minimum(ks, err_s.shape[1] - 1)]
-    tol_rel = (10 * cfg.sweep_kappa * eps * max(1.0, np.linalg.norm(xs_star))
-               / np.maximum(e_at_k, floor_s) / kk + 10 * eps)
-    report.claim(Claim.at_most(
+def _sweep(cfg: Config, ctx: RunContext, key) -> dict:
+    """GD on one quadratic (kappa = sweep_kappa) from its worst-case start, for a geometric
+    grid of steps across 2/L and the configured step (the last one)."""
+    As, bs = make_quadratic(key, cfg.dim, cfg.sweep_kappa, ctx.dtype)
+    lam, x_star, x0 = _worst_start(As, bs)
+    L = lam[-1]
+    etas = np.concatenate([np.geomspace(cfg.sweep_min, cfg.sweep_max, cfg.sweep_points) / L,
+                           [cfg.lr]])
+    norm = float(np.linalg.norm(x_star))
+    res = ctx.timed("gd_sweep", gradient_descent_batch, jnp.asarray(x0, ctx.dtype),
+                    jnp.asarray(etas, ctx.dtype), (As, bs),
+                    jnp.asarray(1e6 * max(1.0, norm), ctx.dtype), loss_fn=quadratic,
+                    steps=cfg.sweep_steps, in_axes=(None, 0, None))
+    err = np.linalg.norm(np.asarray(res.trajectory, np.float64) - x_star, axis=2)
+    div = np.asarray(res.diverged_at)
+    floor = FLOOR * ctx.eps * max(1.0, norm)
+    measured, ks = zip(*(_rate_from_run(err[j], div[j] if div[j] >= 0 else err.shape[1], floor)
+                         for j in range(len(etas))), strict=True)
+    return dict(eta_L=etas * L, lam=lam, x_star_norm=norm, errors=err, diverged_at=div,
+                measured=np.array(measured), k=np.array(ks))
+
+
+def _rosenbrock(cfg: Config, ctx: RunContext) -> dict:
+    ros = ctx.timed("gd_rosenbrock", gradient_descent_batch, jnp.asarray([-1.2, 1.0], ctx.dtype),
+                    jnp.asarray([cfg.rosenbrock_lr], ctx.dtype), None,
+                    jnp.asarray(1e6, ctx.dtype), loss_fn=rosenbrock_fn,
+                    steps=cfg.rosenbrock_steps, in_axes=(None, 0, None))
+    dist = np.linalg.norm(np.asarray(ros.trajectory[0], np.float64) - 1.0, axis=1)
+    return dict(distance=dist, loss=np.asarray(ros.losses[0]),
+                diverged_at=int(ros.diverged_at[0]))
+
+
+def _demos(cfg: Config, ctx: RunContext) -> dict:
+    """The trajectories figure's paths: three steps each on a 2-D quadratic and Rosenbrock."""
+    A2, b2 = _demo_quadratic()
+    lr_q = np.array(list(DEMO_QUADRATIC.values()))
+    rq = gradient_descent_batch(jnp.asarray([-2.5, 2.0], ctx.dtype), jnp.asarray(lr_q, ctx.dtype),
+                                (jnp.asarray(A2, ctx.dtype), jnp.asarray(b2, ctx.dtype)),
+                                jnp.asarray(20.0, ctx.dtype), loss_fn=quadratic, steps=25,
+                                in_axes=(None, 0, None))
+    # the good path first, so the small step's shorter path is drawn on top of it
+    lr_r = np.array([cfg.rosenbrock_lr, 3e-4, 1e-2])
+    rr = gradient_descent_batch(jnp.asarray([-1.2, 1.0], ctx.dtype), jnp.asarray(lr_r, ctx.dtype),
+                                None, jnp.asarray(1e6, ctx.dtype), loss_fn=rosenbrock_fn,
+                                steps=3000, in_axes=(None, 0, None))
+    return {name: dict(lr=lr, paths=np.asarray(res.trajectory), diverged_at=np.asarray(
+        res.diverged_at)) for name, lr, res in (("quadratic", lr_q, rq), ("rosenbrock", lr_r, rr))}
+
+
+def _demo_quadratic():
+    """A and b of the 2-D demonstration quadratic (kappa DEMO_KAPPA, L = 1, x* = (1, -0.5))."""
+    k = DEMO_KAPPA
+    A2 = np.array([[1.0 + 1 / k, 1.0 - 1 / k], [1.0 - 1 / k, 1.0 + 1 / k]]) / 2
+    return A2, A2 @ np.array([1.0, -0.5])
+
+
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    k_quad, k_starts, k_sweep = jax.random.split(ctx.key, 3)
+    return Results(kappas=_kappa_study(cfg, ctx, k_quad, k_starts),
+                   sweep=_sweep(cfg, ctx, k_sweep), rosenbrock=_rosenbrock(cfg, ctx),
+                   demos=_demos(cfg, ctx))
+
+
+# ------------------------------------------------------------------------------ claims
+
+def _kappa_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    s = r.kappas
+    kap = s["kappa"]
+    labels = [f"kappa={k:g}" for k in kap]
+    cond_err, cond_where = tol.worst(np.abs(s["lam_max"] / s["lam_min"] - kap) / kap, labels)
+    theory = (kap - 1.0) / (kap + 1.0)
+    k = np.maximum(s["k"], 1)
+    # the worst-case start's e_k/e_0 is r^k (1/2)^(1/2): its k-th root is off by r ln2/(2k);
+    # plus a round-off allowance of 10 floors spread over k steps
+    tols = [tol.absolute(theory[i] * np.log(2.0) / (2 * k[i]), "r ln2/(2k) (worst-case start)")
+            + tol.roundoff(10 * FLOOR, eps, scale=1.0 / k[i]) for i in range(len(kap))]
+    w = int(np.argmax(np.abs(s["measured"] - theory) / [t.value for t in tols]))
+    # random starts: the excess of ||e_k|| over r^k ||e_0||, in units of the round-off floor
+    e = s["random_errors"]
+    bound = e[:, :, :1] * theory[:, None, None] ** np.arange(e.shape[2])
+    floors = FLOOR * eps * np.maximum(1.0, s["x_star_norm"])
+    excess = np.max(e - bound, axis=2)  # (nk, S)
+    ex_i, ex_j = np.unravel_index(np.argmax(excess / floors[:, None]), excess.shape)
+    return [
+        Claim.close("built quadratics have the requested condition number: "
+                    "max |lambda_max/lambda_min - kappa| / kappa", cond_err, 0.0,
+                    tol.roundoff(100, eps, n=cfg.dim), id="quadratic_condition_number",
+                    worst=cond_where, reference="the requested kappa; eigenvalues by NumPy eigh "
+                    "(float64)"),
+        Claim.close("step 2/(L+mu): the error contracts at (kappa-1)/(kappa+1) per step, for "
+                    "every kappa", s["measured"][w], theory[w], tols[w],
+                    id="optimal_step_rate", worst=labels[w],
+                    reference="closed form (kappa-1)/(kappa+1), kappa from NumPy eigh",
+                    detail=f"(e_k/e_0)^(1/k) at k={int(s['k'][w])}, worst-case start; "
+                           f"{len(kap)} kappas, the worst (measured / tolerance) shown"),
+        Claim.at_most("random starts: ||e_k|| <= r^k ||e_0|| at every step, r = (kappa-1)/"
+                      "(kappa+1): largest excess", excess[ex_i, ex_j],
+                      tol.roundoff(FLOOR, eps, scale=max(1.0, s["x_star_norm"][ex_i])),
+                      id="random_starts_within_bound", worst=f"{labels[ex_i]}, start {ex_j}",
+                      reference="the tight bound r^k ||e_0|| (both extreme eigen-directions "
+                      "contract by exactly r)",
+                      detail=f"{cfg.starts} random starts per kappa; tolerance: the round-off "
+                             "floor FLOOR eps max(1, ||x*||)"),
+    ]
+
+
+def _bracket(r: Results):
+    """Over the swept grid (without the configured step): which steps lie below 2/L, and the
+    largest convergent and smallest divergent eta L by the kernel's status (nan if none)."""
+    s = r.sweep
+    etaL, div = s["eta_L"][:-1], s["diverged_at"][:-1]
+    below = etaL < 2.0
+    conv, dive = etaL[div < 0], etaL[div >= 0]
+    return below, (conv.max() if conv.size else np.nan), (dive.min() if dive.size else np.nan)
+
+
+def _rate_prediction_claim(cfg: Config, r: Results, eps: float) -> Claim:
+    """The start has equal parts along u_min and u_max, so e_k / e_0 is exactly
+    sqrt((a^2k + c^2k) / 2), a = |1 - eta mu|, c = |1 - eta L|: its k-th root tends to
+    max(a, c) = max_i |1 - eta lambda_i|. Round-off puts about eps ||x*|| per step along the
+    other eigen-directions, where it contracts no slower than 1 - 1/kappa: at most 10 kappa eps
+    ||x*|| in e_k, spread over k; and each step's relative rounding (10 eps)."""
+    s = r.sweep
+    lam, eta = s["lam"], s["eta_L"] / s["lam"][-1]
+    k = np.maximum(s["k"], 1)
+    a, c = np.abs(1.0 - eta * lam[0]), np.abs(1.0 - eta * lam[-1])
+    pred = (0.5 * (a ** (2 * k) + c ** (2 * k))) ** (1.0 / (2 * k))
+    rel = np.abs(s["measured"] - pred) / pred
+    e_k = s["errors"][np.arange(eta.size), np.minimum(s["k"], s["errors"].shape[1] - 1)]
+    floor = FLOOR * eps * max(1.0, s["x_star_norm"])
+    tols = [tol.roundoff(10 * cfg.sweep_kappa, eps, scale=max(1.0, s["x_star_norm"])
+                         / max(e_k[j], floor) / k[j]) + tol.roundoff(10, eps)
+            for j in range(eta.size)]
+    ratio = rel / np.array([t.value for t in tols])
+    w = int(np.argmax(np.where(np.isnan(ratio), -np.inf, ratio)))
+    r_theory = np.max(np.abs(1.0 - np.outer(eta, lam)), axis=1)
+    return Claim.at_most(
         "measured rate (e_k/e_0)^(1/k) = ((a^2k + c^2k)/2)^(1/2k) -> max_i |1 - eta lambda_i| "
-        "for every swept step (max error / tol)", float(np.nanmax(rel / tol_rel)), 1.0,
-        detail=f"a, c = |1 - eta mu|, |1 - eta L|; tol: round-off "
-               f"10 kappa eps ||x*|| / (e_k k) + 10 eps; "
-               f"max |measured - max_i|1 - eta lambda_i|| / rate "
-               f"{float(np.nanmax(np.abs(r_meas - r_theory) / r_theory)):.2g}"))
-    report.add_series("sweep", eta_L=etas[:-1] * Ls, measured_rate=r_meas[:-1],
-                      theory_rate=r_theory[:-1], diverged_at=div[:-1],
-                      final_error_ratio=err_s[:-1, -1] / err_s[:-1, 0])
+        "for every swept step: relative error", rel[w], tols[w], id="sweep_rate_prediction",
+        worst=f"eta L = {s['eta_L'][w]:.4g}",
+        reference="closed form ((a^2k + c^2k)/2)^(1/2k), a, c = |1 - eta mu|, |1 - eta L| from "
+                  "NumPy eigh (float64)",
+        detail=f"{int(np.isnan(ratio).sum())} steps without a measurable error skipped; "
+               "max |measured - max_i|1 - eta lambda_i|| / rate "
+               f"{float(np.nanmax(np.abs(s['measured'] - r_theory) / r_theory)):.2g}")
 
-    # the configured step (what a sweep over gd.lr varies)
-    j = len(etas) - 1
-    status = describe_divergence(div[j])
+
+def _sweep_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    s = r.sweep
+    div, meas = s["diverged_at"][:-1], s["measured"][:-1]
+    below, lo, hi = _bracket(r)
+    about = f"kappa={cfg.sweep_kappa:g}, {cfg.sweep_steps} steps"
+    out = []
+    if below.any():
+        out.append(Claim.holds(
+            "every step in (0, 2/L) converges: none diverged, all with measured rate < 1",
+            bool(np.all(div[below] < 0) and np.all(meas[below] < 1)),
+            measured=float(np.max(meas[below])), id="steps_below_2_over_L_converge",
+            reference="the kernel's divergence status and the measured rate against 1",
+            detail=f"{int(below.sum())} steps; {about}; measured: the largest rate"))
+    if (~below).any():
+        out.append(Claim.holds(
+            "every step above 2/L diverges (status 'diverged' from the kernel)",
+            bool(np.all(div[~below] >= 0)), measured=float((~below).sum()),
+            id="steps_above_2_over_L_diverge", reference="the kernel's divergence status",
+            detail=f"{about}; measured: steps above 2/L"))
+    if below.any() and (~below).any():
+        out.append(Claim.within(
+            "theory's threshold 2/L (eta L = 2) lies between the largest convergent and the "
+            "smallest divergent swept step", 2.0, lo, hi, id="divergence_threshold_bracketed",
+            reference="closed form 2/L; the bracket from the kernel's statuses",
+            detail=about))
+    return out + [_rate_prediction_claim(cfg, r, eps)]
+
+
+def _steps_to_tol(cfg: Config, r: Results) -> int:
+    """The first step within rosenbrock_tol of (1, 1) (-1: never)."""
+    reached = np.nonzero(r.rosenbrock["distance"] <= cfg.rosenbrock_tol)[0]
+    return int(reached[0]) if reached.size else -1
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    s, eps = r.sweep, ctx.eps
+    lr_L, div, rate = float(s["eta_L"][-1]), int(s["diverged_at"][-1]), float(s["measured"][-1])
+    words = describe_divergence(div)
+    ok = (div < 0 and rate < 1) if lr_L < 2 else div >= 0
+    dist = r.rosenbrock["distance"]
+    return _kappa_claims(cfg, r, eps) + _sweep_claims(cfg, r, eps) + [
+        Claim.holds("the configured step converges if it is below 2/L and diverges above it",
+                    bool(ok), measured=rate, id="configured_step_outcome",
+                    reference="theory's threshold 2/L; the kernel's divergence status",
+                    detail=f"step {cfg.lr:g}, eta L = {lr_L:.4g} "
+                           f"({'below' if lr_L < 2 else 'above'} 2): {words}; measured: the "
+                           "growth per step"),
+        Claim.at_most("GD on Rosenbrock from (-1.2, 1) with the configured step: final "
+                      "distance to (1, 1)", dist[-1],
+                      tol.absolute(cfg.rosenbrock_tol, "rosenbrock_tol (config)"),
+                      id="rosenbrock_reaches_minimiser", reference="the known minimiser (1, 1)",
+                      detail=f"step {cfg.rosenbrock_lr:g}, {cfg.rosenbrock_steps} steps; "
+                             f"{describe_divergence(r.rosenbrock['diverged_at'])}; first "
+                             f"within tolerance at step {_steps_to_tol(cfg, r)}"),
+    ]
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    out = {}
+    for kap, rate, fit in zip(r.kappas["kappa"], r.kappas["measured"], r.kappas["fitted"],
+                              strict=True):
+        out[f"rate_kappa_{kap:g}"] = float(rate)
+        out[f"fitted_rate_kappa_{kap:g}"] = float(fit)
+    below, _, _ = _bracket(r)
+    if below.any() and (~below).any():
+        etaL = r.sweep["eta_L"][:-1]
+        out["threshold_bracket_low"] = float(etaL[below].max())
+        out["threshold_bracket_high"] = float(etaL[~below].min())
+    div = int(r.sweep["diverged_at"][-1])
     # growth_per_step first: the sweep summary plots the first key metric by default, and it
     # crosses 1 at the divergence threshold eta = 2/L
-    report.metric("growth_per_step", float(r_meas[j]), key=True)
-    report.metric("lr_times_L", float(cfg.lr * Ls), key=True)
-    report.metric("diverged", int(div[j] >= 0), key=True)
-    report.metric("diverged_at_step", int(div[j]), key=True)
-    report.metric("status", status)
-    if cfg.lr * Ls < 2:
-        report.claim(Claim.holds(f"step {cfg.lr:g} < 2/L = {2 / Ls:.4g}: GD converges ({status})",
-                                 div[j] < 0 and r_meas[j] < 1, measured=r_meas[j]))
-    else:
-        report.claim(Claim.holds(f"step {cfg.lr:g} > 2/L = {2 / Ls:.4g}: GD diverges ({status})",
-                                 div[j] >= 0, measured=r_meas[j]))
-
-    # ------------------------------------------------ 3. Rosenbrock
-    start = jnp.asarray([-1.2, 1.0], dtype)
-    ros_etas = jnp.asarray([cfg.rosenbrock_lr], dtype)
-    ros, t = timed(gradient_descent_batch, start, ros_etas, None, jnp.asarray(1e6, dtype),
-                   loss_fn=rosenbrock, steps=cfg.rosenbrock_steps, in_axes=(None, 0, None))
-    report.add_timing("gd_rosenbrock", t)
-    dist = np.linalg.norm(np.asarray(ros.trajectory[0], np.float64) - 1.0, axis=1)
-    reached = np.nonzero(dist <= cfg.rosenbrock_tol)[0]
-    steps_needed = int(reached[0]) if reached.size else -1
-    report.claim(Claim.at_most(
-        f"Rosenbrock from (-1.2, 1), step {cfg.rosenbrock_lr:g}: final distance to (1, 1)",
-        dist[-1], cfg.rosenbrock_tol,
-        detail=f"{cfg.rosenbrock_steps} steps; {describe_divergence(ros.diverged_at[0])}; "
-               f"first within tol at step {steps_needed}"))
-    report.metric("rosenbrock_steps_to_tol", steps_needed, key=True)
-    report.metric("rosenbrock_final_distance", float(dist[-1]))
-    report.add_series("rosenbrock", distance=dist, loss=np.asarray(ros.losses[0]))
-
-    _figures(report, cfg, kappas, theory, rates, curves, ctx, dtype, etas[:-1] * Ls,
-             r_meas[:-1], r_theory[:-1], div[:-1], dist, steps_needed)
-    return report
+    out["growth_per_step"] = float(r.sweep["measured"][-1])
+    out["lr_times_L"] = float(r.sweep["eta_L"][-1])
+    out["diverged"] = int(div >= 0)
+    out["diverged_at_step"] = div
+    out["status"] = describe_divergence(div)
+    out["rosenbrock_steps_to_tol"] = _steps_to_tol(cfg, r)
+    out["rosenbrock_final_distance"] = float(r.rosenbrock["distance"][-1])
+    return out
 
 
-def _figures(report, cfg, kappas, theory, rates, curves, ctx, dtype, etaL, r_meas, r_theory,
-             div, dist, steps_needed):
-    # trajectories on contours: a 2-D quadratic and Rosenbrock, small / good / too-large steps
-    kap2 = 8.0
-    A2 = np.array([[1.0 + 1 / kap2, 1.0 - 1 / kap2], [1.0 - 1 / kap2, 1.0 + 1 / kap2]]) / 2
-    b2 = A2 @ np.array([1.0, -0.5])
-    q2 = (jnp.asarray(A2, dtype), jnp.asarray(b2, dtype))
-    demo_q = {"small step 0.3/L": 0.3, "good step 2/(L+mu)": 2 / (1 + 1 / kap2),
-              "too large 2.3/L": 2.3}
-    x0 = jnp.asarray([-2.5, 2.0], dtype)
-    rq = gradient_descent_batch(x0, jnp.asarray(list(demo_q.values()), dtype), q2, 20.0,
-                                loss_fn=quadratic, steps=25, in_axes=(None, 0, None))
-    # the good path first, so the small step's shorter path is drawn on top of it
-    demo_r = {f"good step {cfg.rosenbrock_lr:g}": cfg.rosenbrock_lr,
-              "small step 3e-4 (stops short)": 3e-4, "too large 1e-2": 1e-2}
-    rr = gradient_descent_batch(jnp.asarray([-1.2, 1.0], dtype),
-                                jnp.asarray(list(demo_r.values()), dtype), None, 1e6,
-                                loss_fn=rosenbrock, steps=3000, in_axes=(None, 0, None))
+KEY_METRICS = ("growth_per_step", "lr_times_L", "diverged", "diverged_at_step",
+               "rosenbrock_steps_to_tol")
+
+
+# ------------------------------------------------------------------------------ figures
+
+def _demo_paths(demo: dict, labels) -> dict:
+    """label -> path, cut at its divergence (the label then says so, in the status's words)."""
+    out = {}
+    for i, lbl in enumerate(labels):
+        p = np.asarray(demo["paths"][i], np.float64)
+        k = int(demo["diverged_at"][i])
+        if k >= 0:
+            lbl, p = f"{lbl} ({describe_divergence(k)})", p[:k]
+        out[lbl] = p
+    return out
+
+
+def trajectories(cfg: Config, r: Results):
+    A2, b2 = _demo_quadratic()
     fig, (ax1, ax2) = plotting.figure(
         "Gradient descent paths: too small crawls, too large (> 2/L) diverges", ncols=2,
         height=4.6)
-    qf = lambda X, Y: (0.5 * (A2[0, 0] * X**2 + 2 * A2[0, 1] * X * Y + A2[1, 1] * Y**2)  # noqa: E731
-                       - b2[0] * X - b2[1] * Y)
-    names = ["small", "good", "too large"]
+
+    def qf(X, Y):
+        return (0.5 * (A2[0, 0] * X**2 + 2 * A2[0, 1] * X * Y + A2[1, 1] * Y**2)
+                - b2[0] * X - b2[1] * Y)
+
+    def ros_f(X, Y):
+        return (1 - X) ** 2 + 100 * (Y - X**2) ** 2
+
     plotting.contour_with_trajectories(
-        ax1, qf, (-3, 3), (-3, 3),
-        {f"{lbl} ({describe_divergence(rq.diverged_at[i])})" if names[i] == "too large" else lbl:
-         np.asarray(rq.trajectory[i])[: int(rq.diverged_at[i]) if rq.diverged_at[i] >= 0
-                                      else None] for i, lbl in enumerate(demo_q)},
+        ax1, qf, (-3, 3), (-3, 3), _demo_paths(r.demos["quadratic"], DEMO_QUADRATIC),
         marker_points={"x*": (1.0, -0.5)}, levels=20)
-    ax1.set_title(f"quadratic, kappa = {kap2:g}, 25 steps")
-    ros_f = lambda X, Y: (1 - X) ** 2 + 100 * (Y - X**2) ** 2  # noqa: E731
-    paths = {}
-    for i, lbl in enumerate(demo_r):
-        p = np.asarray(rr.trajectory[i])
-        k = int(rr.diverged_at[i])
-        if k >= 0:
-            lbl = f"{lbl} ({describe_divergence(k)})"
-            p = p[: k]
-        paths[lbl] = p
-    plotting.contour_with_trajectories(ax2, ros_f, (-2, 2), (-1, 3), paths,
+    ax1.set_title(f"quadratic, kappa = {DEMO_KAPPA:g}, 25 steps")
+    labels = [f"{DEMO_ROSENBROCK[0]} {cfg.rosenbrock_lr:g}", *DEMO_ROSENBROCK[1:]]
+    plotting.contour_with_trajectories(ax2, ros_f, (-2, 2), (-1, 3),
+                                       _demo_paths(r.demos["rosenbrock"], labels),
                                        marker_points={"(1, 1)": (1.0, 1.0)}, log_levels=True,
                                        levels=20)
     ax2.set_title("Rosenbrock from (-1.2, 1), 3000 steps")
@@ -304,56 +429,74 @@ def _figures(report, cfg, kappas, theory, rates, curves, ctx, dtype, etaL, r_mea
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.legend(loc="lower left", fontsize=8)
-    report.add_figure("trajectories", fig)
+    return fig
 
-    # error against step with the theoretical line r^k
+
+def error_vs_step(cfg: Config, r: Results):
+    s = r.kappas
     fig, ax = plotting.figure("Step 2/(L+mu): the error shrinks like ((kappa-1)/(kappa+1))^k",
                               width=6.5)
-    for i, kap in enumerate(kappas):
+    for i, kap in enumerate(s["kappa"]):
         c = plotting.color(f"kappa={kap:g}")
-        k = np.arange(curves[kap].size)
-        rnd = curves[f"random_{kap:g}"]
+        worst = s["errors"][i] / s["errors"][i, 0]
+        rnd = s["random_errors"][i] / s["random_errors"][i, :, :1]
+        k = np.arange(worst.size)
         ax.semilogy(k, np.median(rnd, axis=0), color=c, alpha=0.5, linewidth=1,
                     label=f"kappa={kap:g}: random starts (median)")
-        ax.semilogy(k, curves[kap], color=c, label=f"kappa={kap:g}: worst-case start")
-        ax.semilogy(k, theory[i] ** k, color="black", linestyle="--", linewidth=1,
-                    label="theory r^k" if i == 0 else None)
+        ax.semilogy(k, worst, color=c, label=f"kappa={kap:g}: worst-case start")
+        ax.semilogy(k, ((kap - 1) / (kap + 1)) ** k, color="black", linestyle="--",
+                    linewidth=1, label="theory r^k" if i == 0 else None)
     ax.set_ylim(1e-8, 2)
     ax.set_xlabel("step k")
     ax.set_ylabel("||x_k - x*|| / ||x_0 - x*||")
     ax.legend(fontsize=7, ncols=2)
-    report.add_figure("error_vs_step", fig)
+    return fig
 
-    # rate against kappa, and the step-size sweep
+
+def _sweep_panel(ax, cfg: Config, r: Results) -> None:
+    s = r.sweep
+    etaL, meas, ok = s["eta_L"][:-1], s["measured"][:-1], s["diverged_at"][:-1] < 0
+    r_theory = np.max(np.abs(1.0 - np.outer(etaL / s["lam"][-1], s["lam"])), axis=1)
+    plotting.theory_line(ax, etaL, r_theory, "theory max_i |1 - eta lambda_i|")
+    ax.plot(etaL[ok], meas[ok], "o", color=plotting.color("gd"), label="measured: converged")
+    ax.plot(etaL[~ok], meas[~ok], "x", color="crimson", label="measured: diverged (status)")
+    ax.axvline(2.0, color="gray", linestyle=":", label="eta = 2/L")
+    ax.axhline(1.0, color="gray", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step eta, in units of 1/L")
+    ax.set_ylabel("error growth per step")
+    ax.set_title(f"step sweep, kappa = {cfg.sweep_kappa:g}")
+    ax.legend()
+
+
+def rates(cfg: Config, r: Results):
+    kappas = r.kappas["kappa"]
     fig, (ax1, ax2) = plotting.figure("Measured contraction rates match theory", ncols=2)
     kk = np.geomspace(min(kappas) / 1.5, max(kappas) * 1.5, 200)
     plotting.theory_line(ax1, kk, (kk - 1) / (kk + 1), "theory (kappa-1)/(kappa+1)")
-    ax1.plot(kappas, rates, "o", color=plotting.color("gd"), label="measured, step 2/(L+mu)")
+    ax1.plot(kappas, r.kappas["measured"], "o", color=plotting.color("gd"),
+             label="measured, step 2/(L+mu)")
     ax1.set_xscale("log")
     ax1.set_xlabel("condition number kappa = L/mu")
     ax1.set_ylabel("error contraction per step")
     ax1.set_title("rate against kappa")
     ax1.legend()
-    ok = div < 0
-    plotting.theory_line(ax2, etaL, r_theory, "theory max_i |1 - eta lambda_i|")
-    ax2.plot(etaL[ok], r_meas[ok], "o", color=plotting.color("gd"), label="measured: converged")
-    ax2.plot(etaL[~ok], r_meas[~ok], "x", color="crimson", label="measured: diverged (status)")
-    ax2.axvline(2.0, color="gray", linestyle=":", label="eta = 2/L")
-    ax2.axhline(1.0, color="gray", linewidth=0.8)
-    ax2.set_xscale("log")
-    ax2.set_yscale("log")
-    ax2.set_xlabel("step eta, in units of 1/L")
-    ax2.set_ylabel("error growth per step")
-    ax2.set_title(f"step sweep, kappa = {cfg.sweep_kappa:g}")
-    ax2.legend()
-    report.add_figure("rates", fig)
+    _sweep_panel(ax2, cfg, r)
+    return fig
 
-    fig, ax = plotting.figure(
-        f"Rosenbrock: GD with step {cfg.rosenbrock_lr:g} reaches (1, 1) in {steps_needed} steps")
+
+def rosenbrock(cfg: Config, r: Results):
+    dist = r.rosenbrock["distance"]
+    fig, ax = plotting.figure(f"Rosenbrock: GD with step {cfg.rosenbrock_lr:g} reaches (1, 1) "
+                              f"in {_steps_to_tol(cfg, r)} steps")
     ax.semilogy(np.arange(dist.size), dist, color=plotting.color("gd"), label="||x_k - (1,1)||")
     ax.axhline(cfg.rosenbrock_tol, color="gray", linestyle=":",
                label=f"tolerance {cfg.rosenbrock_tol:g}")
     ax.set_xlabel("step k")
     ax.set_ylabel("distance to the minimiser")
     ax.legend()
-    report.add_figure("rosenbrock", fig)
+    return fig
+
+
+FIGURES = (trajectories, error_vs_step, rates, rosenbrock)

@@ -121,29 +121,40 @@ def test_gd_reaches_the_rosenbrock_minimiser():
     assert np.linalg.norm(np.asarray(res.trajectory[-1]) - 1.0) < 1e-3
 
 
-def test_gd_experiment_end_to_end_and_its_step_sweep_summary(tmp_path):
-    """Two jobs of a sweep over gd.lr, one each side of 2/L = 2, then the foundation's summary:
-    the table and plot show the divergence."""
+def test_gd_experiment_end_to_end_and_its_step_sweep_summary(run_experiment, tmp_path):
+    """Two jobs of a sweep over gd.lr, one each side of 2/L = 2 (the first through the
+    run_experiment fixture, which also redraws its figures with every kernel raising), then
+    the foundation's summary: the table and plot show the divergence."""
+    from experiments import gd
     from experiments._cli import execute
+    from mathml_jax import series
     from mathml_jax.sweep_summary import summarize
 
-    sweep = tmp_path / "sweep"
-    small = ["gd.kappas=[5,50]", "gd.sweep_points=8", "gd.rosenbrock_steps=12000"]
-    reports = []
-    for i, lr in enumerate(("1.5", "2.5")):
-        overrides = [f"gd.lr={lr}"] + (small if i else [])
-        cfg = compose("experiment=gd", "profile=fast", "strict=true", *overrides)
-        status, report = execute(cfg, "gd", sweep / str(i), overrides=overrides)
-        assert status == 0
-        assert_all_claims_pass(report)
-        reports.append(report)
-    job = sweep / "0"
+    status, first, job = run_experiment("gd", "gd.lr=1.5")
+    assert status == 0
+    assert_all_claims_pass(first)
+    small = ["gd.lr=2.5", "gd.kappas=[5,50]", "gd.sweep_points=8", "gd.rosenbrock_steps=12000"]
+    cfg = compose("experiment=gd", "profile=fast", "strict=true", *small)
+    status, second = execute(cfg, "gd", tmp_path / "gd_above", overrides=small)
+    assert status == 0
+    assert_all_claims_pass(second)
     rec = json.loads((job / "metrics.json").read_text())
-    assert rec["claims_passed"] == rec["claims_total"] >= 10
+    ids = {c["id"] for c in rec["claims"]}
+    assert ids == {"quadratic_condition_number", "optimal_step_rate",
+                   "random_starts_within_bound", "steps_below_2_over_L_converge",
+                   "steps_above_2_over_L_diverge", "divergence_threshold_bracketed",
+                   "sweep_rate_prediction", "configured_step_outcome",
+                   "rosenbrock_reaches_minimiser"}
+    assert ids == {c.id for c in second.claims}  # the same claims on both sides of 2/L
+    assert all(c["reference"] for c in rec["claims"])
     for name in ("trajectories", "error_vs_step", "rates", "rosenbrock"):
         assert (job / f"{name}.png").stat().st_size > 10_000
-    assert reports[0].metrics["diverged"] == 0 and reports[1].metrics["diverged"] == 1
-    s = summarize(sweep, metric="growth_per_step", param="gd.lr")
+    r = series.load(job / "series.npz", gd.Results)
+    assert r.demos["quadratic"]["paths"].shape == (3, 26, 2)  # moved out of the figure code
+    assert r.demos["quadratic"]["diverged_at"][-1] >= 0 > r.demos["quadratic"]["diverged_at"][0]
+    assert first.metrics["diverged"] == 0 and second.metrics["diverged"] == 1
+    assert second.metrics["status"].startswith("diverged at step")
+    s = summarize(tmp_path, metric="growth_per_step", param="gd.lr")
     assert s.n_failed == 0 and s.plot_path is not None and s.plot_path.exists()
     assert "diverged" in s.columns and "growth_per_step" in s.columns
     growth = {r.overrides["gd.lr"]: r.metrics["growth_per_step"] for r in s.rows}

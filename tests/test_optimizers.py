@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from conftest import assert_all_claims_pass
 
+from experiments import optimizers
 from experiments.optimizers import _steps_to_stay
+from mathml_jax import series
 from mathml_jax.optimization.first_order import optimize_batch
 from mathml_jax.optimization.optimizers import OPTIMIZERS, make_optimizer
 from mathml_jax.optimization.test_functions import (
@@ -110,6 +112,16 @@ def test_optimizers_experiment_end_to_end_fast_profile(run_experiment):
             assert f"{name}.{opt}.steps_median" in m and f"{name}.{opt}.gap_q3" in m
     for fig in ("trajectories", "loss_curves", "heavy_ball_rate"):
         assert (job / f"{fig}.png").stat().st_size > 10_000
+    assert not (job / "trajectories.gif").exists()  # only with optimizers.animate=true
+    assert {c["id"] for c in rec["claims"]} == {
+        "heavy_ball_optimal_rate", "gd_optimal_rate", "heavy_ball_beats_gd",
+        "rosenbrock_all_reach_minimiser", "all_escape_saddle", "quadratic_median_gap"}
+    assert all(c["reference"] for c in rec["claims"])
+    r = series.load(job / "series.npz", optimizers.Results)
+    assert list(r.optimizers) == list(OPTIMIZERS) and r.comparison["lr"].shape == (5, 7)
+    assert set(r.contours) == set(optimizers.FUNCTIONS)
+    assert r.contours["rosenbrock"].shape == (optimizers.GRID, optimizers.GRID)
+    assert r.contours["rosenbrock"].dtype == np.float32  # the job's dtype (float32 here)
 
 
 def test_animate_writes_a_gif_of_the_paths(run_experiment):
