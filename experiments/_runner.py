@@ -21,6 +21,7 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -76,20 +77,31 @@ def validate(cfg: DictConfig, name: str) -> tuple[RunSettings, Any, Any]:
 
 # ------------------------------------------------------------------------------ the phases
 
+def drawers(module: ModuleType, attr: str = "FIGURES") -> list[tuple[str, Callable]]:
+    """(output name, function) of each entry of ``module.FIGURES`` (or ``TEXTS``): a function
+    is saved under its own name; a ``(name, function)`` pair under ``name`` (an animation and
+    a still figure of the same name, ``trajectories.gif`` and ``trajectories.png``)."""
+    return [item if isinstance(item, tuple) else (item.__name__, item)
+            for item in getattr(module, attr, ())]
+
+
 def draw(module: ModuleType, cfg: Any, results: Any) -> tuple[dict, dict, dict]:
     """Every figure, animation and text of ``module`` from (cfg, results): matplotlib only.
+    A drawing function that returns None has nothing to draw for this config (an optional
+    animation).
 
     Returns:
-      (figures, animations, texts), each keyed by the drawing function's name.
+      (figures, animations, texts), each keyed by output name.
     """
     from matplotlib.animation import Animation
 
     figures, animations, texts = {}, {}, {}
-    for fn in getattr(module, "FIGURES", ()):
+    for name, fn in drawers(module):
         out = fn(cfg, results)
-        (animations if isinstance(out, Animation) else figures)[fn.__name__] = out
-    for fn in getattr(module, "TEXTS", ()):
-        texts[fn.__name__] = fn(cfg, results)
+        if out is not None:
+            (animations if isinstance(out, Animation) else figures)[name] = out
+    for name, fn in drawers(module, "TEXTS"):
+        texts[name] = fn(cfg, results)
     return figures, animations, texts
 
 

@@ -498,9 +498,7 @@ def trajectories_animation(cfg: Config, r: Results):
     ``optimizers.animate=true``. Frames sit at geometrically spaced steps, because the
     interesting motion is early.
 
-    Returns None without ``animate``: this function comes before :func:`trajectories` in
-    FIGURES, so the runner's entry for the name "trajectories" is then the static figure
-    (the runner has no "nothing to draw" answer of its own)."""
+    Returns None (nothing to draw) without ``animate``."""
     if not cfg.animate:
         return None
     from matplotlib.animation import FuncAnimation
@@ -532,7 +530,5 @@ def trajectories_animation(cfg: Config, r: Results):
     return FuncAnimation(fig, draw, frames=frames, blit=False)
 
 
-# saved as trajectories.gif (an Animation is saved under its function's name)
-trajectories_animation.__name__ = "trajectories"
-
-FIGURES = (trajectories_animation, trajectories, loss_curves, heavy_ball_rate)
+# the animation is saved as trajectories.gif, beside the still trajectories.png
+FIGURES = (trajectories, loss_curves, heavy_ball_rate, ("trajectories", trajectories_animation))

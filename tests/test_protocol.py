@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT, no_kernels
 
 import experiments
+from experiments._runner import drawers
 
 EXPERIMENTS = experiments.available()
 MAX_FUNCTION_LINES = 60
@@ -40,7 +41,7 @@ def test_experiment_has_three_phases(name):
     assert mod.__doc__ and mod.__doc__.strip(), "the docstring's first line is its --help line"
     assert dataclasses.is_dataclass(mod.Config) and dataclasses.is_dataclass(mod.Results)
     assert callable(mod.compute) and callable(mod.claims)
-    assert mod.FIGURES and all(callable(f) for f in mod.FIGURES)
+    assert mod.FIGURES and all(callable(fn) for _, fn in drawers(mod))
     assert not hasattr(mod, "run"), "the runner runs the phases; no run() of its own"
 
 
@@ -53,8 +54,8 @@ def test_only_compute_calls_jax_and_nobody_builds_a_report(name):
     text = path.read_text()
     for banned in ("Report(", "enable_x64", "perf_counter", "timing.timed", "import time\n"):
         assert banned not in text, f"{name}: {banned!r}"
-    phase_fns = {f.__name__ for f in mod.FIGURES} | {"claims", "metrics"}
-    phase_fns |= {f.__name__ for f in getattr(mod, "TEXTS", ())}
+    phase_fns = {fn.__name__ for _, fn in drawers(mod) + drawers(mod, "TEXTS")}
+    phase_fns |= {"claims", "metrics"}
     for fn in _functions(path):
         if fn.name not in phase_fns:
             continue
