@@ -1,4 +1,4 @@
-"""``eigen``: eigenvalues and eigenvectors, A v = lambda v.
+"""``eigen``: eigenvalues and eigenvectors, A v = lambda v: residuals, ellipses, power iteration.
 
 1. The eigenpairs of ``jnp.linalg.eigh`` (symmetric) and ``jnp.linalg.eig`` (general) satisfy
    A v = lambda v to round-off, and the eigenvalues agree with NumPy's (float64 LAPACK).
@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._schema import ConfigError, param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.convergence import fitted_rate
 from mathml_jax.linalg import (
     circle_image,
@@ -34,7 +35,6 @@ from mathml_jax.linalg import (
     symmetric_with_spectrum,
 )
 from mathml_jax.runtime import RunContext
-from mathml_jax.timing import timed
 
 SECTION = "Linear algebra / Eigenvalues, eigenvectors and matrix decompositions"
 
@@ -60,154 +60,280 @@ class Config:
                               "ellipse is a circle and has no principal directions)")
 
 
-def _match_distance(a, b) -> float:
-    """Largest distance from a value in ``a`` to its nearest value in ``b`` (and back)."""
+@dataclass
+class Results:
+    """Everything the claims and figures need, as host arrays (saved as the run's series)."""
+
+    symmetric: dict  # matrix S, eigenvalues, eigenvectors (eigh, run dtype), residuals (n,)
+    general: dict    # matrix G, eigenvalues, eigenvectors (eig, complex), residuals (n,)
+    circle: dict     # angles, image (points, 2), eigenvalues, eigenvectors, matrix (2x2)
+    power: dict      # steps, ratios, spectra, v0, Q (eigenvectors), sin_angle (ratios, steps+1),
+    #                  rayleigh (ratios, steps+1)
+    diagonal: dict   # scaled (G / spectral radius), error ||A - V L V^-1||_F / ||A||_F,
+    #                  by_eigen, by_products: A^k both ways
+    eps: float       # the run's round-off unit (the floor of the power-iteration figure)
+
+
+def _host(x, dtype=np.float64) -> np.ndarray:
+    return np.asarray(x, dtype)
+
+
+def _match_distance(a, b) -> tuple[float, int]:
+    """Largest distance from a value in ``a`` to its nearest value in ``b`` (and back), and the
+    index in ``a`` of the worst one (``len(a) + j`` for a value j of ``b``)."""
     d = np.abs(np.asarray(a)[:, None] - np.asarray(b)[None, :])
-    return float(max(d.min(axis=1).max(), d.min(axis=0).max()))
+    both = np.concatenate([d.min(axis=1), d.min(axis=0)])
+    i = int(np.argmax(both))
+    return float(both[i]), i
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("eigen", section=SECTION)
-    dtype, eps = ctx.dtype, ctx.eps
-    n = cfg.n
-    k_sym, k_gen, k_circ, k_pow, k_v0 = jax.random.split(ctx.key, 5)
+# ------------------------------------------------------------------------------ compute
 
-    # -- 1. symmetric: eigh; general: eig (eigenvalues against NumPy, float64)
-    spectrum = jnp.linspace(-1.0, 1.0, n, dtype=dtype) ** 3 * 5.0
-    S, _ = symmetric_with_spectrum(k_sym, spectrum)
-    (lam, V), t = timed(jax.jit(lapack.eigh), S)
-    report.add_timing("eigh", t)
-    norm_s = float(np.linalg.norm(np.asarray(S, np.float64), 2))
-    tol_sym = 10 * n * eps
-    res = float(jnp.max(eigenpair_residuals(S, lam, V))) / norm_s
-    report.claim(Claim.at_most("eigh (symmetric): max ||A v - lambda v|| / ||A||_2", res,
-                               tol_sym, detail=f"n={n}; bound 10 n eps"))
-    orth = float(jnp.max(jnp.abs(V.T @ V - jnp.eye(n, dtype=dtype))))
-    report.claim(Claim.at_most("eigh eigenvectors are orthonormal: max |V^T V - I|", orth,
-                               tol_sym, detail="bound 10 n eps"))
-    ref = np.linalg.eigvalsh(np.asarray(S, np.float64))
-    report.claim(Claim.at_most("eigh eigenvalues = NumPy eigvalsh (float64): max diff / ||A||",
-                               np.abs(np.asarray(lam, np.float64) - ref).max() / norm_s, tol_sym,
-                               detail="bound 10 n eps"))
+def _symmetric(cfg: Config, ctx: RunContext, key) -> dict:
+    spectrum = jnp.linspace(-1.0, 1.0, cfg.n, dtype=ctx.dtype) ** 3 * 5.0
+    S, _ = symmetric_with_spectrum(key, spectrum)
+    lam, V = ctx.timed("eigh", jax.jit(lapack.eigh), S)
+    return {"matrix": _host(S), "eigenvalues": _host(lam), "eigenvectors": _host(V),
+            "residuals": _host(eigenpair_residuals(S, lam, V))}
 
-    G = jax.random.normal(k_gen, (n, n), dtype) / np.sqrt(n)
-    (mu, W), t = timed(jax.jit(lapack.eig), G)
-    report.add_timing("eig", t)
-    norm_g = float(np.linalg.norm(np.asarray(G, np.float64), 2))
-    res_g = float(jnp.max(eigenpair_residuals(G, mu, W))) / norm_g
-    report.claim(Claim.at_most("eig (general): max ||A v - lambda v|| / ||A||_2", res_g,
-                               tol_sym, detail=f"n={n}; complex pairs; bound 10 n eps"))
-    ref_g = np.linalg.eigvals(np.asarray(G, np.float64))
-    # eigenvalue perturbation is bounded by cond(V) * ||dA|| (Bauer-Fike)
-    cond_v = float(np.linalg.cond(np.asarray(W, np.complex128)))
-    dist = _match_distance(np.asarray(mu, np.complex128), ref_g) / norm_g
-    report.claim(Claim.at_most("eig eigenvalues = NumPy eigvals (float64): max distance / ||A||",
-                               dist, tol_sym * cond_v,
-                               detail=f"Bauer-Fike: 10 n eps cond(V), cond(V)={cond_v:.3g}"))
-    report.metric("eig_cond_V", cond_v)
 
-    # -- 2. unit circle -> ellipse under a symmetric 2x2 matrix
-    ev = jnp.asarray(cfg.circle_eigenvalues, dtype)
-    S2, _ = symmetric_with_spectrum(k_circ, ev)
+def _general(cfg: Config, ctx: RunContext, key):
+    G = jax.random.normal(key, (cfg.n, cfg.n), ctx.dtype) / np.sqrt(cfg.n)
+    mu, W = ctx.timed("eig", jax.jit(lapack.eig), G)
+    out = {"matrix": _host(G), "eigenvalues": _host(mu, np.complex128),
+           "eigenvectors": _host(W, np.complex128),
+           "residuals": _host(eigenpair_residuals(G, mu, W))}
+    return out, (G, mu, W)
+
+
+def _circle(cfg: Config, ctx: RunContext, key) -> dict:
+    ev = jnp.asarray(cfg.circle_eigenvalues, ctx.dtype)
+    S2, _ = symmetric_with_spectrum(key, ev)
     lam2, V2 = lapack.eigh(S2)
-    angles = jnp.linspace(0, 2 * np.pi, cfg.circle_points, endpoint=False, dtype=dtype)
-    img = np.asarray(circle_image(S2, angles), np.float64)
-    stretch = np.linalg.norm(img, axis=1)
-    big, small = float(np.max(np.abs(ev))), float(np.min(np.abs(ev)))
-    # sampling at spacing h misses the extreme stretch by O(|lambda| h^2) (plus rounding)
-    h = 2 * np.pi / cfg.circle_points
-    disc = big * h**2 + 10 * eps * big
-    report.claim(Claim.close("longest semi-axis of the image ellipse = max |lambda|",
-                             stretch.max(), big, tol=disc,
-                             detail=f"brute force over {cfg.circle_points} circle points"))
-    report.claim(Claim.close("shortest semi-axis of the image ellipse = min |lambda|",
-                             stretch.min(), small, tol=disc,
-                             detail=f"brute force over {cfg.circle_points} circle points"))
-    i_max = int(np.argmax(stretch))
-    x_max = np.array([np.cos(float(angles[i_max])), np.sin(float(angles[i_max]))])
-    u_top = np.asarray(V2, np.float64)[:, int(np.argmax(np.abs(np.asarray(lam2))))]
-    align = 1.0 - abs(float(x_max @ u_top))
-    report.claim(Claim.at_most("the most-stretched direction is the top eigenvector: 1 - |cos|",
-                               align, 2 * np.pi / cfg.circle_points + 100 * eps,
-                               detail="within one circle sample of the eigen-direction"))
-    report.add_series("circle", angles=np.asarray(angles), image=img,
-                      eigenvalues=np.asarray(lam2), eigenvectors=np.asarray(V2),
-                      matrix=np.asarray(S2))
+    angles = jnp.linspace(0, 2 * np.pi, cfg.circle_points, endpoint=False, dtype=ctx.dtype)
+    return {"angles": _host(angles), "image": _host(circle_image(S2, angles)),
+            "eigenvalues": _host(lam2), "eigenvectors": _host(V2), "matrix": _host(S2)}
 
-    # -- 3. power iteration at several ratios |lambda_2/lambda_1| (one vmap)
-    ratios = np.asarray(cfg.ratios, np.float64)
+
+def _power(cfg: Config, ctx: RunContext, k_pow, k_v0) -> dict:
+    """Power iteration on matrices of each ratio |lambda_2/lambda_1| (one vmap)."""
+    ratios, n = np.asarray(cfg.ratios, np.float64), cfg.n
     tails = np.linspace(0.2, 0.0, n - 2)  # lambda_3 = 0.2 lambda_2: a short transient
     spectra = jnp.asarray(np.stack([np.concatenate([[1.0, r], r * tails]) for r in ratios]),
-                          dtype)
+                          ctx.dtype)
     mats, Qs = jax.vmap(symmetric_with_spectrum)(jax.random.split(k_pow, len(ratios)), spectra)
-    v0 = jax.random.normal(k_v0, (len(ratios), n), dtype)
-    (final, vecs, rq), t = timed(power_iteration_batch, mats, v0, num_steps=cfg.power_steps)
-    report.add_timing("power_iteration", t)
-    errs = np.asarray(jax.vmap(sin_angle)(vecs, Qs[:, :, 0]), np.float64)  # (ratios, steps+1)
-    steps = np.arange(cfg.power_steps + 1)
-    # theory, exact for symmetric A: tan angle_k = sqrt(sum_{i>=2} c_i^2 lambda_i^(2k)) / |c_1|,
-    # with c = Q^T v_0; its lambda_2 term |c_2/c_1| r^k dominates after a short transient.
-    c = np.einsum("bn,bnm->bm", np.asarray(v0, np.float64), np.asarray(Qs, np.float64))
-    lam_all = np.asarray(spectra, np.float64)
-    powers = lam_all[:, 1:, None] ** steps[None, None, :]  # (ratios, n-1, steps)
-    tan_theory = np.sqrt(np.sum((c[:, 1:, None] * powers) ** 2, axis=1)) / np.abs(c[:, :1])
+    v0 = jax.random.normal(k_v0, (len(ratios), n), ctx.dtype)
+    _, vecs, rq = ctx.timed("power_iteration", power_iteration_batch, mats, v0,
+                            num_steps=cfg.power_steps)
+    return {"steps": np.arange(cfg.power_steps + 1), "ratios": ratios,
+            "spectra": _host(spectra), "v0": _host(v0), "Q": _host(Qs),
+            "sin_angle": _host(jax.vmap(sin_angle)(vecs, Qs[:, :, 0])),  # (ratios, steps+1)
+            "rayleigh": _host(rq)}
+
+
+def _diagonal(cfg: Config, G, mu, W) -> dict:
+    rho = jnp.max(jnp.abs(mu))
+    Gs, mu_s = G / rho, mu / rho  # spectral radius 1: powers stay O(1)
+    return {"scaled": _host(Gs),
+            "error": float(diagonalisation_error(Gs.astype(W.dtype), mu_s, W)),
+            "by_eigen": _host(power_by_eigen(mu_s, W, k=cfg.power_k)),
+            "by_products": _host(power_by_products(Gs, k=cfg.power_k))}
+
+
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    k_sym, k_gen, k_circ, k_pow, k_v0 = jax.random.split(ctx.key, 5)
+    general, (G, mu, W) = _general(cfg, ctx, k_gen)
+    return Results(symmetric=_symmetric(cfg, ctx, k_sym), general=general,
+                   circle=_circle(cfg, ctx, k_circ), power=_power(cfg, ctx, k_pow, k_v0),
+                   diagonal=_diagonal(cfg, G, mu, W), eps=ctx.eps)
+
+
+# ------------------------------------------------------------------------------ analysis
+# (NumPy only: shared by the claims and the figures)
+
+def power_theory(p: dict) -> np.ndarray:
+    """sin angle_k of power iteration, exact for symmetric A (float64): tan angle_k =
+    sqrt(sum_{i>=2} c_i^2 lambda_i^(2k)) / |c_1| with c = Q^T v_0."""
+    tan, _ = _power_tangents(p)
+    return tan / np.sqrt(1.0 + tan**2)
+
+
+def _power_tangents(p: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(exact tan angle_k, its lambda_2 term |c_2/c_1| r^k), each (ratios, steps+1)."""
+    c = np.einsum("bn,bnm->bm", p["v0"], p["Q"])
+    powers = p["spectra"][:, 1:, None] ** p["steps"][None, None, :]  # (ratios, n-1, steps)
+    tan = np.sqrt(np.sum((c[:, 1:, None] * powers) ** 2, axis=1)) / np.abs(c[:, :1])
     leading = np.abs(c[:, 1:2] * powers[:, 0]) / np.abs(c[:, :1])
-    theory = tan_theory / np.sqrt(1.0 + tan_theory**2)  # sin angle_k: what is measured
-    fitted = []
-    for i, r in enumerate(ratios):
-        # the asymptotic regime: the lambda_2 term is >= 99% of the exact theory, the error is
-        # small (sin ~ tan) and well above round-off
-        window = (leading[i] >= 0.99 * tan_theory[i]) & (errs[i] < 0.3) & (errs[i] > 300 * eps)
-        rate = fitted_rate(np.where(window, errs[i], np.nan))
-        fitted.append(rate)
-        report.claim(Claim.close(f"power iteration contracts at |lambda_2/lambda_1| = {r:g}: "
-                                 "fitted rate", rate, r, tol=cfg.rate_tol,
-                                 detail=f"fit of log sin(angle) on {int(window.sum())} steps "
-                                        f"in the asymptotic window"))
-        report.metric(f"power_rate_{r:g}", rate, key=(i == len(ratios) - 1))
-    report.claim(Claim.at_most(
-        "power iteration follows the exact theory at every step: max_k |sin angle_k - theory_k|",
-        float(np.abs(errs - theory).max()), 10 * n * eps,
-        detail=f"theory from c = Q^T v0 and the spectrum in float64; {len(ratios)} ratios x "
-               f"{cfg.power_steps + 1} steps; bound 10 n eps (the round-off floor)"))
-    rq_err = np.abs(np.asarray(rq, np.float64)[:, -1] - 1.0)
-    report.claim(Claim.at_most("Rayleigh quotient after the run = lambda_1 (max abs error)",
-                               rq_err.max(), 100 * eps,
-                               detail=f"{cfg.power_steps} steps; bound 100 eps"))
-    report.add_series("power_iteration", steps=steps, ratios=ratios, sin_angle=errs,
-                      theory=theory, fitted_rate=np.asarray(fitted))
-
-    # -- 4. diagonalisation and A^k through it
-    rho = float(np.max(np.abs(np.asarray(mu))))
-    Gs = G / rho  # spectral radius 1: powers stay O(1)
-    mu_s = mu / rho
-    diag_err = float(diagonalisation_error(Gs.astype(W.dtype), mu_s, W))
-    report.claim(Claim.at_most("A = V diag(lambda) V^-1: ||A - V L V^-1||_F / ||A||_F",
-                               diag_err, 10 * n * eps * cond_v,
-                               detail=f"bound 10 n eps cond(V), cond(V)={cond_v:.3g}"))
-    K = cfg.power_k
-    pk_eig = power_by_eigen(mu_s, W, k=K)
-    pk_mul = power_by_products(Gs, k=K)
-    ref_pk = np.linalg.matrix_power(np.asarray(Gs, np.float64), K)
-    e_eig = np.linalg.norm(np.asarray(pk_eig, np.float64) - ref_pk) / np.linalg.norm(ref_pk)
-    e_mul = np.linalg.norm(np.asarray(pk_mul, np.float64) - ref_pk) / np.linalg.norm(ref_pk)
-    bound = 10 * K * n * eps * cond_v
-    report.claim(Claim.at_most(f"A^{K} via V diag(lambda^{K}) V^-1 = NumPy matrix_power "
-                               "(float64): relative error", e_eig, bound,
-                               detail="bound 10 k n eps cond(V)"))
-    report.claim(Claim.at_most(f"A^{K} by {K - 1} repeated multiplications = NumPy "
-                               "matrix_power: relative error", e_mul, bound,
-                               detail="bound 10 k n eps cond(V)"))
-    report.metric("power_by_eigen_rel_error", e_eig)
-    report.metric("power_by_products_rel_error", e_mul)
-    report.metric("eigh_residual", res, key=True)
-
-    _figures(report, img, np.asarray(lam2), np.asarray(V2), steps, errs, theory, ratios,
-             fitted, eps)
-    return report
+    return tan, leading
 
 
-def _figures(report, img, lam2, V2, steps, errs, theory, ratios, fitted, eps):
+def power_rates(p: dict, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(fitted contraction rate, steps in the fit) per ratio. The fit uses the asymptotic
+    window: the lambda_2 term is >= 99% of the exact theory, the error is small (sin ~ tan)
+    and well above round-off."""
+    tan, leading = _power_tangents(p)
+    errs = p["sin_angle"]
+    window = (leading >= 0.99 * tan) & (errs < 0.3) & (errs > 300 * eps)
+    rates = np.array([fitted_rate(np.where(w, e, np.nan)) for w, e in zip(window, errs,
+                                                                            strict=True)])
+    return rates, window.sum(axis=1)
+
+
+# ------------------------------------------------------------------------------ claims
+
+def _eigh_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    s = r.symmetric
+    S, V, n = s["matrix"], s["eigenvectors"], cfg.n
+    norm_s = np.linalg.norm(S, 2)
+    bound = tol.roundoff(10, eps, n=n)
+    res, w_res = tol.worst(s["residuals"] / norm_s)
+    orth, w_orth = tol.worst(np.abs(V.T @ V - np.eye(n)))
+    diff, w_diff = tol.worst(np.abs(s["eigenvalues"] - np.linalg.eigvalsh(S)) / norm_s)
+    size = f"n = {n}"
+    return [
+        Claim.at_most("eigh (symmetric): max ||A v - lambda v|| / ||A||_2", res, bound,
+                      id="eigh_residual", worst=w_res, detail=size,
+                      reference="the definition A v = lambda v (residual 0)"),
+        Claim.at_most("eigh eigenvectors are orthonormal: max |V^T V - I|", orth, bound,
+                      id="eigh_orthonormal", worst=w_orth, detail=size + "; V^T V in float64",
+                      reference="the identity matrix"),
+        Claim.at_most("eigh eigenvalues = NumPy eigvalsh (float64): max diff / ||A||", diff,
+                      bound, id="eigh_matches_numpy", worst=w_diff, detail=size,
+                      reference="NumPy eigvalsh (LAPACK) in float64"),
+    ]
+
+
+def _eig_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    g, n = r.general, cfg.n
+    norm_g = np.linalg.norm(g["matrix"], 2)
+    cond_v = float(np.linalg.cond(g["eigenvectors"]))
+    res, w_res = tol.worst(g["residuals"] / norm_g)
+    dist, i = _match_distance(g["eigenvalues"], np.linalg.eigvals(g["matrix"]))
+    where = f"JAX eigenvalue {i}" if i < n else f"NumPy eigenvalue {i - n}"
+    return [
+        Claim.at_most("eig (general): max ||A v - lambda v|| / ||A||_2", res,
+                      tol.roundoff(10, eps, n=n), id="eig_residual", worst=w_res,
+                      reference="the definition A v = lambda v (residual 0)",
+                      detail=f"n = {n}; complex pairs"),
+        # eigenvalue perturbation is bounded by cond(V) * ||dA|| (Bauer-Fike)
+        Claim.at_most("eig eigenvalues = NumPy eigvals (float64): max distance / ||A||",
+                      dist / norm_g, tol.roundoff(10, eps, n=n, scale=cond_v),
+                      id="eig_matches_numpy", worst=where,
+                      reference="NumPy eigvals (LAPACK) in float64",
+                      detail=f"Bauer-Fike: 10 n eps cond(V), cond(V) = {cond_v:.3g}"),
+    ]
+
+
+def _circle_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    c = r.circle
+    stretch = np.linalg.norm(c["image"], axis=1)
+    ev = np.abs(np.asarray(cfg.circle_eigenvalues, np.float64))
+    big, small = float(ev.max()), float(ev.min())
+    # sampling at spacing h misses the extreme stretch by O(|lambda| h^2) (plus rounding)
+    h = 2 * np.pi / cfg.circle_points
+    disc = tol.absolute(big * h**2, "circle sampling: max|lambda| h^2") + tol.roundoff(
+        10, eps, scale=big)
+    i_max = int(np.argmax(stretch))
+    x_max = np.array([np.cos(c["angles"][i_max]), np.sin(c["angles"][i_max])])
+    u_top = c["eigenvectors"][:, int(np.argmax(np.abs(c["eigenvalues"])))]
+    detail = f"brute force over {cfg.circle_points} circle points"
+    return [
+        Claim.close("longest semi-axis of the image ellipse = max |lambda|", stretch.max(), big,
+                    disc, id="ellipse_longest_axis", detail=detail,
+                    reference="the configured eigenvalues (closed form)"),
+        Claim.close("shortest semi-axis of the image ellipse = min |lambda|", stretch.min(),
+                    small, disc, id="ellipse_shortest_axis", detail=detail,
+                    reference="the configured eigenvalues (closed form)"),
+        Claim.at_most("the most-stretched direction is the top eigenvector: 1 - |cos|",
+                      1.0 - abs(float(x_max @ u_top)),
+                      tol.absolute(h, "one circle sample (2 pi / points)")
+                      + tol.roundoff(100, eps), id="ellipse_axis_is_eigenvector",
+                      reference="eigh's top eigenvector",
+                      detail="within one circle sample of the eigen-direction"),
+    ]
+
+
+def _power_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    p = r.power
+    labels = [f"ratio {x:g}" for x in p["ratios"]]
+    rates, sizes = power_rates(p, eps)
+    gap, w_gap = tol.worst(np.abs(rates - p["ratios"]), labels)
+    dev = np.abs(p["sin_angle"] - power_theory(p))
+    dev_max, w_dev = tol.worst(dev.max(axis=1), labels)
+    step = int(np.argmax(dev[labels.index(w_dev)]))
+    rq, w_rq = tol.worst(np.abs(p["rayleigh"][:, -1] - 1.0), labels)
+    return [
+        Claim.at_most("power iteration contracts at |lambda_2/lambda_1|: largest |fitted rate "
+                      "- ratio| over the ratios", gap, tol.absolute(cfg.rate_tol, "rate_tol"),
+                      id="power_iteration_rate", worst=w_gap,
+                      reference="the ratio |lambda_2/lambda_1| of the spectrum",
+                      detail="fit of log sin(angle) on the asymptotic window: "
+                             + ", ".join(f"{lab}: rate {x:.4f} on {int(k)} steps"
+                                         for lab, x, k in zip(labels, rates, sizes,
+                                                              strict=True))),
+        Claim.at_most("power iteration follows the exact theory at every step: max_k |sin "
+                      "angle_k - theory_k|", dev_max, tol.roundoff(10, eps, n=cfg.n),
+                      id="power_iteration_theory", worst=f"{w_dev}, step {step}",
+                      reference="exact theory from c = Q^T v0 and the spectrum in float64",
+                      detail=f"{len(labels)} ratios x {cfg.power_steps + 1} steps; the bound "
+                             "is the round-off floor"),
+        Claim.at_most("Rayleigh quotient after the run = lambda_1 (max abs error)", rq,
+                      tol.roundoff(100, eps), id="rayleigh_quotient", worst=w_rq,
+                      reference="lambda_1 = 1 (constructed spectrum)",
+                      detail=f"{cfg.power_steps} steps"),
+    ]
+
+
+def _diagonal_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    d, n, K = r.diagonal, cfg.n, cfg.power_k
+    cond_v = float(np.linalg.cond(r.general["eigenvectors"]))
+    ref = np.linalg.matrix_power(d["scaled"], K)
+    rel = {k: np.linalg.norm(d[k] - ref) / np.linalg.norm(ref) for k in ("by_eigen",
+                                                                         "by_products")}
+    bound = tol.roundoff(10 * K, eps, n=n, scale=cond_v)
+    detail = f"k = {K}, n = {n}, cond(V) = {cond_v:.3g}; bound 10 k n eps cond(V)"
+    ref_words = "NumPy matrix_power in float64"
+    return [
+        Claim.at_most("A = V diag(lambda) V^-1: ||A - V L V^-1||_F / ||A||_F", d["error"],
+                      tol.roundoff(10, eps, n=n, scale=cond_v), id="diagonalisation",
+                      reference="the matrix A itself",
+                      detail=f"bound 10 n eps cond(V), cond(V) = {cond_v:.3g}"),
+        Claim.at_most("A^k via V diag(lambda^k) V^-1 = NumPy matrix_power (float64): relative "
+                      "error", rel["by_eigen"], bound, id="power_by_eigen",
+                      reference=ref_words, detail=detail),
+        Claim.at_most("A^k by k - 1 repeated multiplications = NumPy matrix_power: relative "
+                      "error", rel["by_products"], bound, id="power_by_products",
+                      reference=ref_words, detail=detail),
+    ]
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    eps = ctx.eps
+    return (_eigh_claims(cfg, r, eps) + _eig_claims(cfg, r, eps) + _circle_claims(cfg, r, eps)
+            + _power_claims(cfg, r, eps) + _diagonal_claims(cfg, r, eps))
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    d = r.diagonal
+    ref = np.linalg.matrix_power(d["scaled"], cfg.power_k)
+    rates, _ = power_rates(r.power, r.eps)
+    out = {"eig_cond_V": float(np.linalg.cond(r.general["eigenvectors"]))}
+    out.update({f"power_rate_{x:g}": float(v) for x, v in zip(cfg.ratios, rates, strict=True)})
+    out.update({f"power_{k}_rel_error": float(np.linalg.norm(d[k] - ref) / np.linalg.norm(ref))
+                for k in ("by_eigen", "by_products")})
+    out["eigh_residual"] = float(r.symmetric["residuals"].max()
+                                 / np.linalg.norm(r.symmetric["matrix"], 2))
+    return out
+
+
+#: the rate of the slowest default ratio (0.9) and the eigh residual
+KEY_METRICS = ("power_rate_0.9", "eigh_residual")
+
+
+# ------------------------------------------------------------------------------ figures
+
+def circle_to_ellipse(cfg: Config, r: Results):
+    img, lam2, V2 = r.circle["image"], r.circle["eigenvalues"], r.circle["eigenvectors"]
     fig, ax = plotting.figure("Circle to ellipse: semi-axes = eigenvectors "
                               "scaled by lambda", width=6.0, height=5.5)
     t = np.linspace(0, 2 * np.pi, 400)
@@ -231,19 +357,27 @@ def _figures(report, img, lam2, V2, steps, errs, theory, ratios, fitted, eps):
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     ax.legend(loc="best", fontsize=8)
-    report.add_figure("circle_to_ellipse", fig)
+    return fig
 
+
+def power_iteration(cfg: Config, r: Results):
+    p, eps = r.power, r.eps
+    theory = power_theory(p)
+    fitted, _ = power_rates(p, eps)
     fig, ax = plotting.figure("Power iteration: error falls like |lambda2/lambda1|^k",
                               width=6.5)
-    for i, r in enumerate(ratios):
-        c = plotting.color(f"ratio {r:g}")
-        ax.semilogy(steps, np.maximum(errs[i], eps / 10), color=c,
-                    label=f"ratio {r:g} (fitted rate {fitted[i]:.3f})")
-        ax.semilogy(steps, np.maximum(theory[i], eps / 10), color=c, linestyle="--",
+    for i, ratio in enumerate(p["ratios"]):
+        c = plotting.color(f"ratio {ratio:g}")
+        ax.semilogy(p["steps"], np.maximum(p["sin_angle"][i], eps / 10), color=c,
+                    label=f"ratio {ratio:g} (fitted rate {fitted[i]:.3f})")
+        ax.semilogy(p["steps"], np.maximum(theory[i], eps / 10), color=c, linestyle="--",
                     linewidth=1.2)
     ax.plot([], [], **plotting.THEORY_STYLE, label="theory (exact, from Q^T v0)")
     ax.set_ylim(eps / 10, 10)
     ax.set_xlabel("step k")
     ax.set_ylabel("sin angle(v_k, top eigenvector)")
     ax.legend()
-    report.add_figure("power_iteration", fig)
+    return fig
+
+
+FIGURES = (circle_to_ellipse, power_iteration)

@@ -1,4 +1,4 @@
-"""``entropy``: how many yes/no questions does it take?
+"""``entropy``: how many yes/no questions find a hidden number: binary search, Huffman and H.
 
 The guessing game: a number in 1..N. Binary search always needs ceil(log2 N) questions (10
 for N = 1024), and the entropy of the uniform distribution is log2 N bits. When the number is
@@ -21,7 +21,8 @@ import numpy as np
 import scipy.stats
 
 from experiments._schema import param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.information import (
     binary_search_questions,
     differential_entropy,
@@ -30,9 +31,15 @@ from mathml_jax.information import (
     play_poisson_games,
 )
 from mathml_jax.runtime import RunContext
-from mathml_jax.timing import timed
 
 SECTION = "Probability theory / Information theory: entropy"
+
+#: the fixed grids of the families check (Bernoulli p, Poisson rates, Binomial, Geometric)
+BERNOULLI_P = np.linspace(0, 1, 101)
+POISSON_RATES = np.geomspace(0.1, 100, 31)
+BINOMIAL = (20, 0.3)
+GEOMETRIC_P = 0.2
+BASES_POISSON_RATE = 4.0
 
 
 @dataclass
@@ -52,6 +59,20 @@ class Config:
     z: float = param(5.0, gt=0, le=20, help="error bound of Monte Carlo claims, in SE")
 
 
+@dataclass
+class Results:
+    """Everything the claims and figures need, as host arrays (saved as the run's series)."""
+
+    uniform: dict       # questions (num_games,) of binary search on 1..N; entropy_bits (float)
+    poisson: dict       # k, pmf (float64), huffman_questions, binary_search_questions per k;
+    #                     entropy_bits (run dtype); simulated averages huffman_mean, bisection_mean
+    rates: dict         # rate, entropy_bits, huffman, binary_search: exact averages per rate
+    families: dict      # p, bernoulli_nats, rate, poisson_nats, binomial_nats, geometric_nats
+    extremes: dict      # random_pmf_entropies (Dirichlet(1) pmfs), uniform_nats, point_mass
+    bases: dict         # nats, bits, bans: entropies of (Binomial(20, 0.3), Poisson(4)) pmfs
+    differential: dict  # gaussian, exponential: differential entropies by quadrature (nats)
+
+
 def truncated_poisson(rate: float, tail_mass: float) -> np.ndarray:
     """Poisson(rate) pmf on 0..K, the last entry holding P(X >= K) <= tail_mass (float64)."""
     K = int(scipy.stats.poisson.isf(tail_mass, rate)) + 1
@@ -69,165 +90,278 @@ def _padded(pmfs) -> np.ndarray:
     return out
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("entropy", section=SECTION)
-    dtype = ctx.dtype
-    eps = ctx.eps
-    k_uni, k_poi, k_dir = jax.random.split(ctx.key, 3)
-    z = cfg.z
+def _host(x) -> np.ndarray:
+    return np.asarray(x, np.float64)
 
-    # -- 1. uniform on 1..N: binary search and the entropy log2 N
-    N = cfg.N
-    x = jax.random.randint(k_uni, (cfg.num_games,), 1, N + 1)
-    q_uni, t = timed(binary_search_questions, x, 1, N)
-    report.add_timing("binary_search_uniform", t)
-    q_uni = np.asarray(q_uni)
-    ceil_log = int(np.ceil(np.log2(N) - 1e-12)) if N > 1 else 0
-    # H of the uniform pmf, through entr: sum over N equal cells
-    h_uni = float(N * jax.scipy.special.entr(jnp.asarray(1.0 / N, jnp.float64
-                                                          if dtype == jnp.float64 else dtype))
-                  / np.log(2))
-    report.claim(Claim.close(f"entropy of the uniform distribution on 1..{N} = log2 N bits",
-                             h_uni, np.log2(N), tol=1e3 * eps * max(1.0, np.log2(N))))
-    report.claim(Claim.holds(
-        f"binary search on 1..{N} needs at most ceil(log2 N) = {ceil_log} questions "
-        f"({cfg.num_games:,} games; largest count shown)",
-        bool(q_uni.max() == ceil_log and q_uni.min() >= ceil_log - 1), measured=q_uni.max(),
-        detail="every game within {ceil-1, ceil}; exactly ceil when N is a power of 2"))
-    if N & (N - 1) == 0:
-        report.claim(Claim.close(f"N = {N} is a power of 2: every game takes exactly H = "
-                                 f"log2 N = {ceil_log} questions (average)",
-                                 q_uni.mean(), np.log2(N), tol=0.0))
-    report.metric("uniform_entropy_bits", h_uni, key=True)
-    report.metric("binary_search_questions_uniform", float(q_uni.mean()))
 
-    # -- 2. Poisson: Huffman strategy against bisection, simulated and exact
-    pmf64 = truncated_poisson(cfg.rate, cfg.tail_mass)
-    lengths = huffman_code_lengths(pmf64)
-    K = pmf64.size - 1
+# ------------------------------------------------------------------------------ compute
+
+def _uniform_game(cfg: Config, ctx: RunContext, key) -> dict:
+    """Binary search on 1..N for uniform hidden numbers, and H(uniform) through entr."""
+    x = jax.random.randint(key, (cfg.num_games,), 1, cfg.N + 1)
+    q = ctx.timed("binary_search_uniform", binary_search_questions, x, 1, cfg.N)
+    # H of the uniform pmf, through entr: the sum over N equal cells
+    h = cfg.N * jax.scipy.special.entr(jnp.asarray(1.0 / cfg.N, ctx.dtype)) / np.log(2)
+    return {"questions": np.asarray(q), "entropy_bits": float(h)}
+
+
+def _poisson_game(cfg: Config, ctx: RunContext, key) -> dict:
+    """Huffman and bisection strategies for a Poisson number: per-k counts and simulated games."""
+    pmf = truncated_poisson(cfg.rate, cfg.tail_mass)
+    lengths = huffman_code_lengths(pmf)
+    K = pmf.size - 1
     bis = np.asarray(binary_search_questions(jnp.arange(K + 1), 0, K))
-    H = float(entropy(jnp.asarray(pmf64, dtype), base=2))
-    L = float(pmf64 @ lengths)
-    L_bis = float(pmf64 @ bis)
-    (xs, qh, qb), t = timed(play_poisson_games, k_poi, jnp.asarray(cfg.rate, dtype),
-                            jnp.asarray(lengths, jnp.int32), num_games=cfg.num_games)
-    report.add_timing("poisson_games", t)
-    qh, qb = np.asarray(qh, np.float64), np.asarray(qb, np.float64)
-    sd_h = np.sqrt(pmf64 @ (lengths - L) ** 2)
-    sd_b = np.sqrt(pmf64 @ (bis - L_bis) ** 2)
-    what = f"H = {H:.4f} bits; K = {K} (tail mass {cfg.tail_mass:g} pooled)"
-    report.claim(Claim.at_least(
-        f"Poisson({cfg.rate:g}): Huffman strategy's exact average questions L >= H "
-        "(source coding theorem)", L, H - 1e3 * eps * H, slack=1e3 * eps * H,
-        detail=f"{what}; round-off allowance 1e3 eps H"))
-    report.claim(Claim.at_most(
-        f"Poisson({cfg.rate:g}): Huffman's L < H + 1 (Huffman is within a question of H)",
-        L - H, 1.0, detail=what))
-    report.claim(Claim.close(
-        f"simulated Huffman games: average questions = exact L ({cfg.num_games:,} games)",
-        qh.mean(), L, tol=z * sd_h / np.sqrt(qh.size) + 1e-12, detail=f"{z:g} SE, exact sd"))
-    report.claim(Claim.close(
-        "simulated binary-search games on 0..K: average questions = exact average",
-        qb.mean(), L_bis, tol=z * sd_b / np.sqrt(qb.size) + 1e-12, detail=f"{z:g} SE"))
-    report.claim(Claim.at_most("Huffman (optimal) needs no more questions on average than "
-                               "binary search: L_Huffman - L_bisection", L - L_bis, 1e-12))
-    report.metric("poisson_entropy_bits", H, key=True)
-    report.metric("huffman_average_questions", float(qh.mean()), key=True)
-    report.metric("binary_search_average_questions", float(qb.mean()), key=True)
-    report.metric("huffman_exact_average", L)
-    report.add_series("poisson_game", k=np.arange(K + 1), pmf=pmf64, huffman_questions=lengths,
-                      binary_search_questions=bis)
+    _, qh, qb = ctx.timed("poisson_games", play_poisson_games, key,
+                          jnp.asarray(cfg.rate, ctx.dtype), jnp.asarray(lengths, jnp.int32),
+                          num_games=cfg.num_games)
+    return {"k": np.arange(K + 1), "pmf": pmf, "huffman_questions": lengths,
+            "binary_search_questions": bis,
+            "entropy_bits": float(entropy(jnp.asarray(pmf, ctx.dtype), base=2)),
+            "huffman_mean": float(_host(qh).mean()), "bisection_mean": float(_host(qb).mean())}
 
+
+def _rates(cfg: Config, ctx: RunContext) -> dict:
+    """Entropy and the exact average questions of both strategies for each rate."""
     rates = np.asarray(cfg.rates, np.float64)
     pmfs = [truncated_poisson(r, cfg.tail_mass) for r in rates]
-    Hs = np.asarray(entropy(jnp.asarray(_padded(pmfs), dtype), base=2.0))
+    Hs = _host(entropy(jnp.asarray(_padded(pmfs), ctx.dtype), base=2.0))
     Ls = np.array([p @ huffman_code_lengths(p) for p in pmfs])
     grid = jnp.arange(max(p.size for p in pmfs))  # one shape for every rate: no recompiles
     Bs = np.array([p @ np.asarray(binary_search_questions(grid, 0, p.size - 1))[:p.size]
                    for p in pmfs])
-    report.claim(Claim.at_least(
-        f"source coding theorem for {rates.size} rates: L - H >= 0 (smallest shown)",
-        (Ls - Hs).min(), -1e3 * eps * Hs.max(), slack=1e3 * eps * Hs.max(),
-        detail="round-off allowance 1e3 eps max H"))
-    report.claim(Claim.at_most("... and the largest L - H", (Ls - Hs).max(), 1.0 - 1e-12))
-    report.add_series("rates", rate=rates, entropy_bits=Hs, huffman=Ls, binary_search=Bs)
+    return {"rate": rates, "entropy_bits": Hs, "huffman": Ls, "binary_search": Bs}
 
-    # -- 3. entropy of families against SciPy's closed forms, in nats
-    ps = np.linspace(0, 1, 101)
-    bern = jnp.stack([1 - jnp.asarray(ps, dtype), jnp.asarray(ps, dtype)], axis=1)
-    h_bern = np.asarray(entropy(bern))
-    ref_bern = scipy.stats.bernoulli(ps).entropy()
-    lam = np.geomspace(0.1, 100, 31)
-    h_poi = np.asarray(entropy(jnp.asarray(
-        _padded([truncated_poisson(r, cfg.tail_mass) for r in lam]), dtype)))
-    ref_poi = scipy.stats.poisson(lam).entropy()
-    binom = scipy.stats.binom.pmf(np.arange(21), 20, 0.3)
-    h_binom = float(entropy(jnp.asarray(binom, dtype)))
-    geo = scipy.stats.geom.pmf(np.arange(1, 400), 0.2)
-    h_geo = float(entropy(jnp.asarray(geo, dtype)))
-    err = max(np.abs(h_bern - ref_bern).max(), np.abs(h_poi - ref_poi).max(),
-              abs(h_binom - scipy.stats.binom(20, 0.3).entropy()),
-              abs(h_geo - scipy.stats.geom(0.2).entropy()))
+
+def _families(cfg: Config, ctx: RunContext) -> dict:
+    """Entropy (nats) of Bernoulli, Poisson, Binomial and Geometric pmfs."""
+    dtype = ctx.dtype
+    ps = jnp.asarray(BERNOULLI_P, dtype)
+    poi = _padded([truncated_poisson(r, cfg.tail_mass) for r in POISSON_RATES])
+    binom = scipy.stats.binom.pmf(np.arange(BINOMIAL[0] + 1), *BINOMIAL)
+    geo = scipy.stats.geom.pmf(np.arange(1, 400), GEOMETRIC_P)
+    return {"p": BERNOULLI_P, "bernoulli_nats": _host(entropy(jnp.stack([1 - ps, ps], axis=1))),
+            "rate": POISSON_RATES, "poisson_nats": _host(entropy(jnp.asarray(poi, dtype))),
+            "binomial_nats": float(entropy(jnp.asarray(binom, dtype))),
+            "geometric_nats": float(entropy(jnp.asarray(geo, dtype)))}
+
+
+def _extremes(cfg: Config, ctx: RunContext, key) -> dict:
+    """Random pmfs against the uniform one on n outcomes, and a point mass."""
+    n, dtype = cfg.support, ctx.dtype
+    random_pmfs = jax.random.dirichlet(key, jnp.ones(n, dtype), (cfg.num_random_pmfs,))
+    return {"random_pmf_entropies": _host(entropy(random_pmfs)),
+            "uniform_nats": float(entropy(jnp.full(n, 1.0 / n, dtype))),
+            "point_mass": float(entropy(jax.nn.one_hot(3, n, dtype=dtype)))}
+
+
+def _bases(ctx: RunContext) -> dict:
+    """Entropy of two pmfs in bases e, 2 and 10."""
+    binom = scipy.stats.binom.pmf(np.arange(BINOMIAL[0] + 1), *BINOMIAL)
+    poi = scipy.stats.poisson.pmf(np.arange(21), BASES_POISSON_RATE)
+    fams = jnp.asarray(np.stack([binom, poi]), ctx.dtype)
+    return {name: _host(entropy(fams, base=b))
+            for name, b in (("nats", None), ("bits", 2.0), ("bans", 10.0))}
+
+
+def _differential(cfg: Config) -> dict:
+    """Differential entropies of N(0, sigma^2) and Exponential(rate) by the trapezoid rule."""
+    s, lam = cfg.sigma, cfg.exp_rate
+    h_gauss = differential_entropy(lambda x: jax.scipy.stats.norm.pdf(x, 0.0, s),
+                                   -14 * s, 14 * s)
+    h_exp = differential_entropy(lambda x: jax.scipy.stats.expon.pdf(x, scale=1 / lam),
+                                 0.0, 60 / lam)
+    return {"gaussian": float(h_gauss), "exponential": float(h_exp)}
+
+
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    k_uni, k_poi, k_dir = jax.random.split(ctx.key, 3)
+    return Results(uniform=_uniform_game(cfg, ctx, k_uni),
+                   poisson=_poisson_game(cfg, ctx, k_poi), rates=_rates(cfg, ctx),
+                   families=_families(cfg, ctx), extremes=_extremes(cfg, ctx, k_dir),
+                   bases=_bases(ctx), differential=_differential(cfg))
+
+
+# ------------------------------------------------------------------------------ claims
+
+def _ceil_log2(N: int) -> int:
+    return int(np.ceil(np.log2(N) - 1e-12)) if N > 1 else 0
+
+
+def _uniform_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    N, q = cfg.N, r.uniform["questions"]
+    ceil_log = _ceil_log2(N)
+    out = [
+        Claim.close("entropy of the uniform distribution on 1..N = log2 N bits",
+                    r.uniform["entropy_bits"], np.log2(N),
+                    tol.roundoff(1e3, eps, scale=max(1.0, np.log2(N))), id="uniform_entropy",
+                    reference="closed form log2 N", detail=f"N = {N}"),
+        Claim.holds("binary search on 1..N needs at most ceil(log2 N) questions and at least "
+                    "ceil(log2 N) - 1 (largest count shown)",
+                    bool(q.max() == ceil_log and q.min() >= ceil_log - 1), measured=q.max(),
+                    id="binary_search_ceil_log2", reference="closed form ceil(log2 N)",
+                    detail=f"N = {N}, ceil(log2 N) = {ceil_log}, {cfg.num_games:,} games; "
+                           "exactly ceil when N is a power of 2"),
+    ]
+    if N & (N - 1) == 0:  # only made when N is a power of 2 (same id whenever it is made)
+        out.append(Claim.close(
+            "N is a power of 2: every game takes exactly H = log2 N questions (average)",
+            q.mean(), np.log2(N), tol.absolute(0.0, "exact (integer counts)"),
+            id="binary_search_power_of_two_exact", reference="closed form log2 N",
+            detail=f"N = {N}"))
+    return out
+
+
+def _poisson_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    p = r.poisson
+    pmf, lengths, bis = p["pmf"], p["huffman_questions"], p["binary_search_questions"]
+    H, L, L_bis = p["entropy_bits"], float(pmf @ lengths), float(pmf @ bis)
+    root_n = np.sqrt(cfg.num_games)
+    se_h = np.sqrt(pmf @ (lengths - L) ** 2) / root_n
+    se_b = np.sqrt(pmf @ (bis - L_bis) ** 2) / root_n
+    exact = tol.absolute(1e-12, "float64 sum of the pmf")
+    what = (f"rate {cfg.rate:g}, H = {H:.4f} bits, K = {pmf.size - 1} (tail mass "
+            f"{cfg.tail_mass:g} pooled)")
+    ref = "exact average over the truncated Poisson pmf (float64)"
+    return [
+        Claim.at_most("Poisson: H - L <= round-off, i.e. the Huffman strategy's exact average "
+                      "questions L >= H (source coding theorem)", H - L,
+                      tol.roundoff(1e3, eps, scale=H), id="poisson_huffman_at_least_entropy",
+                      reference="entropy of the pmf by entr (run dtype)", detail=what),
+        Claim.at_most("Poisson: Huffman's L - H < 1 (Huffman is within a question of H)", L - H,
+                      tol.absolute(1.0, "Huffman bound: L < H + 1"),
+                      id="poisson_huffman_within_one_of_entropy",
+                      reference="entropy of the pmf by entr (run dtype)", detail=what),
+        Claim.close("simulated Huffman games: average questions = exact L", p["huffman_mean"],
+                    L, tol.standard_errors(cfg.z, se_h) + exact, id="simulated_huffman_average",
+                    reference=ref + ", exact sd", detail=f"{cfg.num_games:,} games"),
+        Claim.close("simulated binary-search games on 0..K: average questions = exact average",
+                    p["bisection_mean"], L_bis, tol.standard_errors(cfg.z, se_b) + exact,
+                    id="simulated_bisection_average", reference=ref + ", exact sd",
+                    detail=f"{cfg.num_games:,} games"),
+        Claim.at_most("Huffman (optimal) needs no more questions on average than binary "
+                      "search: L_Huffman - L_bisection", L - L_bis,
+                      tol.absolute(1e-12, "float64 round-off of the exact averages"),
+                      id="huffman_beats_bisection", reference=ref, detail=what),
+    ]
+
+
+def _rates_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    Hs, Ls = r.rates["entropy_bits"], r.rates["huffman"]
+    labels = [f"rate {x:g}" for x in r.rates["rate"]]
+    below, w_below = tol.worst(Hs - Ls, labels)
+    above, w_above = tol.worst(Ls - Hs, labels)
+    detail = f"{Hs.size} rates"
+    return [
+        Claim.at_most("source coding theorem over rates: H - L <= round-off (L >= H; largest "
+                      "H - L shown)", below, tol.roundoff(1e3, eps, scale=Hs.max()),
+                      id="rates_huffman_at_least_entropy", worst=w_below, detail=detail,
+                      reference="entropy of each pmf by entr (run dtype)"),
+        Claim.at_most("... and the largest L - H is below 1", above,
+                      tol.absolute(1.0 - 1e-12, "strictly below 1 (L < H + 1)"),
+                      id="rates_huffman_within_one_of_entropy", worst=w_above, detail=detail,
+                      reference="entropy of each pmf by entr (run dtype)"),
+    ]
+
+
+def _family_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    f = r.families
+    ref_poi = scipy.stats.poisson(f["rate"]).entropy()
+    errs = [np.abs(f["bernoulli_nats"] - scipy.stats.bernoulli(f["p"]).entropy()).max(),
+            np.abs(f["poisson_nats"] - ref_poi).max(),
+            abs(f["binomial_nats"] - scipy.stats.binom(*BINOMIAL).entropy()),
+            abs(f["geometric_nats"] - scipy.stats.geom(GEOMETRIC_P).entropy())]
+    err, where = tol.worst(errs, ["Bernoulli", "Poisson", "Binomial", "Geometric"])
     # round-off, plus the pooled Poisson tail (mass tail_mass, entropy change << 1e3 x mass)
-    tol = 1e3 * eps * max(1.0, ref_poi.max()) + 1e3 * cfg.tail_mass
-    report.claim(Claim.at_most(
-        "entropy (entr, nats) = scipy.stats .entropy() for Bernoulli(p) on 101 p, Poisson on 31 "
-        "rates, Binomial(20, 0.3), Geometric(0.2): largest difference", err, tol,
-        detail="tolerance 1000 eps x scale + 1000 x tail mass"))
-    report.claim(Claim.close("Bernoulli(1/2) has the most uncertainty among coins: 1 bit",
-                             h_bern.max() / np.log(2), 1.0, tol=1e3 * eps))
-
-    n = cfg.support
-    random_pmfs = jax.random.dirichlet(k_dir, jnp.ones(n, dtype), (cfg.num_random_pmfs,))
-    h_rand = np.asarray(entropy(random_pmfs))
-    h_unif_n = float(entropy(jnp.full(n, 1.0 / n, dtype)))
-    report.claim(Claim.at_most(
-        f"uniform is the maximum on {n} outcomes: largest entropy of {cfg.num_random_pmfs:,} "
-        "random pmfs (Dirichlet(1)) minus log n", h_rand.max() - np.log(n), 1e3 * eps))
-    report.claim(Claim.close(f"entropy of the uniform on {n} outcomes = log n", h_unif_n,
-                             np.log(n), tol=1e3 * eps * np.log(n)))
-    point = float(entropy(jax.nn.one_hot(3, n, dtype=dtype)))
-    report.claim(Claim.close("a point mass has zero entropy (exactly; entr(0) = 0, no NaN)",
-                             point, 0.0, tol=0.0))
-    fams = jnp.stack([jnp.asarray(binom, dtype), jnp.asarray(
-        scipy.stats.poisson.pmf(np.arange(21), 4.0), dtype)])
-    h_e, h_2, h_10 = (np.asarray(entropy(fams, base=b)) for b in (None, 2.0, 10.0))
-    ratios = np.concatenate([h_e / h_2, h_e / h_10])
-    expect = np.concatenate([np.full(2, np.log(2)), np.full(2, np.log(10))])
-    report.claim(Claim.at_most("bases differ by a constant factor: H_e = ln2 H_2 = ln10 H_10 "
-                               "(largest relative deviation)",
-                               np.abs(ratios / expect - 1).max(), 1e2 * eps))
-
-    # -- 4. differential entropy by quadrature against closed forms
-    s, lam_e = cfg.sigma, cfg.exp_rate
-    h_gauss = float(differential_entropy(
-        lambda x: jax.scipy.stats.norm.pdf(x, 0.0, s), -14 * s, 14 * s))
-    h_exp = float(differential_entropy(
-        lambda x: jax.scipy.stats.expon.pdf(x, scale=1 / lam_e), 0.0, 60 / lam_e))
-    ref_g = 0.5 * np.log(2 * np.pi * np.e * s**2)
-    ref_e = 1 - np.log(lam_e)
-    tq = 1e-4 * max(1.0, abs(ref_g), abs(ref_e))
-    report.claim(Claim.close(f"differential entropy of N(0, {s:g}^2) by quadrature = "
-                             "(1/2) log(2 pi e sigma^2)", h_gauss, ref_g, tol=tq))
-    report.claim(Claim.close(f"differential entropy of Exponential({lam_e:g}) by quadrature = "
-                             "1 - log lambda", h_exp, ref_e, tol=tq))
-    report.metric("gaussian_differential_entropy", h_gauss)
-    report.metric("exponential_differential_entropy", h_exp)
-    report.add_series("families", p=ps, bernoulli_nats=h_bern, rate=lam, poisson_nats=h_poi)
-
-    _figures(report, cfg, pmf64, lengths, bis, H, L, L_bis, rates, Hs, Ls, Bs, ps, h_bern,
-             lam, h_poi, ref_poi)
-    return report
+    bound = (tol.roundoff(1e3, eps, scale=max(1.0, ref_poi.max()))
+             + tol.absolute(1e3 * cfg.tail_mass, "1000 x pooled tail mass"))
+    return [
+        Claim.at_most("entropy (entr, nats) = scipy.stats .entropy() for Bernoulli(p), "
+                      "Poisson(rate), Binomial(20, 0.3), Geometric(0.2): largest difference",
+                      err, bound, id="families_match_scipy", worst=where,
+                      reference="scipy.stats closed forms / series (float64)",
+                      detail=f"{f['p'].size} p, {f['rate'].size} rates"),
+        Claim.close("Bernoulli(1/2) has the most uncertainty among coins: 1 bit",
+                    f["bernoulli_nats"].max() / np.log(2), 1.0, tol.roundoff(1e3, eps),
+                    id="fair_coin_one_bit", reference="closed form: H(1/2) = 1 bit"),
+    ]
 
 
-def _figures(report, cfg, pmf, lengths, bis, H, L, L_bis, rates, Hs, Ls, Bs, ps, h_bern, lam,
-             h_poi, ref_poi):
-    k = np.arange(pmf.size)
+def _extreme_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    n, e = cfg.support, r.extremes
+    h_max, where = tol.worst(e["random_pmf_entropies"])
+    ratios = np.concatenate([r.bases["nats"] / r.bases["bits"],
+                             r.bases["nats"] / r.bases["bans"]])
+    expect = np.repeat([np.log(2), np.log(10)], r.bases["nats"].size)
+    dev, w_dev = tol.worst(np.abs(ratios / expect - 1),
+                           ["binomial e/2", "poisson e/2", "binomial e/10", "poisson e/10"])
+    return [
+        Claim.at_most("uniform is the maximum on n outcomes: largest entropy of random pmfs "
+                      "(Dirichlet(1)) minus log n", h_max - np.log(n), tol.roundoff(1e3, eps),
+                      id="uniform_is_maximum", reference="closed form log n", worst=where,
+                      detail=f"n = {n}, {cfg.num_random_pmfs:,} random pmfs"),
+        Claim.close("entropy of the uniform on n outcomes = log n", e["uniform_nats"],
+                    np.log(n), tol.roundoff(1e3, eps, scale=np.log(n)),
+                    id="uniform_entropy_log_n", reference="closed form log n",
+                    detail=f"n = {n}"),
+        Claim.close("a point mass has zero entropy (exactly; entr(0) = 0, no NaN)",
+                    e["point_mass"], 0.0, tol.absolute(0.0, "exact: entr(0) = entr(1) = 0"),
+                    id="point_mass_zero_entropy", reference="closed form 0"),
+        Claim.at_most("bases differ by a constant factor: H_e = ln2 H_2 = ln10 H_10 (largest "
+                      "relative deviation)", dev, tol.roundoff(100, eps), id="base_change",
+                      reference="closed forms ln 2, ln 10", worst=w_dev),
+    ]
+
+
+def _differential_claims(cfg: Config, r: Results) -> list[Claim]:
+    ref_g = 0.5 * np.log(2 * np.pi * np.e * cfg.sigma**2)
+    ref_e = 1 - np.log(cfg.exp_rate)
+    tq = tol.relative(1e-4, max(1.0, abs(ref_g), abs(ref_e)))
+    return [
+        Claim.close("differential entropy of N(0, sigma^2) by quadrature = "
+                    "(1/2) log(2 pi e sigma^2)", r.differential["gaussian"], ref_g, tq,
+                    id="gaussian_differential_entropy",
+                    reference="closed form (1/2) log(2 pi e sigma^2)",
+                    detail=f"sigma = {cfg.sigma:g}; trapezoid rule, 200001 points"),
+        Claim.close("differential entropy of Exponential(lambda) by quadrature = 1 - log "
+                    "lambda", r.differential["exponential"], ref_e, tq,
+                    id="exponential_differential_entropy", reference="closed form 1 - log lambda",
+                    detail=f"lambda = {cfg.exp_rate:g}; trapezoid rule, 200001 points"),
+    ]
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    eps = ctx.eps
+    return (_uniform_claims(cfg, r, eps) + _poisson_claims(cfg, r, eps)
+            + _rates_claims(cfg, r, eps) + _family_claims(cfg, r, eps)
+            + _extreme_claims(cfg, r, eps) + _differential_claims(cfg, r))
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    p = r.poisson
+    return {"uniform_entropy_bits": r.uniform["entropy_bits"],
+            "binary_search_questions_uniform": float(r.uniform["questions"].mean()),
+            "poisson_entropy_bits": p["entropy_bits"],
+            "huffman_average_questions": p["huffman_mean"],
+            "binary_search_average_questions": p["bisection_mean"],
+            "huffman_exact_average": float(p["pmf"] @ p["huffman_questions"]),
+            "gaussian_differential_entropy": r.differential["gaussian"],
+            "exponential_differential_entropy": r.differential["exponential"]}
+
+
+KEY_METRICS = ("uniform_entropy_bits", "poisson_entropy_bits", "huffman_average_questions",
+               "binary_search_average_questions")
+
+
+# ------------------------------------------------------------------------------ figures
+
+def poisson_questions(cfg: Config, r: Results):
+    p = r.poisson
+    pmf, k, lengths, bis = p["pmf"], p["k"], p["huffman_questions"], p["binary_search_questions"]
     show = pmf > 1e-4 * pmf.max()
     fig, ax = plotting.figure(f"Poisson({cfg.rate:g}): the optimal strategy asks fewer questions "
                               "about likely numbers", width=9)
-    ax.set_title(f"average: Huffman {L:.2f}, binary search {L_bis:.2f}, entropy H = {H:.2f} "
-                 "bits", fontsize=10)
+    ax.set_title(f"average: Huffman {pmf @ lengths:.2f}, binary search {pmf @ bis:.2f}, "
+                 f"entropy H = {p['entropy_bits']:.2f} bits", fontsize=10)
     ax.bar(k[show], pmf[show], color="lightgray", label="P(X = k)")
     ax.set_xlabel("hidden number k")
     ax.set_ylabel("probability")
@@ -242,36 +376,49 @@ def _figures(report, cfg, pmf, lengths, bis, H, L, L_bis, rates, Hs, Ls, Bs, ps,
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax2.legend(h1 + h2, l1 + l2, loc="upper right")
-    report.add_figure("poisson_questions", fig)
+    return fig
 
+
+def questions_vs_entropy(cfg: Config, r: Results):
+    Hs, Ls, Bs = r.rates["entropy_bits"], r.rates["huffman"], r.rates["binary_search"]
     fig, ax = plotting.figure("Average questions: H <= Huffman < H + 1 (source coding theorem)",
                               width=7)
     hh = np.linspace(0, Hs.max() * 1.05, 50)
     ax.fill_between(hh, hh, hh + 1, color="gray", alpha=0.2, label="[H, H + 1)")
     ax.plot(Hs, Ls, "o-", color=plotting.color("huffman"), label="Huffman (optimal)")
     ax.plot(Hs, Bs, "s--", color=plotting.color("bisection"), label="binary search on 0..K")
-    for r, h, l_ in zip(rates, Hs, Ls, strict=True):
-        ax.annotate(f"rate {r:g}", (h, l_), textcoords="offset points", xytext=(5, -12),
+    for rate, h, l_ in zip(r.rates["rate"], Hs, Ls, strict=True):
+        ax.annotate(f"rate {rate:g}", (h, l_), textcoords="offset points", xytext=(5, -12),
                     fontsize=8)
     ax.set_xlabel("entropy H of Poisson(rate), bits")
     ax.set_ylabel("average number of questions")
     ax.legend(loc="upper left")
-    report.add_figure("questions_vs_entropy", fig)
+    return fig
 
+
+def entropy_families(cfg: Config, r: Results):
+    f = r.families
+    ps, lam = f["p"], f["rate"]
     fig, (a1, a2) = plotting.figure("Entropy: largest for a fair coin, growing like "
                                     "(1/2) log2(2 pi e rate) for Poisson", ncols=2)
-    a1.plot(ps, h_bern / np.log(2), color=plotting.color("entropy"), label="entr, JAX")
+    a1.plot(ps, f["bernoulli_nats"] / np.log(2), color=plotting.color("entropy"),
+            label="entr, JAX")
     a1.plot(ps[::10], scipy.stats.bernoulli(ps[::10]).entropy() / np.log(2), "ko",
             markersize=4, label="scipy.stats")
     a1.set_xlabel("p = P(heads)")
     a1.set_ylabel("H(Bernoulli(p)), bits")
     a1.legend()
-    a2.plot(lam, h_poi / np.log(2), color=plotting.color("entropy"), label="entr, JAX")
-    a2.plot(lam[::3], ref_poi[::3] / np.log(2), "ko", markersize=4, label="scipy.stats")
+    a2.plot(lam, f["poisson_nats"] / np.log(2), color=plotting.color("entropy"),
+            label="entr, JAX")
+    a2.plot(lam[::3], scipy.stats.poisson(lam[::3]).entropy() / np.log(2), "ko", markersize=4,
+            label="scipy.stats")
     a2.plot(lam, 0.5 * np.log2(2 * np.pi * np.e * lam), ":", color="gray",
             label="(1/2) log2(2 pi e rate)")
     a2.set_xscale("log")
     a2.set_xlabel("rate")
     a2.set_ylabel("H(Poisson(rate)), bits")
     a2.legend()
-    report.add_figure("entropy_families", fig)
+    return fig
+
+
+FIGURES = (poisson_questions, questions_vs_entropy, entropy_families)

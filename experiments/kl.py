@@ -1,4 +1,4 @@
-"""``kl``: cross-entropy and Kullback-Leibler divergence.
+"""``kl``: cross-entropy and KL divergence; forward KL covers both bumps, reverse KL one.
 
 Discrete distributions through ``jax.scipy.special`` (``xlogy``, ``entr``, ``rel_entr``):
 KL = cross-entropy - entropy, KL >= 0 with equality only for equal distributions, KL is not
@@ -23,20 +23,23 @@ import numpy as np
 import scipy.stats
 
 from experiments._schema import ConfigError, param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.information import (
     cross_entropy,
     density_kl,
     entropy,
     fit_gaussian,
-    gaussian_kl,
     kl_divergence,
     mixture_logpdf,
 )
 from mathml_jax.runtime import RunContext
-from mathml_jax.timing import timed
 
 SECTION = "Probability theory / Information theory: cross-entropy and KL divergence"
+
+#: (m1, s1, m2, s2) of the Gaussian pairs whose KL is integrated by quadrature
+GAUSSIAN_PAIRS = np.array([[0.0, 1.0, 1.0, 2.0], [-1.0, 0.5, 2.0, 1.5], [0.5, 2.0, 0.0, 0.7],
+                           [3.0, 1.0, 3.0, 1.0]])
 
 
 @dataclass
@@ -61,136 +64,234 @@ class Config:
                               f"at least 4 x width = {4 * self.width:g}")
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("kl", section=SECTION)
-    dtype = ctx.dtype
-    eps = ctx.eps
-    k_p, k_q = jax.random.split(ctx.key)
+@dataclass
+class Results:
+    """Everything the claims and figures need, as host arrays (saved as the run's series)."""
 
-    # -- 1. discrete: random pmf pairs
-    n = cfg.num_outcomes
+    discrete: dict  # P, Q (pairs, n) random pmfs; kl_pq, kl_qp, cross_entropy, entropy,
+    #                 self_kl per pair; labels y, ce_onehot H(onehot_y, Q), ce_perfect H(y, y)
+    gaussian_kl: dict  # pairs (m1, s1, m2, s2), quadrature: KL by the trapezoid rule
+    mixture: dict   # x (grid), density (float64): the two-bump mixture P
+    fits: dict      # forward / reverse: mean, sd, kl (starts, steps + 1) of the Adam fits
+    family: dict    # mean (m grid), forward_kl KL(P||N(m, w^2)), reverse_kl KL(N(m, w^2)||P)
+
+
+def mixture_parameters(cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weights, means, sds) of the two-bump mixture (NumPy float64)."""
+    return (np.array([cfg.weight, 1 - cfg.weight]),
+            np.array([-cfg.separation / 2, cfg.separation / 2]), np.full(2, cfg.width))
+
+
+def mixture_moments(cfg: Config) -> tuple[float, float]:
+    """Mean and sd of the mixture (closed form)."""
+    w, mus, sds = mixture_parameters(cfg)
+    mean = float(w @ mus)
+    return mean, float(np.sqrt(w @ (sds**2 + mus**2) - mean**2))
+
+
+def _host(x) -> np.ndarray:
+    return np.asarray(x, np.float64)
+
+
+# ------------------------------------------------------------------------------ compute
+
+def _discrete(cfg: Config, ctx: RunContext) -> dict:
+    """KL, cross-entropy and entropy of random pmf pairs, and against one-hot targets."""
+    n, dtype = cfg.num_outcomes, ctx.dtype
+    k_p, k_q = jax.random.split(ctx.key)
     P = jax.random.dirichlet(k_p, jnp.ones(n, dtype), (cfg.num_pairs,))
     Q = jax.random.dirichlet(k_q, jnp.ones(n, dtype), (cfg.num_pairs,))
-    kl_pq, t = timed(kl_divergence, P, Q)
-    report.add_timing("kl_divergence", t)
-    kl_pq, kl_qp = np.asarray(kl_pq, np.float64), np.asarray(kl_divergence(Q, P), np.float64)
-    ce, h = np.asarray(cross_entropy(P, Q)), np.asarray(entropy(P))
-    P64, Q64 = np.asarray(P, np.float64), np.asarray(Q, np.float64)
-    ref = scipy.stats.entropy(P64, Q64, axis=1)  # SciPy's KL, float64
-    scale = max(1.0, float(np.abs(ce).max()))
-    report.claim(Claim.at_most(
-        f"KL(P||Q) (rel_entr) = scipy.stats.entropy(P, Q) over {cfg.num_pairs:,} random pairs "
-        "(largest difference)", np.abs(kl_pq - ref).max(), 1e3 * eps * scale))
-    report.claim(Claim.at_most("KL = cross-entropy - entropy (largest difference)",
-                               np.abs(kl_pq - (ce - h)).max(), 1e3 * eps * scale))
-    report.claim(Claim.at_least("Gibbs' inequality: KL(P||Q) >= 0 for every pair (smallest)",
-                                min(kl_pq.min(), kl_qp.min()), 0.0))
-    self_kl = np.asarray(kl_divergence(P, P))
-    report.claim(Claim.at_most("KL(P||P) = 0 (largest over pairs)", np.abs(self_kl).max(),
-                               10 * eps, detail="round-off of p/p inside rel_entr"))
-    report.claim(Claim.at_least("KL is positive between distinct distributions: smallest KL "
-                                "over pairs with P != Q", kl_pq.min(), 1e2 * eps))
-    asym = np.abs(kl_pq - kl_qp)
-    report.claim(Claim.at_least("KL is not symmetric: largest |KL(P||Q) - KL(Q||P)|",
-                                asym.max(), 0.1,
-                                detail="a symmetric KL would give 0 up to round-off"))
-    report.metric("kl_asymmetry_max", float(asym.max()), key=True)
-
+    kl_pq = ctx.timed("kl_divergence", kl_divergence, P, Q)
     y = np.arange(cfg.num_pairs) % n
     onehot = jax.nn.one_hot(jnp.asarray(y), n, dtype=dtype)
-    ce_y = np.asarray(cross_entropy(onehot, Q), np.float64)
-    nll = -np.log(Q64[np.arange(cfg.num_pairs), y])
-    report.claim(Claim.at_most("cross-entropy against a one-hot target = -log q[true class] "
-                               "(largest difference)", np.abs(ce_y - nll).max(),
-                               1e3 * eps * max(1.0, nll.max())))
-    ce_perfect = np.asarray(cross_entropy(onehot, onehot))
-    report.claim(Claim.close("cross-entropy is 0 when the prediction is the one-hot target "
-                             "(largest)", np.abs(ce_perfect).max(), 0.0, tol=0.0))
-    report.claim(Claim.at_least("... and positive for every other prediction (smallest)",
-                                ce_y.min(), 0.0 + 1e2 * eps))
+    return {"P": _host(P), "Q": _host(Q), "kl_pq": _host(kl_pq),
+            "kl_qp": _host(kl_divergence(Q, P)), "cross_entropy": _host(cross_entropy(P, Q)),
+            "entropy": _host(entropy(P)), "self_kl": _host(kl_divergence(P, P)), "y": y,
+            "ce_onehot": _host(cross_entropy(onehot, Q)),
+            "ce_perfect": _host(cross_entropy(onehot, onehot))}
 
-    # -- 2. KL between Gaussians: quadrature against the closed form
-    pairs = np.array([[0.0, 1.0, 1.0, 2.0], [-1.0, 0.5, 2.0, 1.5], [0.5, 2.0, 0.0, 0.7],
-                      [3.0, 1.0, 3.0, 1.0]])
-    m1, s1, m2, s2 = (jnp.asarray(c, dtype)[:, None] for c in pairs.T)
+
+def _gaussian_quadrature(ctx: RunContext) -> dict:
+    """KL between the Gaussian pairs by the trapezoid rule on one grid per pair."""
+    m1, s1, m2, s2 = (jnp.asarray(c, ctx.dtype)[:, None] for c in GAUSSIAN_PAIRS.T)
     lo = jnp.minimum(m1 - 12 * s1, m2 - 12 * s2)
     hi = jnp.maximum(m1 + 12 * s1, m2 + 12 * s2)
-    xs = lo + (hi - lo) * jnp.linspace(0, 1, 20_001, dtype=dtype)  # one grid per pair
+    xs = lo + (hi - lo) * jnp.linspace(0, 1, 20_001, dtype=ctx.dtype)  # one grid per pair
     norm = jax.scipy.stats.norm
-    quad = np.asarray(jax.vmap(density_kl)(norm.logpdf(xs, m1, s1), norm.logpdf(xs, m2, s2),
-                                           xs), np.float64)
-    closed = np.asarray(gaussian_kl(*(pairs.T)), np.float64)
-    report.claim(Claim.at_most(
-        "KL between two Gaussians by quadrature = log(s2/s1) + (s1^2 + (m1-m2)^2)/(2 s2^2) - 1/2 "
-        f"({len(pairs)} pairs, largest difference)", np.abs(quad - closed).max(),
-        1e-4 * max(1.0, closed.max())))
-    report.add_series("gaussian_kl", pairs=pairs, quadrature=quad, closed_form=closed)
+    quad = jax.vmap(density_kl)(norm.logpdf(xs, m1, s1), norm.logpdf(xs, m2, s2), xs)
+    return {"pairs": GAUSSIAN_PAIRS, "quadrature": _host(quad)}
 
-    # -- 3. one Gaussian fitted to a two-bump mixture: forward vs reverse KL
-    w = np.array([cfg.weight, 1 - cfg.weight])
-    mus = np.array([-cfg.separation / 2, cfg.separation / 2])
-    sds = np.full(2, cfg.width)
-    lo, hi = mus[0] - 10 * cfg.width - 3, mus[1] + 10 * cfg.width + 3
-    x = jnp.linspace(lo, hi, cfg.grid_points, dtype=dtype)
-    logp = mixture_logpdf(x, jnp.asarray(w, dtype), jnp.asarray(mus, dtype),
-                          jnp.asarray(sds, dtype))
-    mix_mean = float(w @ mus)
-    mix_sd = float(np.sqrt(w @ (sds**2 + mus**2) - mix_mean**2))
-    starts = jnp.asarray([[m, np.log(cfg.start_sd)] for m in cfg.starts], dtype)
-    lr = jnp.asarray(cfg.lr, dtype)
+
+def _fits(cfg: Config, ctx: RunContext, x, logp) -> dict:
+    """One Gaussian fitted by Adam on forward and on reverse KL, from every start."""
+    starts = jnp.asarray([[m, np.log(cfg.start_sd)] for m in cfg.starts], ctx.dtype)
+    lr = jnp.asarray(cfg.lr, ctx.dtype)
     fits = {}
     for direction in ("forward", "reverse"):
-        (traj, loss), t = timed(fit_gaussian, logp, x, starts, lr, direction=direction,
-                                steps=cfg.steps)
-        report.add_timing(f"fit_{direction}", t)
-        fits[direction] = (np.asarray(traj, np.float64), np.asarray(loss, np.float64))
-        report.add_series(f"fit_{direction}", mean=fits[direction][0][..., 0],
-                          sd=fits[direction][0][..., 1], kl=fits[direction][1])
-    fwd, rev = fits["forward"][0][:, -1], fits["reverse"][0][:, -1]
-    tol_m = 1e-2 * max(1.0, cfg.separation)
-    report.claim(Claim.at_most(
-        f"forward KL(P||Q) covers both bumps: fitted (mean, sd) = mixture's (mean, sd) = "
-        f"({mix_mean:.3g}, {mix_sd:.3g}) from every start (largest error)",
-        np.abs(fwd - [mix_mean, mix_sd]).max(), tol_m,
-        detail="closed-form optimum: moment matching"))
-    nearest = np.abs(rev[:, :1] - mus[None, :]).argmin(axis=1)
-    report.claim(Claim.at_most(
-        "reverse KL(Q||P) locks onto one bump: |fitted mean - nearest bump's mean| and "
-        "|fitted sd - bump sd| from every start (largest)",
-        max(np.abs(rev[:, 0] - mus[nearest]).max(), np.abs(rev[:, 1] - cfg.width).max()),
-        0.05 * cfg.width))
-    rev_kl = fits["reverse"][1][:, -1]
-    report.claim(Claim.at_most(
-        "reverse KL at the locked bump = -log(weight of that bump) (largest difference)",
-        np.abs(rev_kl + np.log(w[nearest])).max(), 1e-2,
-        detail="the other bump is ignored: q = one bump, p = w x that bump there"))
-    report.claim(Claim.holds(
-        "starts on either side lock onto different bumps (mode-seeking depends on the start)",
-        bool(len(set(nearest)) == 2 or len({s > 0 for s in cfg.starts}) == 1),
-        measured=len(set(nearest))))
-    report.metric("forward_fit_sd", float(fwd[:, 1].mean()), key=True)
-    report.metric("reverse_fit_sd", float(rev[:, 1].mean()), key=True)
-    report.metric("mixture_sd", mix_sd)
+        traj, loss = ctx.timed(f"fit_{direction}", fit_gaussian, logp, x, starts, lr,
+                               direction=direction, steps=cfg.steps)
+        traj = _host(traj)
+        fits[direction] = {"mean": traj[..., 0], "sd": traj[..., 1], "kl": _host(loss)}
+    return fits
 
-    # KL over the family Q_m = N(m, width^2)
+
+def _family(cfg: Config, x, logp) -> dict:
+    """Forward and reverse KL between P and Q_m = N(m, width^2) over a grid of means m."""
+    mus = mixture_parameters(cfg)[1]
     ms = np.linspace(mus[0] - 2, mus[1] + 2, 161)
-    lqs = jax.vmap(lambda m: jax.scipy.stats.norm.logpdf(x, m, cfg.width))(jnp.asarray(ms, dtype))
-    f_curve = np.asarray(jax.vmap(lambda lq: density_kl(logp, lq, x))(lqs))
-    r_curve = np.asarray(jax.vmap(lambda lq: density_kl(lq, logp, x))(lqs))
-    report.add_series("family", mean=ms, forward_kl=f_curve, reverse_kl=r_curve)
-
-    _figures(report, cfg, np.asarray(x), np.exp(np.asarray(logp, np.float64)), fits, mix_mean,
-             mix_sd, ms, f_curve, r_curve)
-    return report
+    lqs = jax.vmap(lambda m: jax.scipy.stats.norm.logpdf(x, m, cfg.width))(
+        jnp.asarray(ms, x.dtype))
+    return {"mean": ms, "forward_kl": _host(jax.vmap(lambda lq: density_kl(logp, lq, x))(lqs)),
+            "reverse_kl": _host(jax.vmap(lambda lq: density_kl(lq, logp, x))(lqs))}
 
 
-def _figures(report, cfg, x, p, fits, mix_mean, mix_sd, ms, f_curve, r_curve):
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    w, mus, sds = mixture_parameters(cfg)
+    lo, hi = mus[0] - 10 * cfg.width - 3, mus[1] + 10 * cfg.width + 3
+    x = jnp.linspace(lo, hi, cfg.grid_points, dtype=ctx.dtype)
+    logp = mixture_logpdf(x, *(jnp.asarray(a, ctx.dtype) for a in (w, mus, sds)))
+    return Results(discrete=_discrete(cfg, ctx), gaussian_kl=_gaussian_quadrature(ctx),
+                   mixture={"x": _host(x), "density": np.exp(_host(logp))},
+                   fits=_fits(cfg, ctx, x, logp), family=_family(cfg, x, logp))
+
+
+# ------------------------------------------------------------------------------ claims
+
+def _kl_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    d = r.discrete
+    kl_pq, kl_qp = d["kl_pq"], d["kl_qp"]
+    scale = max(1.0, float(np.abs(d["cross_entropy"]).max()))
+    err, w_err = tol.worst(np.abs(kl_pq - scipy.stats.entropy(d["P"], d["Q"], axis=1)))
+    dec, w_dec = tol.worst(np.abs(kl_pq - (d["cross_entropy"] - d["entropy"])))
+    both = np.stack([kl_pq, kl_qp])
+    names = [[f"KL({a}), pair {i}" for i in range(kl_pq.size)] for a in ("P||Q", "Q||P")]
+    gibbs, w_gibbs = tol.worst(both, names, largest=False)
+    self_kl, w_self = tol.worst(np.abs(d["self_kl"]))
+    smallest, w_small = tol.worst(kl_pq, largest=False)
+    asym, w_asym = tol.worst(np.abs(kl_pq - kl_qp))
+    pairs = f"{cfg.num_pairs:,} random pairs, n = {cfg.num_outcomes}"
+    return [
+        Claim.at_most("KL(P||Q) (rel_entr) = scipy.stats.entropy(P, Q) over random pairs "
+                      "(largest difference)", err, tol.roundoff(1e3, eps, scale=scale),
+                      id="kl_matches_scipy", worst=w_err, detail=pairs,
+                      reference="scipy.stats.entropy(P, Q) in float64"),
+        Claim.at_most("KL = cross-entropy - entropy (largest difference)", dec,
+                      tol.roundoff(1e3, eps, scale=scale), id="kl_is_cross_minus_entropy",
+                      worst=w_dec, detail=pairs,
+                      reference="cross-entropy (xlogy) minus entropy (entr)"),
+        Claim.at_least("Gibbs' inequality: KL(P||Q) >= 0 for every pair (smallest)", gibbs,
+                       tol.absolute(0.0, "Gibbs' inequality: exactly 0"), id="gibbs_inequality",
+                       worst=w_gibbs, detail=pairs, reference="Gibbs' inequality (theorem)"),
+        Claim.at_most("KL(P||P) = 0 (largest over pairs)", self_kl, tol.roundoff(10, eps),
+                      id="self_kl_zero", worst=w_self, reference="closed form 0",
+                      detail="round-off of p/p inside rel_entr"),
+        Claim.at_least("KL is positive between distinct distributions: smallest KL over pairs "
+                       "with P != Q", smallest, tol.roundoff(100, eps), id="kl_positive",
+                       worst=w_small, detail=pairs,
+                       reference="Gibbs' inequality: equality only for P = Q"),
+        Claim.at_least("KL is not symmetric: largest |KL(P||Q) - KL(Q||P)|", asym,
+                       tol.absolute(0.1, "a clear asymmetry (a symmetric KL gives round-off)"),
+                       id="kl_not_symmetric", worst=w_asym, reference="KL(Q||P) of the same pairs",
+                       detail="a symmetric KL would give 0 up to round-off"),
+    ]
+
+
+def _cross_entropy_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    d = r.discrete
+    nll = -np.log(d["Q"][np.arange(d["y"].size), d["y"]])
+    err, w_err = tol.worst(np.abs(d["ce_onehot"] - nll))
+    low, w_low = tol.worst(d["ce_onehot"], largest=False)
+    return [
+        Claim.at_most("cross-entropy against a one-hot target = -log q[true class] (largest "
+                      "difference)", err, tol.roundoff(1e3, eps, scale=max(1.0, nll.max())),
+                      id="one_hot_cross_entropy_is_nll", worst=w_err,
+                      reference="NumPy float64 -log q[y]", detail=f"{cfg.num_pairs:,} targets"),
+        Claim.close("cross-entropy is 0 when the prediction is the one-hot target (largest)",
+                    np.abs(d["ce_perfect"]).max(), 0.0,
+                    tol.absolute(0.0, "exact: xlogy(0, 0) = xlogy(1, 1) = 0"),
+                    id="perfect_prediction_zero_cross_entropy", reference="closed form 0"),
+        Claim.at_least("... and positive for every other prediction (smallest)", low,
+                       tol.roundoff(100, eps), id="cross_entropy_positive", worst=w_low,
+                       reference="-log q[y] > 0 for q[y] < 1"),
+    ]
+
+
+def _gaussian_kl_claim(r: Results) -> Claim:
+    m1, s1, m2, s2 = r.gaussian_kl["pairs"].T
+    closed = np.log(s2 / s1) + (s1**2 + (m1 - m2) ** 2) / (2 * s2**2) - 0.5
+    err, where = tol.worst(np.abs(r.gaussian_kl["quadrature"] - closed))
+    return Claim.at_most(
+        "KL between two Gaussians by quadrature = log(s2/s1) + (s1^2 + (m1-m2)^2)/(2 s2^2) - 1/2 "
+        "(largest difference over pairs)", err, tol.relative(1e-4, max(1.0, closed.max())),
+        id="gaussian_kl_quadrature", worst=where, reference="closed form in NumPy float64",
+        detail=f"{closed.size} pairs, trapezoid rule, 20001 points")
+
+
+def _fit_claims(cfg: Config, r: Results) -> list[Claim]:
+    w, mus, _ = mixture_parameters(cfg)
+    mix_mean, mix_sd = mixture_moments(cfg)
+    f, rv = r.fits["forward"], r.fits["reverse"]
+    labels = [f"start {s:g}" for s in cfg.starts]
+    fwd_err, w_fwd = tol.worst(np.maximum(np.abs(f["mean"][:, -1] - mix_mean),
+                                          np.abs(f["sd"][:, -1] - mix_sd)), labels)
+    rev_m, rev_s = rv["mean"][:, -1], rv["sd"][:, -1]
+    nearest = np.abs(rev_m[:, None] - mus[None, :]).argmin(axis=1)
+    lock, w_lock = tol.worst(np.maximum(np.abs(rev_m - mus[nearest]),
+                                        np.abs(rev_s - cfg.width)), labels)
+    val, w_val = tol.worst(np.abs(rv["kl"][:, -1] + np.log(w[nearest])), labels)
+    return [
+        Claim.at_most("forward KL(P||Q) covers both bumps: fitted (mean, sd) = the mixture's "
+                      "(mean, sd) from every start (largest error)", fwd_err,
+                      tol.absolute(1e-2 * max(1.0, cfg.separation),
+                                   "1e-2 max(1, separation): Adam's final error"),
+                      id="forward_kl_moment_matching", worst=w_fwd,
+                      reference="closed-form optimum: moment matching",
+                      detail=f"mixture (mean, sd) = ({mix_mean:.3g}, {mix_sd:.3g})"),
+        Claim.at_most("reverse KL(Q||P) locks onto one bump: |fitted mean - nearest bump's mean| "
+                      "and |fitted sd - bump sd| from every start (largest)", lock,
+                      tol.absolute(0.05 * cfg.width, "5% of the bump width"),
+                      id="reverse_kl_locks_onto_bump", worst=w_lock,
+                      reference="the bumps' means and width (config)"),
+        Claim.at_most("reverse KL at the locked bump = -log(weight of that bump) (largest "
+                      "difference)", val, tol.absolute(1e-2, "overlap of the bumps, nats"),
+                      id="reverse_kl_value", worst=w_val, reference="closed form -log w",
+                      detail="the other bump is ignored: q = one bump, p = w x that bump there"),
+        Claim.holds("starts on either side lock onto different bumps (mode-seeking depends on "
+                    "the start)", bool(len(set(nearest)) == 2
+                                       or len({s > 0 for s in cfg.starts}) == 1),
+                    measured=len(set(nearest)), id="starts_pick_different_bumps",
+                    reference="the sign of each start (which side it begins on)",
+                    detail="measured: number of distinct bumps reached"),
+    ]
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    return (_kl_claims(cfg, r, ctx.eps) + _cross_entropy_claims(cfg, r, ctx.eps)
+            + [_gaussian_kl_claim(r)] + _fit_claims(cfg, r))
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    return {"kl_asymmetry_max": float(np.abs(r.discrete["kl_pq"] - r.discrete["kl_qp"]).max()),
+            "forward_fit_sd": float(r.fits["forward"]["sd"][:, -1].mean()),
+            "reverse_fit_sd": float(r.fits["reverse"]["sd"][:, -1].mean()),
+            "mixture_sd": mixture_moments(cfg)[1]}
+
+
+KEY_METRICS = ("kl_asymmetry_max", "forward_fit_sd", "reverse_fit_sd")
+
+
+# ------------------------------------------------------------------------------ figures
+
+def fits(cfg: Config, r: Results):
+    x, p = r.mixture["x"], r.mixture["density"]
+    mix_mean, mix_sd = mixture_moments(cfg)
     fig, ax = plotting.figure("Forward KL covers both bumps; reverse KL locks onto one", width=8)
     ax.fill_between(x, p, color="lightgray", label="P: two-bump mixture")
-    fwd = fits["forward"][0][0, -1]
+    f, rv = r.fits["forward"], r.fits["reverse"]
+    fwd = (f["mean"][0, -1], f["sd"][0, -1])
     ax.plot(x, scipy.stats.norm.pdf(x, *fwd), color=plotting.color("forward"),
             label=f"argmin KL(P||Q): N({fwd[0]:.2f}, {fwd[1]:.2f}^2)")
-    for i, (m, s) in enumerate(fits["reverse"][0][:, -1]):
+    for i, (m, s) in enumerate(zip(rv["mean"][:, -1], rv["sd"][:, -1], strict=True)):
         ax.plot(x, scipy.stats.norm.pdf(x, m, s), color=plotting.color("reverse"),
                 linestyle="--" if i else "-",
                 label=f"argmin KL(Q||P) from start {cfg.starts[i]:g}: N({m:.2f}, {s:.2f}^2)")
@@ -198,13 +299,21 @@ def _figures(report, cfg, x, p, fits, mix_mean, mix_sd, ms, f_curve, r_curve):
     ax.set_xlabel("x")
     ax.set_ylabel("density")
     ax.legend(loc="upper left", fontsize=8)
-    report.add_figure("fits", fig)
+    return fig
 
+
+def kl_family(cfg: Config, r: Results):
+    fam = r.family
     fig, ax = plotting.figure(f"KL is not symmetric: over Q = N(m, {cfg.width:g}^2)", width=7)
-    ax.plot(ms, f_curve, color=plotting.color("forward"), label="KL(P||Q): one wide valley")
-    ax.plot(ms, r_curve, color=plotting.color("reverse"), label="KL(Q||P): a valley per bump")
+    ax.plot(fam["mean"], fam["forward_kl"], color=plotting.color("forward"),
+            label="KL(P||Q): one wide valley")
+    ax.plot(fam["mean"], fam["reverse_kl"], color=plotting.color("reverse"),
+            label="KL(Q||P): a valley per bump")
     ax.set_yscale("log")
     ax.set_xlabel("mean m of Q")
     ax.set_ylabel("divergence (nats, log scale)")
     ax.legend()
-    report.add_figure("kl_family", fig)
+    return fig
+
+
+FIGURES = (fits, kl_family)

@@ -3,7 +3,8 @@
 Matrices A = U diag(s) V^T (m x n) with prescribed condition number kappa = s_1/s_n, from 3 to
 1/eps, are orthonormalised by classical Gram-Schmidt (CGS), modified Gram-Schmidt (MGS) and
 Householder QR (``jnp.linalg.qr``), in float32 and float64 in the same run (one ``vmap`` over
-the matrices). Measured and checked:
+the matrices; each study runs at its own precision through ``runtime.at_precision``, whatever
+the job's precision). Measured and checked:
 
 1. every method spans the same space: A = Q R to round-off, and the columns of each Q lie in
    the span of Householder's Q (projections agree);
@@ -22,21 +23,25 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._schema import ConfigError, param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.convergence import fitted_slope
 from mathml_jax.linalg import all_methods, matrix_with_singular_values, orthogonality_loss
-from mathml_jax.runtime import RunContext
-from mathml_jax.timing import timed
+from mathml_jax.runtime import RunContext, at_precision
 
 SECTION = "Linear algebra / Basis and orthonormal basis: Gram-Schmidt"
 
 METHODS = ("classical GS", "modified GS", "Householder")
+METHOD_IDS = ("classical", "modified", "householder")
 EXPECTED_EXPONENT = (2.0, 1.0, 0.0)
+LAWS = ("eps kappa^2", "eps kappa", "eps")
 #: the claims tell the three laws eps kappa^2, eps kappa and eps apart, so a fitted exponent
 #: passes when it is nearer its own law than a neighbouring one: within half the gap of 1.
 #: Its bootstrap standard error over the random matrices is reported beside it, and the sizes
 #: of both profiles keep 4 SE well inside this (seeds 0-7: worst deviation 0.32, fast float32).
 EXPONENT_TOL = 0.5
+#: the two studies of every run, whatever the job's precision
+PRECISIONS = ("float32", "float64")
 
 
 @dataclass
@@ -53,10 +58,62 @@ class Config:
                               "it must be >= orthonormal_basis.cols (full column rank)")
 
 
+@dataclass
+class Results:
+    """Everything the claims and figures need, as host arrays (saved as the run's series).
+
+    ``studies["float32"]`` and ``studies["float64"]``, each: eps (its round-off unit), kappa
+    (num_kappas,) measured condition numbers (geometric mean per kappa), kappa_each (N,),
+    loss_all (N, 3) ||Q^T Q - I||_2 per matrix and method, loss (num_kappas, 3) its geometric
+    mean per kappa, resid (N, 3) ||A - QR||_F / ||A||_F, span_gap (N, 3) ||(I - P_H) Q||_2 /
+    ||Q||_2, basis (Householder Q of the best-conditioned A), x (a vector in its span), coords
+    (Q^T x), exponents / exponent_se / window_sizes (3,) of the fitted laws."""
+
+    studies: dict
+
+
+# ------------------------------------------------------------------------------ compute
+
+def _factorise(key, sv, *, rows: int, timer_name: str, ctx: RunContext) -> dict:
+    """The kernels of one study, at the precision of ``sv`` (the singular values, (N, n))."""
+    keys = jax.random.split(key, sv.shape[0] + 1)
+    A = jax.vmap(lambda k, s: matrix_with_singular_values(k, s, rows=rows))(keys[:-1], sv)
+    A = jax.block_until_ready(A)  # its construction is not part of the QR timing below
+    Q, R = ctx.timed(timer_name, jax.jit(jax.vmap(all_methods)), A)
+    w = jax.random.normal(keys[-1], (sv.shape[1],), sv.dtype)
+    x = A[0] @ w
+    return {"A": A, "Q": Q, "R": R, "loss_all": jax.vmap(jax.vmap(orthogonality_loss))(Q),
+            "x": x, "coords": Q[0, 2].T @ x}  # Householder basis of the best-conditioned A
+
+
+def _measure(cfg: Config, out: dict, eps: float) -> dict:
+    """Condition numbers, residuals and span gaps of the factorisations (NumPy float64)."""
+    A64, Q64, R64 = (np.asarray(out[k], np.float64) for k in ("A", "Q", "R"))
+    kappa_each = np.linalg.cond(A64)
+    loss_all = np.asarray(out["loss_all"], np.float64)
+    # the theory bounds the loss up to a constant that varies from matrix to matrix: average
+    # log-loss over the matrices of one kappa (geometric mean)
+    loss = np.exp(np.log(loss_all).reshape(cfg.num_kappas, cfg.per_kappa, 3).mean(axis=1))
+    resid = (np.linalg.norm(A64[:, None] - Q64 @ R64, axis=(2, 3))
+             / np.linalg.norm(A64, axis=(1, 2))[:, None])
+    # columns of each Q inside span(Q_householder): ||(I - P_h) Q|| / ||Q||
+    Qh = Q64[:, 2]
+    outside = Q64 - Qh[:, None] @ (np.swapaxes(Qh, 1, 2)[:, None] @ Q64)
+    span_gap = (np.linalg.norm(outside, ord=2, axis=(2, 3))
+                / np.linalg.norm(Q64, ord=2, axis=(2, 3)))
+    return {"eps": eps, "kappa_each": kappa_each, "loss_all": loss_all, "loss": loss,
+            "kappa": np.exp(np.log(kappa_each).reshape(cfg.num_kappas, -1).mean(axis=1)),
+            "resid": resid, "span_gap": span_gap, "basis": Q64[0, 2],
+            "x": np.asarray(out["x"], np.float64),
+            "coords": np.asarray(out["coords"], np.float64)}
+
+
 def _fit_window(kappa, loss, eps, method):
     """Points in the regime the theory describes: well above the round-off floor
     (loss >= 100 eps) and before orthogonality is lost (loss <= 0.1; for CGS also
-    eps kappa^2 <= 0.1, the condition of Giraud et al.'s bound)."""
+    eps kappa^2 <= 0.1, the condition of Giraud et al.'s bound). Householder: every kappa."""
+    if method == 2:
+        return np.ones(kappa.size, dtype=bool)
     ok = (loss >= 100 * eps) & (loss <= 0.1)
     if method == 0:
         ok &= eps * kappa**2 <= 0.1
@@ -75,109 +132,133 @@ def _exponent_se(kappa, log_loss, window, rng, resamples: int = 200) -> float:
     return float(np.std(slopes, ddof=1))
 
 
-def _study(cfg, key, dtype, eps):
+def _fit_exponents(cfg: Config, s: dict, rng: np.random.Generator) -> dict:
+    """Fitted exponent of loss against kappa per method, its bootstrap SE and window size."""
+    kappa, loss, eps = s["kappa"], s["loss"], s["eps"]
+    log_loss = np.log(s["loss_all"]).reshape(cfg.num_kappas, cfg.per_kappa, 3)
+    wins = [_fit_window(kappa, loss[:, m], eps, m) for m in range(3)]
+    return {"exponents": np.array([fitted_slope(kappa[w], loss[w, m])
+                                   for m, w in enumerate(wins)]),
+            "exponent_se": np.array([_exponent_se(kappa, log_loss[:, :, m], w, rng)
+                                     for m, w in enumerate(wins)]),
+            "window_sizes": np.array([int(w.sum()) for w in wins])}
+
+
+def _study(cfg: Config, ctx: RunContext, key, precision: str, rng) -> dict:
+    eps = ctx.eps_for(jnp.float32 if precision == "float32" else jnp.float64)
     top = np.log10(0.5 / eps)  # up to kappa ~ 1/eps: A stays numerically of full rank
-    kappa = np.logspace(0.5, top, cfg.num_kappas)
-    kappa_all = np.repeat(kappa, cfg.per_kappa)
-    sv = jnp.asarray(np.stack([np.logspace(0, -np.log10(k), cfg.cols) for k in kappa_all]),
-                     dtype)
-    keys = jax.random.split(key, kappa_all.size + 1)
-    A = jax.vmap(lambda k, s: matrix_with_singular_values(k, s, rows=cfg.rows))(keys[:-1], sv)
-    A = jax.block_until_ready(A)  # its construction is not part of the QR timing below
-    (Q, R), t = timed(jax.jit(jax.vmap(all_methods)), A)
-    loss_all = np.asarray(jax.vmap(jax.vmap(orthogonality_loss))(Q), np.float64)
-    # the theory bounds the loss up to a constant that varies from matrix to matrix: average
-    # log-loss over the matrices of one kappa (geometric mean)
-    loss = np.exp(np.log(loss_all).reshape(cfg.num_kappas, cfg.per_kappa, 3).mean(axis=1))
-    A64, Q64, R64 = (np.asarray(x, np.float64) for x in (A, Q, R))
-    kappa_each = np.linalg.cond(A64)
-    kappa_meas = np.exp(np.log(kappa_each).reshape(cfg.num_kappas, -1).mean(axis=1))
-    resid = (np.linalg.norm(A64[:, None] - Q64 @ R64, axis=(2, 3))
-             / np.linalg.norm(A64, axis=(1, 2))[:, None])
-    # columns of each Q inside span(Q_householder): ||(I - P_h) Q|| / ||Q||
-    Qh = Q64[:, 2]
-    outside = Q64 - Qh[:, None] @ (np.swapaxes(Qh, 1, 2)[:, None] @ Q64)
-    span_gap = (np.linalg.norm(outside, ord=2, axis=(2, 3))
-                / np.linalg.norm(Q64, ord=2, axis=(2, 3)))
-    # coordinates: x in span(A), c = Q^T x
-    w = jax.random.normal(keys[-1], (cfg.cols,), dtype)
-    x = A[0] @ w
-    c = np.asarray(Q[0, 2].T @ x, np.float64)  # Householder basis of the best-conditioned A
-    c_ls = np.linalg.lstsq(Q64[0, 2], np.asarray(x, np.float64), rcond=None)[0]
-    return dict(eps=eps, kappa=kappa_meas, kappa_each=kappa_each, loss=loss, loss_all=loss_all,
-                resid=resid,
-                span_gap=span_gap, t=t,
-                coords=(c, c_ls, float(np.linalg.norm(np.asarray(x, np.float64)))))
+    kappa_all = np.repeat(np.logspace(0.5, top, cfg.num_kappas), cfg.per_kappa)
+    sv = np.stack([np.logspace(0, -np.log10(k), cfg.cols) for k in kappa_all])
+    out = at_precision(precision, _factorise, key, sv, rows=cfg.rows,
+                       timer_name=f"qr_{precision}", ctx=ctx)
+    s = _measure(cfg, out, eps)
+    s.update(_fit_exponents(cfg, s, rng))
+    return s
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("orthonormal_basis", section=SECTION)
-    k32, k64 = jax.random.split(ctx.key)
-    with jax.enable_x64(False):
-        res32 = _study(cfg, k32, jnp.float32, ctx.eps_for(jnp.float32))
-    with jax.enable_x64(True):
-        res64 = _study(cfg, k64, jnp.float64, ctx.eps_for(jnp.float64))
-    n = cfg.cols
-    rng = np.random.default_rng(ctx.seed)
-    for name, res in (("float32", res32), ("float64", res64)):
-        eps, kappa, loss = res["eps"], res["kappa"], res["loss"]
-        report.add_timing(f"qr_{name}", res["t"])
-        report.claim(Claim.at_most(f"{name}: every method gives A = Q R: max ||A - QR||_F / "
-                                   "||A||_F", res["resid"].max(), 10 * n * eps,
-                                   detail=f"all {res['resid'].shape[0]} matrices x 3 methods; "
-                                          "bound 10 n eps"))
-        # the span of the computed Q is that of A to within eps kappa (the computed R inverts
-        # with relative error ~ eps kappa); once orthogonality is lost it is still near-exact
-        gs = res["span_gap"][:, :2].max(axis=1) / (eps * res["kappa_each"])
-        report.claim(Claim.at_most(f"{name}: Gram-Schmidt Q spans the same space as "
-                                   "Householder's: max ||(I - P_H) Q||_2 / (eps kappa)",
-                                   gs.max(), 10 * n,
-                                   detail="projections agree; bound 10 n eps kappa"))
-        slopes = []
-        log_loss = np.log(res["loss_all"]).reshape(cfg.num_kappas, cfg.per_kappa, 3)
-        for m, method in enumerate(METHODS):
-            win = (_fit_window(kappa, loss[:, m], eps, m) if m < 2
-                   else np.ones(kappa.size, dtype=bool))
-            slope = fitted_slope(kappa[win], loss[win, m])
-            se = _exponent_se(kappa, log_loss[:, :, m], win, rng)
-            law = ("eps kappa^2", "eps kappa", "eps")[m]
-            if m == 2:
-                report.claim(Claim.at_most(f"{name}: Householder stays near eps: max "
-                                           "||Q^T Q - I||_2 / eps",
-                                           res["loss_all"][:, m].max() / eps,
-                                           10 * n, detail=f"kappa up to {kappa.max():.2g}; "
-                                                          "bound 10 n"))
-            window = ("all kappas" if m == 2 else
-                      f"{int(win.sum())} kappas with 100 eps <= loss <= 0.1"
-                      + ("; eps kappa^2 <= 0.1" if m == 0 else ""))
-            report.claim(Claim.close(
-                f"{name}: {method} loses orthogonality like {law}: fitted exponent",
-                slope, EXPECTED_EXPONENT[m], tol=EXPONENT_TOL,
-                detail=f"bootstrap SE {se:.2f} over {cfg.per_kappa} matrices per kappa; "
-                       f"{window}; tol: half the gap to the neighbouring law"))
-            slopes.append(slope)
-            report.metric(f"exponent_{method.split()[0].lower()}_{name}", slope,
-                          key=(name == "float64"))
-            report.metric(f"exponent_se_{method.split()[0].lower()}_{name}", se)
-        c, c_ls, xnorm = res["coords"]
-        report.claim(Claim.at_most(f"{name}: coordinates in an orthonormal basis are inner "
-                                   "products: max |Q^T x - lstsq(Q, x)| / ||x||",
-                                   np.abs(c - c_ls).max() / xnorm, 10 * n * eps,
-                                   detail="NumPy lstsq in float64; bound 10 n eps"))
-        report.claim(Claim.close(f"{name}: Parseval ||Q^T x|| = ||x|| (relative)",
-                                 np.linalg.norm(c) / xnorm, 1.0, tol=10 * n * eps))
-        report.add_series(f"loss_{name}", kappa=kappa, classical=loss[:, 0],
-                          modified=loss[:, 1], householder=loss[:, 2],
-                          fitted_exponents=np.asarray(slopes))
-        res["slopes"] = slopes
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    rng = np.random.default_rng(ctx.seed)  # the bootstrap of the fitted exponents
+    keys = dict(zip(PRECISIONS, jax.random.split(ctx.key), strict=True))
+    return Results(studies={p: _study(cfg, ctx, keys[p], p, rng) for p in PRECISIONS})
 
+
+# ------------------------------------------------------------------------------ claims
+
+def _factorisation_claims(cfg: Config, name: str, s: dict) -> list[Claim]:
+    eps, n = s["eps"], cfg.cols
+    labels = np.array([[f"matrix {i}, {m}" for m in METHODS] for i in range(len(s["resid"]))])
+    resid, w_resid = tol.worst(s["resid"], labels)
+    # the span of the computed Q is that of A to within eps kappa (the computed R inverts
+    # with relative error ~ eps kappa); once orthogonality is lost it is still near-exact
+    gap, w_gap = tol.worst(s["span_gap"][:, :2] / (eps * s["kappa_each"][:, None]),
+                           labels[:, :2])
+    house, w_house = tol.worst(s["loss_all"][:, 2] / eps)
+    return [
+        Claim.at_most(f"{name}: every method gives A = Q R: max ||A - QR||_F / ||A||_F", resid,
+                      tol.roundoff(10, eps, n=n), id=f"{name}_a_equals_qr", worst=w_resid,
+                      reference="the matrix A itself",
+                      detail=f"all {len(s['resid'])} matrices x 3 methods"),
+        Claim.at_most(f"{name}: Gram-Schmidt Q spans the same space as Householder's: max "
+                      "||(I - P_H) Q||_2 / (eps kappa)", gap,
+                      tol.absolute(10 * n, "10 n (the bound is 10 n eps kappa)"),
+                      id=f"{name}_gram_schmidt_span", worst=w_gap,
+                      reference="the projector onto Householder's Q (float64)",
+                      detail="projections agree"),
+        Claim.at_most(f"{name}: Householder stays near eps: max ||Q^T Q - I||_2 / eps", house,
+                      tol.absolute(10 * n, "10 n (the bound is 10 n eps)"),
+                      id=f"{name}_householder_near_eps", worst=w_house,
+                      reference="the identity matrix",
+                      detail=f"kappa up to {s['kappa'].max():.2g}"),
+    ]
+
+
+def _exponent_claims(cfg: Config, name: str, s: dict) -> list[Claim]:
+    out = []
+    for m, method in enumerate(METHODS):
+        window = ("all kappas" if m == 2 else
+                  f"{int(s['window_sizes'][m])} kappas with 100 eps <= loss <= 0.1"
+                  + ("; eps kappa^2 <= 0.1" if m == 0 else ""))
+        out.append(Claim.close(
+            f"{name}: {method} loses orthogonality like {LAWS[m]}: fitted exponent",
+            s["exponents"][m], EXPECTED_EXPONENT[m],
+            tol.absolute(EXPONENT_TOL, "half the gap to the neighbouring law"),
+            id=f"{name}_exponent_{METHOD_IDS[m]}",
+            reference=("Giraud et al. 2005: eps kappa^2", "Bjorck 1967: eps kappa",
+                       "Householder backward stability: eps")[m],
+            detail=f"bootstrap SE {s['exponent_se'][m]:.2f} over {cfg.per_kappa} matrices "
+                   f"per kappa; {window}"))
+    return out
+
+
+def _coordinate_claims(cfg: Config, name: str, s: dict) -> list[Claim]:
+    eps, n = s["eps"], cfg.cols
+    xnorm = np.linalg.norm(s["x"])
+    c_ls = np.linalg.lstsq(s["basis"], s["x"], rcond=None)[0]
+    err, where = tol.worst(np.abs(s["coords"] - c_ls) / xnorm)
+    return [
+        Claim.at_most(f"{name}: coordinates in an orthonormal basis are inner products: max "
+                      "|Q^T x - lstsq(Q, x)| / ||x||", err, tol.roundoff(10, eps, n=n),
+                      id=f"{name}_coordinates_inner_products", worst=where,
+                      reference="NumPy lstsq in float64"),
+        Claim.close(f"{name}: Parseval ||Q^T x|| = ||x|| (relative)",
+                    np.linalg.norm(s["coords"]) / xnorm, 1.0, tol.roundoff(10, eps, n=n),
+                    id=f"{name}_parseval", reference="||x|| in NumPy float64"),
+    ]
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    out = []
+    for name in PRECISIONS:  # each study is checked against its own round-off unit
+        s = r.studies[name]
+        out += (_factorisation_claims(cfg, name, s) + _exponent_claims(cfg, name, s)
+                + _coordinate_claims(cfg, name, s))
+    return out
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    out = {}
+    for name in PRECISIONS:
+        s = r.studies[name]
+        for m, method in enumerate(METHOD_IDS):
+            out[f"exponent_{method}_{name}"] = float(s["exponents"][m])
+            out[f"exponent_se_{method}_{name}"] = float(s["exponent_se"][m])
+    return out
+
+
+KEY_METRICS = tuple(f"exponent_{m}_float64" for m in METHOD_IDS)
+
+
+# ------------------------------------------------------------------------------ figures
+
+def loss_of_orthogonality(cfg: Config, r: Results):
     fig, axes = plotting.figure("Loss of orthogonality: CGS ~ eps kappa^2, MGS ~ eps kappa, "
                                 "Householder ~ eps", ncols=2)
-    for ax, (name, res) in zip(axes, (("float32", res32), ("float64", res64)), strict=True):
-        kappa, loss, eps = res["kappa"], res["loss"], res["eps"]
+    for ax, name in zip(axes, PRECISIONS, strict=True):
+        s = r.studies[name]
+        kappa, loss, eps = s["kappa"], s["loss"], s["eps"]
         for m, method in enumerate(METHODS):
             ax.loglog(kappa, loss[:, m], "o-", markersize=3, color=plotting.color(method),
-                      label=f"{method} (exponent {res['slopes'][m]:.2f})")
+                      label=f"{method} (exponent {s['exponents'][m]:.2f})")
         ax.loglog(kappa, eps * kappa**2, color="gray", linestyle="--", lw=1,
                   label="eps kappa^2")
         ax.loglog(kappa, eps * kappa, color="gray", linestyle=":", lw=1.2, label="eps kappa")
@@ -187,5 +268,7 @@ def run(cfg: Config, ctx: RunContext) -> Report:
         ax.set_xlabel("condition number kappa(A)")
         ax.set_ylabel("||Q^T Q - I||_2")
         ax.legend(fontsize=8)
-    report.add_figure("loss_of_orthogonality", fig)
-    return report
+    return fig
+
+
+FIGURES = (loss_of_orthogonality,)

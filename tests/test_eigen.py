@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from conftest import assert_all_claims_pass
 
+import experiments.eigen as eigen_experiment
+from mathml_jax import series
 from mathml_jax.linalg import (
     circle_image,
     diagonalisation_error,
@@ -99,6 +101,12 @@ def test_eigen_experiment_end_to_end_fast_profile(run_experiment):
     assert_all_claims_pass(report)
     for name in ("circle_to_ellipse", "power_iteration"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    ids = [c.id for c in report.claims]
+    assert {"eigh_residual", "eig_matches_numpy", "ellipse_longest_axis",
+            "power_iteration_rate", "power_iteration_theory", "power_by_products"} <= set(ids)
+    saved = series.load(job / "series.npz", eigen_experiment.Results)
+    np.testing.assert_array_equal(saved.power["sin_angle"], report.results.power["sin_angle"])
+    assert saved.general["eigenvalues"].dtype == np.complex128
 
 
 def test_eigen_runs_in_float64_with_another_seed(run_experiment):

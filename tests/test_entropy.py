@@ -12,7 +12,9 @@ import pytest
 import scipy.stats
 from conftest import assert_all_claims_pass
 
+import experiments.entropy as entropy_experiment
 from experiments.entropy import truncated_poisson
+from mathml_jax import series
 from mathml_jax.information import (
     binary_search_questions,
     differential_entropy,
@@ -115,6 +117,14 @@ def test_entropy_end_to_end_fast_profile(run_experiment):
     assert rec["metrics"]["binary_search_questions_uniform"] == 10
     for name in ("poisson_questions", "questions_vs_entropy", "entropy_families"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    ids = {c["id"] for c in rec["claims"]}
+    assert {"uniform_entropy", "binary_search_ceil_log2", "binary_search_power_of_two_exact",
+            "poisson_huffman_at_least_entropy", "simulated_huffman_average",
+            "families_match_scipy", "uniform_is_maximum", "base_change",
+            "gaussian_differential_entropy"} <= ids
+    saved = series.load(job / "series.npz", entropy_experiment.Results)
+    assert np.array_equal(saved.poisson["huffman_questions"],
+                          report.results.poisson["huffman_questions"])
 
 
 def test_entropy_other_settings_pass(run_experiment):
@@ -122,3 +132,5 @@ def test_entropy_other_settings_pass(run_experiment):
                                        "seed=4")
     assert status == 0
     assert_all_claims_pass(report)
+    # N = 1000 is not a power of 2: the exact-average claim is not made
+    assert "binary_search_power_of_two_exact" not in {c.id for c in report.claims}

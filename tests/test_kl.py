@@ -10,7 +10,9 @@ import scipy.integrate
 import scipy.stats
 from conftest import assert_all_claims_pass, compose
 
+import experiments.kl as kl_experiment
 from experiments._cli import execute
+from mathml_jax import series
 from mathml_jax.information import (
     cross_entropy,
     density_kl,
@@ -87,6 +89,13 @@ def test_kl_end_to_end_fast_profile(run_experiment):
     assert_all_claims_pass(report)
     for name in ("fits", "kl_family"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    assert {"kl_matches_scipy", "gibbs_inequality", "kl_not_symmetric",
+            "one_hot_cross_entropy_is_nll", "gaussian_kl_quadrature",
+            "forward_kl_moment_matching", "reverse_kl_locks_onto_bump",
+            "starts_pick_different_bumps"} <= {c.id for c in report.claims}
+    saved = series.load(job / "series.npz", kl_experiment.Results)
+    np.testing.assert_array_equal(saved.fits["reverse"]["mean"],
+                                  report.results.fits["reverse"]["mean"])
 
 
 def test_kl_unequal_weights_pass(run_experiment):

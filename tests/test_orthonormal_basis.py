@@ -7,6 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 from conftest import assert_all_claims_pass
 
+import experiments.orthonormal_basis as ob_experiment
+from mathml_jax import series
 from mathml_jax.linalg import (
     classical_gram_schmidt,
     householder_qr,
@@ -62,3 +64,24 @@ def test_orthonormal_basis_experiment_end_to_end_fast_profile(run_experiment):
     assert status == 0
     assert_all_claims_pass(report)
     assert (job / "loss_of_orthogonality.png").stat().st_size > 10_000
+    ids = {c.id for c in report.claims}
+    for p in ("float32", "float64"):
+        assert {f"{p}_a_equals_qr", f"{p}_exponent_classical", f"{p}_exponent_modified",
+                f"{p}_exponent_householder", f"{p}_parseval"} <= ids
+    saved = series.load(job / "series.npz", ob_experiment.Results)
+    np.testing.assert_array_equal(saved.studies["float32"]["loss"],
+                                  report.results.studies["float32"]["loss"])
+
+
+def test_orthonormal_basis_float32_study_inside_a_float64_run(run_experiment):
+    """Each study runs at its own precision whatever the job's: in a float64 job the float32
+    study still factorises float32 matrices (its coordinates are float32 numbers)."""
+    status, report, _ = run_experiment("orthonormal_basis", "precision=float64", "seed=2")
+    assert status == 0
+    assert_all_claims_pass(report)
+    s32, s64 = report.results.studies["float32"], report.results.studies["float64"]
+    assert s32["eps"] == 2.0**-23 and s64["eps"] == 2.0**-52
+    c = s32["coords"]
+    np.testing.assert_array_equal(c.astype(np.float32).astype(np.float64), c)
+    assert not np.array_equal(s64["coords"].astype(np.float32).astype(np.float64),
+                              s64["coords"])
