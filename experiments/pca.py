@@ -21,7 +21,8 @@ import numpy as np
 from sklearn.decomposition import PCA as SklearnPCA
 
 from experiments._schema import ConfigError, param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.convergence import fitted_slope
 from mathml_jax.linalg import (
     lapack,
@@ -33,7 +34,6 @@ from mathml_jax.linalg import (
 )
 from mathml_jax.linalg.datasets import digits
 from mathml_jax.runtime import RunContext
-from mathml_jax.timing import timed
 
 SECTION = "Linear algebra / Matrix decompositions: principal component analysis"
 
@@ -62,140 +62,226 @@ class Config:
                               "at least two sizes are needed to fit the trend")
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("pca", section=SECTION)
-    dtype, eps = ctx.dtype, ctx.eps
-    k_q, k_trials = jax.random.split(ctx.key)
+@dataclass
+class Results:
+    """Everything the claims, metrics and figures need, as host arrays (the run's series)."""
 
-    # -- 1. synthetic data with a known covariance
-    lam = np.sort(np.asarray(cfg.eigenvalues, np.float64))[::-1]
-    d = lam.size
-    Q = np.asarray(random_orthogonal(k_q, n=d, dtype=dtype), np.float64)
-    cov_sqrt = jnp.asarray(Q * np.sqrt(lam)[None, :], dtype)
-    # Anderson (1963): asymptotic sampling errors of the eigenvalues and eigenvectors
-    off = ~np.eye(d, dtype=bool)
+    synthetic: dict  # sample_sizes, eigenvalues (lambda, descending), per size x component:
+                     # eigenvalue_rel_rms, direction_sin_rms, mean_error (mean - lambda),
+                     # mean_se; anderson_direction_constant (RMS sin angle ~ it / sqrt(n))
+    digits: dict     # ours against scikit-learn's PCA (fitted on the host, float64): components /
+                     # sklearn_components (top compared), explained_variance_ratio (all) /
+                     # sklearn_ratio, singular_values, projection / sklearn_projection (2-D),
+                     # labels, reconstruct_ks, reconstruction_mse, reconstruction_mse_theory,
+                     # total_variance, originals and reconstructions (the digits shown)
+
+
+# ------------------------------------------------------------------------------ compute
+
+def _anderson_direction_constant(lam: np.ndarray) -> np.ndarray:
+    """Anderson (1963): RMS sin angle_i ~ sqrt(sum_(j != i) lambda_i lambda_j /
+    (lambda_i - lambda_j)^2) / sqrt(n)."""
+    off = ~np.eye(lam.size, dtype=bool)
     ratio = np.where(off, lam[:, None] * lam[None, :]
                      / np.where(off, lam[:, None] - lam[None, :], 1.0) ** 2, 0.0)
-    angle_const = np.sqrt(ratio.sum(axis=1))  # RMS sin angle_i ~ angle_const_i / sqrt(n)
+    return np.sqrt(ratio.sum(axis=1))
+
+
+def _trial_errors(var: np.ndarray, comps: np.ndarray, lam: np.ndarray, Q: np.ndarray,
+                  trials: int) -> dict:
+    """Sampling errors over the trials of one size: (d,) arrays."""
+    cos = np.einsum("tij,ji->ti", comps, Q)
+    sin = np.linalg.norm(comps - cos[..., None] * Q.T[None], axis=-1)
+    return {"eigenvalue_rel_rms": np.sqrt(np.mean(((var - lam) / lam) ** 2, axis=0)),
+            "direction_sin_rms": np.sqrt(np.mean(sin**2, axis=0)),
+            "mean_error": var.mean(axis=0) - lam,
+            "mean_se": var.std(axis=0, ddof=1) / np.sqrt(trials)}
+
+
+def _synthetic(cfg: Config, ctx: RunContext) -> dict:
+    """PCA of many Gaussian samples with covariance Q diag(lambda) Q^T, at every sample size."""
+    k_q, k_trials = jax.random.split(ctx.key)
+    lam = np.sort(np.asarray(cfg.eigenvalues, np.float64))[::-1]
+    Q = np.asarray(random_orthogonal(k_q, n=lam.size, dtype=ctx.dtype), np.float64)
+    cov_sqrt = jnp.asarray(Q * np.sqrt(lam)[None, :], ctx.dtype)
     sizes = np.asarray(sorted(cfg.sample_sizes))
-    rel_rms, sin_rms, mean_err, mean_se = [], [], [], []
+    rows = []
     for i, n in enumerate(sizes):
         keys = jax.random.split(jax.random.fold_in(k_trials, i), cfg.trials)
-        (var, comps), t = timed(sampled_pca_spectra, keys, cov_sqrt, num_samples=int(n))
-        report.add_timing(f"pca_trials_n{n}", t)
-        var = np.asarray(var, np.float64)  # (trials, d)
-        comps = np.asarray(comps, np.float64)  # (trials, d, d): rows are directions
-        cos = np.einsum("tij,ji->ti", comps, Q)
-        sin = np.linalg.norm(comps - cos[..., None] * Q.T[None], axis=-1)
-        rel_rms.append(np.sqrt(np.mean(((var - lam) / lam) ** 2, axis=0)))
-        sin_rms.append(np.sqrt(np.mean(sin**2, axis=0)))
-        mean_err.append(var.mean(axis=0) - lam)
-        mean_se.append(var.std(axis=0, ddof=1) / np.sqrt(cfg.trials))
-    rel_rms, sin_rms = np.array(rel_rms), np.array(sin_rms)  # (sizes, d)
-    z = np.abs(mean_err[-1]) / mean_se[-1]
-    report.claim(Claim.at_most(f"explained variances estimate the covariance eigenvalues "
-                               f"(n={sizes[-1]}): largest |z| of the mean over trials",
-                               z.max(), Z_BOUND,
-                               detail=f"{d} eigenvalues, {cfg.trials} trials; "
-                                      f"z = (mean - lambda) / SE; bias O(1/n) included"))
-    ratio_var = rel_rms[-1] / np.sqrt(2.0 / sizes[-1])
-    ratio_dir = sin_rms[-1] / (angle_const / np.sqrt(sizes[-1]))
-    # RMS over T trials of an approximately Gaussian error has relative SE ~ 1/sqrt(2T)
-    slack = Z_BOUND / np.sqrt(2 * cfg.trials) + 0.1
-    report.claim(Claim.within("eigenvalue RMS relative error / sqrt(2/n) (Anderson), worst "
-                              "component", ratio_var[np.argmax(np.abs(ratio_var - 1))],
-                              1 - slack, 1 + slack,
-                              detail=f"n={sizes[-1]}; {Z_BOUND:g} SE of an RMS + 0.1 for "
-                                     "finite-n bias"))
-    report.claim(Claim.within("direction RMS sin(angle) / Anderson's asymptotic value, worst "
-                              "component", ratio_dir[np.argmax(np.abs(ratio_dir - 1))],
-                              1 - slack, 1 + slack,
-                              detail=f"n={sizes[-1]}; {Z_BOUND:g} SE of an RMS + 0.1"))
-    slope_v = fitted_slope(sizes, rel_rms.mean(axis=1))
-    slope_d = fitted_slope(sizes, sin_rms.mean(axis=1))
-    report.claim(Claim.close("eigenvalue error shrinks as the sample grows: fitted slope vs n",
-                             slope_v, -0.5, tol=cfg.slope_tol,
-                             detail=f"RMS relative error, mean over components, "
-                                    f"n = {sizes.min()}..{sizes.max()}"))
-    report.claim(Claim.close("direction error shrinks as the sample grows: fitted slope vs n",
-                             slope_d, -0.5, tol=cfg.slope_tol,
-                             detail="RMS sin(angle to the true eigenvector)"))
-    report.metric("eigenvalue_error_slope", slope_v, key=True)
-    report.metric("direction_error_slope", slope_d, key=True)
-    report.add_series("synthetic", sample_sizes=sizes, eigenvalues=lam,
-                      eigenvalue_rel_rms=rel_rms, direction_sin_rms=sin_rms,
-                      anderson_direction_constant=angle_const)
+        var, comps = ctx.timed(f"pca_trials_n{n}", sampled_pca_spectra, keys, cov_sqrt,
+                               num_samples=int(n))
+        rows.append(_trial_errors(np.asarray(var, np.float64), np.asarray(comps, np.float64),
+                                  lam, Q, cfg.trials))
+        ctx.progress("sample sizes", i + 1, len(sizes))
+    out = {key: np.array([row[key] for row in rows]) for key in rows[0]}  # (sizes, d)
+    out.update(sample_sizes=sizes, eigenvalues=lam,
+               anderson_direction_constant=_anderson_direction_constant(lam))
+    return out
 
-    # -- 2. digits: our PCA against scikit-learn's
-    X64, y = digits()
+
+def _reconstructions(cfg: Config, X, X64: np.ndarray, full) -> dict:
+    """Rebuilt digits at every k, their mean squared error and the discarded variance."""
     nd, dd = X64.shape
-    X = jnp.asarray(X64, dtype)
-    full, t = timed(pca, X, num_components=dd)
-    report.add_timing("pca_digits", t)
-    K = cfg.compare_components
-    sk = SklearnPCA(n_components=K, svd_solver="full").fit(X64)
-    comps = np.asarray(full.components[:K], np.float64)
-    cos_signed = np.sum(comps * sk.components_, axis=1)
-    # sin(angle) as ||c - (c.s) s||: accurate to round-off (sqrt(1 - cos^2) is not)
-    sin_sk = np.linalg.norm(comps - cos_signed[:, None] * sk.components_, axis=1)
-    evr = np.asarray(full.explained_variance_ratio, np.float64)
-    # Wedin: a backward error ||E|| <= 10 sqrt(n) eps s_1 of the SVD turns direction i by at
-    # most ||E|| / (gap between s_i and the nearest other singular value)
-    sv = np.asarray(full.singular_values, np.float64)
-    gaps = np.array([min(abs(sv[i] - sv[j]) for j in range(K + 1) if j != i) for i in range(K)])
-    angle_tol = float(np.max(10 * np.sqrt(nd) * eps * sv[0] / gaps))
-    report.claim(Claim.at_most(f"top {K} components = scikit-learn's up to sign: max sin(angle)",
-                               sin_sk.max(),
-                               max(angle_tol, 100 * eps),
-                               detail="Wedin: 10 sqrt(n) eps s_1 / singular gap"))
-    report.claim(Claim.at_most(f"explained variance ratios = scikit-learn's (top {K}): max "
-                               "relative difference",
-                               np.abs(evr[:K] - sk.explained_variance_ratio_).max()
-                               / sk.explained_variance_ratio_[K - 1], 1000 * eps,
-                               detail="bound 1000 eps"))
-    two = pca(X, num_components=2)
-    Z2 = np.asarray(pca_transform(X, two), np.float64)
-    Zsk = sk.transform(X64)[:, :2]
-    signs = np.sign(np.sum(Z2 * Zsk, axis=0))
-    report.claim(Claim.at_most("2-D projection = scikit-learn's transform up to sign: max "
-                               "difference / max |z|", np.abs(Z2 - Zsk * signs).max()
-                               / np.abs(Zsk).max(), max(angle_tol, 100 * eps),
-                               detail="same bound as the components"))
     ks = [k for k in cfg.reconstruct_ks if k <= dd]
     s2_all = np.asarray(lapack.svd(X - full.mean, compute_uv=False), np.float64) ** 2
     recs = np.asarray(pca_reconstruct_ranks(X, full, jnp.asarray(ks)), np.float64)
-    mse = [np.mean(np.sum((X64 - r) ** 2, axis=1)) for r in recs]
-    mse_theory = [s2_all[k:].sum() / nd for k in ks]
-    mse, mse_theory = np.array(mse), np.array(mse_theory)
-    total = s2_all.sum() / nd
-    report.claim(Claim.at_most(f"reconstruction error with k of {dd} components = discarded "
-                               f"variance sum_(i>k) s_i^2 / n, for k in {ks}: max gap / total",
-                               np.abs(mse - mse_theory).max() / total, 100 * eps * dd,
-                               detail="bound 100 d eps"))
-    cum = np.cumsum(evr)
-    k90 = int(np.searchsorted(cum, 0.9) + 1)
-    report.metric("components_for_90pct_variance", k90, key=True)
-    report.metric("two_component_variance_ratio", float(cum[1]))
-    report.add_series("digits", explained_variance_ratio=evr, cumulative=cum,
-                      sklearn_ratio=sk.explained_variance_ratio_, projection=Z2, labels=y,
-                      reconstruct_ks=np.array(ks), reconstruction_mse=mse,
-                      reconstruction_mse_theory=mse_theory)
-    recon = {k: r[:cfg.digits_shown] for k, r in zip(ks, recs, strict=True)}
-
-    _figures(report, sizes, rel_rms, sin_rms, lam, angle_const, Z2, y, cum, k90, X64, recon,
-             ks, cfg.digits_shown)
-    return report
+    return {"reconstruct_ks": np.asarray(ks),
+            "reconstruction_mse": np.array([np.mean(np.sum((X64 - r) ** 2, axis=1))
+                                            for r in recs]),
+            "reconstruction_mse_theory": np.array([s2_all[k:].sum() / nd for k in ks]),
+            "total_variance": float(s2_all.sum() / nd),
+            "originals": X64[:cfg.digits_shown],
+            "reconstructions": recs[:, :cfg.digits_shown]}
 
 
-def _figures(report, sizes, rel_rms, sin_rms, lam, angle_const, Z2, y, cum, k90, X64, recon,
-             ks, shown):
+def _digits(cfg: Config, ctx: RunContext) -> dict:
+    """Our PCA of the digits, and scikit-learn's (the float64 reference, fitted here)."""
+    X64, y = digits()
+    X = jnp.asarray(X64, ctx.dtype)
+    full = ctx.timed("pca_digits", pca, X, num_components=X64.shape[1])
+    K = cfg.compare_components
+    sk = SklearnPCA(n_components=K, svd_solver="full").fit(X64)
+    two = pca(X, num_components=2)
+    out = {"components": np.asarray(full.components[:K], np.float64),
+           "sklearn_components": sk.components_,
+           "explained_variance_ratio": np.asarray(full.explained_variance_ratio, np.float64),
+           "sklearn_ratio": sk.explained_variance_ratio_,
+           "singular_values": np.asarray(full.singular_values, np.float64),
+           "projection": np.asarray(pca_transform(X, two), np.float64),
+           "sklearn_projection": sk.transform(X64)[:, :2], "labels": np.asarray(y)}
+    out.update(_reconstructions(cfg, X, X64, full))
+    return out
+
+
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    return Results(synthetic=_synthetic(cfg, ctx), digits=_digits(cfg, ctx))
+
+
+# ------------------------------------------------------------------------------ claims
+
+def _synthetic_claims(cfg: Config, r: Results) -> list[Claim]:
+    s = r.synthetic
+    sizes, lam = s["sample_sizes"], s["eigenvalues"]
+    n = sizes[-1]
+    names = [f"component {i + 1}" for i in range(lam.size)]
+    at_n = f"n={n}, {cfg.trials} trials, {lam.size} components"
+    z, where = tol.worst(np.abs(tol.z_score(s["mean_error"][-1], 0.0, s["mean_se"][-1])), names)
+    # RMS over T trials of an approximately Gaussian error has relative SE ~ 1/sqrt(2T)
+    slack = (tol.standard_errors(Z_BOUND, 1 / np.sqrt(2 * cfg.trials), what="SE of an RMS")
+             + tol.absolute(0.1, "finite-n bias"))
+    ratio_var = s["eigenvalue_rel_rms"][-1] / np.sqrt(2.0 / n)
+    ratio_dir = s["direction_sin_rms"][-1] / (s["anderson_direction_constant"] / np.sqrt(n))
+    out = [Claim.at_most("explained variances estimate the covariance eigenvalues at the largest "
+                         "sample: largest |z| of the mean over trials", z, tol.sigmas(Z_BOUND),
+                         id="eigenvalues_unbiased", worst=where,
+                         reference="the covariance eigenvalues lambda the data was drawn with",
+                         detail=f"{at_n}; z = (mean - lambda) / SE; bias O(1/n) included")]
+    for key, ratio, what, ref in (
+            ("eigenvalue_rms_anderson", ratio_var, "eigenvalue RMS relative error / sqrt(2/n)",
+             "Anderson (1963): Var(lambda_hat_i) ~ 2 lambda_i^2 / n"),
+            ("direction_rms_anderson", ratio_dir, "direction RMS sin(angle) / Anderson's "
+             "asymptotic value", "Anderson (1963): E sin^2 angle_i ~ (1/n) sum_(j != i) "
+             "lambda_i lambda_j / (lambda_i - lambda_j)^2")):
+        dev, where = tol.worst(np.abs(ratio - 1), names)
+        i = names.index(where)
+        out.append(Claim.close(f"{what} at the largest sample, worst component", ratio[i], 1.0,
+                               slack, id=key, reference=ref, worst=where, detail=at_n))
+    for key, err, what in (("eigenvalue_error_slope", s["eigenvalue_rel_rms"], "eigenvalue"),
+                           ("direction_error_slope", s["direction_sin_rms"], "direction")):
+        out.append(Claim.close(f"{what} error shrinks as the sample grows: fitted slope vs n",
+                               fitted_slope(sizes, err.mean(axis=1)), -0.5,
+                               tol.absolute(cfg.slope_tol, "slope_tol (allowed |slope + 1/2|)"),
+                               id=key, reference="Anderson's asymptotics: error ~ n^(-1/2)",
+                               detail=f"RMS error, mean over components, n = {sizes.min()}.."
+                                      f"{sizes.max()}"))
+    return out
+
+
+def _component_bound(d: dict, eps: float) -> tol.Tol:
+    """Wedin: a backward error ||E|| <= 10 sqrt(n) eps s_1 of the SVD turns direction i by at
+    most ||E|| / (gap between s_i and the nearest other singular value); at least 100 eps."""
+    sv, K, nd = d["singular_values"], len(d["components"]), len(d["labels"])
+    gaps = np.array([min(abs(sv[i] - sv[j]) for j in range(K + 1) if j != i) for i in range(K)])
+    wedin = tol.roundoff(10, eps, n=nd, power=0.5, scale=sv[0] / gaps.min())
+    return max(wedin, tol.roundoff(100, eps), key=float)
+
+
+def _digits_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    d = r.digits
+    K = len(d["components"])
+    bound = _component_bound(d, eps)
+    cos = np.sum(d["components"] * d["sklearn_components"], axis=1)
+    # sin(angle) as ||c - (c.s) s||: accurate to round-off (sqrt(1 - cos^2) is not)
+    sin, w_sin = tol.worst(np.linalg.norm(d["components"] - cos[:, None]
+                                          * d["sklearn_components"], axis=1),
+                           [f"component {i + 1}" for i in range(K)])
+    skr = d["sklearn_ratio"]
+    evr, w_evr = tol.worst(np.abs(d["explained_variance_ratio"][:K] - skr) / skr[K - 1],
+                           [f"component {i + 1}" for i in range(K)])
+    Z2, Zsk = d["projection"], d["sklearn_projection"]
+    signs = np.sign(np.sum(Z2 * Zsk, axis=0))
+    proj, w_proj = tol.worst(np.abs(Z2 - Zsk * signs) / np.abs(Zsk).max())
+    ks = [int(k) for k in d["reconstruct_ks"]]
+    gap, w_gap = tol.worst(np.abs(d["reconstruction_mse"] - d["reconstruction_mse_theory"])
+                           / d["total_variance"], [f"k = {k}" for k in ks])
+    sk_ref = "scikit-learn PCA (svd_solver='full') in float64"
+    return [
+        Claim.at_most("top components = scikit-learn's up to sign: max sin(angle)", sin, bound,
+                      id="components_match_sklearn", reference=sk_ref, worst=w_sin,
+                      detail=f"top {K}; Wedin: 10 sqrt(n) eps s_1 / singular gap"),
+        Claim.at_most("explained variance ratios = scikit-learn's (top components): max "
+                      "relative difference", evr, tol.roundoff(1000, eps),
+                      id="variance_ratios_match_sklearn", reference=sk_ref, worst=w_evr,
+                      detail=f"top {K}"),
+        Claim.at_most("2-D projection = scikit-learn's transform up to sign: max difference / "
+                      "max |z|", proj, bound, id="projection_matches_sklearn", reference=sk_ref,
+                      worst=w_proj, detail="same bound as the components"),
+        Claim.at_most("reconstruction error with k components = discarded variance "
+                      "sum_(i>k) s_i^2 / n at every k shown: max gap / total variance", gap,
+                      tol.roundoff(100, eps, n=d["originals"].shape[1]),
+                      id="reconstruction_error_is_discarded_variance", worst=w_gap,
+                      reference="singular values of the centred data (LAPACK, run dtype)",
+                      detail=f"k in {ks} of {d['originals'].shape[1]} components"),
+    ]
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    return _synthetic_claims(cfg, r) + _digits_claims(cfg, r, ctx.eps)
+
+
+def _components_for(cum: np.ndarray, fraction: float) -> int:
+    return int(np.searchsorted(cum, fraction) + 1)
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    s = r.synthetic
+    cum = np.cumsum(r.digits["explained_variance_ratio"])
+    return {"eigenvalue_error_slope": fitted_slope(s["sample_sizes"],
+                                                   s["eigenvalue_rel_rms"].mean(axis=1)),
+            "direction_error_slope": fitted_slope(s["sample_sizes"],
+                                                  s["direction_sin_rms"].mean(axis=1)),
+            "components_for_90pct_variance": _components_for(cum, 0.9),
+            "two_component_variance_ratio": float(cum[1])}
+
+
+KEY_METRICS = ("eigenvalue_error_slope", "direction_error_slope",
+               "components_for_90pct_variance")
+
+
+# ------------------------------------------------------------------------------ figures
+
+def sampling_error(cfg: Config, r: Results):
+    s = r.synthetic
+    sizes, lam = s["sample_sizes"], s["eigenvalues"]
     fig, (a1, a2) = plotting.figure("PCA on Gaussian data: sampling error shrinks like "
                                     "1/sqrt(n)", ncols=2)
     for i in range(lam.size):
         c = plotting.plt.get_cmap("tab10")(i)
-        a1.loglog(sizes, rel_rms[:, i], "o-", color=c, label=f"lambda{i + 1} = {lam[i]:g}")
-        a2.loglog(sizes, sin_rms[:, i], "o-", color=c, label=f"direction {i + 1}")
-        a2.loglog(sizes, angle_const[i] / np.sqrt(sizes), color=c, linestyle="--", lw=1)
+        a1.loglog(sizes, s["eigenvalue_rel_rms"][:, i], "o-", color=c,
+                  label=f"lambda{i + 1} = {lam[i]:g}")
+        a2.loglog(sizes, s["direction_sin_rms"][:, i], "o-", color=c, label=f"direction {i + 1}")
+        a2.loglog(sizes, s["anderson_direction_constant"][i] / np.sqrt(sizes), color=c,
+                  linestyle="--", lw=1)
     plotting.theory_line(a1, sizes, np.sqrt(2.0 / sizes), "Anderson sqrt(2/n)")
     a2.plot([], [], **plotting.THEORY_STYLE, label="Anderson asymptotics")
     a1.set_ylabel("RMS relative error of explained variance")
@@ -203,8 +289,11 @@ def _figures(report, sizes, rel_rms, sin_rms, lam, angle_const, Z2, y, cum, k90,
     for ax in (a1, a2):
         ax.set_xlabel("sample size n")
         ax.legend(fontsize=8)
-    report.add_figure("sampling_error", fig)
+    return fig
 
+
+def projection_2d(cfg: Config, r: Results):
+    Z2, y = r.digits["projection"], r.digits["labels"]
     fig, ax = plotting.figure("Digits projected on the first two principal components",
                               width=6.5, height=5.5)
     cmap = plotting.plt.get_cmap("tab10")
@@ -214,29 +303,44 @@ def _figures(report, sizes, rel_rms, sin_rms, lam, angle_const, Z2, y, cum, k90,
     ax.set_xlabel("principal component 1")
     ax.set_ylabel("principal component 2")
     ax.legend(title="digit", markerscale=3, ncols=2, fontsize=8)
-    report.add_figure("projection_2d", fig)
+    return fig
 
-    fig, ax = plotting.figure(f"Cumulative explained variance: {k90} of 64 components keep 90%")
+
+def explained_variance(cfg: Config, r: Results):
+    cum = np.cumsum(r.digits["explained_variance_ratio"])
+    k90 = _components_for(cum, 0.9)
+    fig, ax = plotting.figure(f"Cumulative explained variance: {k90} of {cum.size} components "
+                              "keep 90%")
     ax.plot(np.arange(1, cum.size + 1), cum, "o-", markersize=3, color=plotting.color("pca"))
     ax.axhline(0.9, color="gray", linestyle=":", label="90%")
     ax.axvline(k90, color="gray", linestyle="--", lw=1, label=f"k = {k90}")
     ax.set_xlabel("number of components k")
     ax.set_ylabel("fraction of variance explained")
     ax.legend()
-    report.add_figure("explained_variance", fig)
+    return fig
 
+
+def reconstructions(cfg: Config, r: Results):
+    d = r.digits
+    ks, originals, recs = d["reconstruct_ks"], d["originals"], d["reconstructions"]
+    shown = len(originals)
     fig, axes = plotting.figure("Digits rebuilt from k principal components", ncols=len(ks) + 1,
                                 nrows=shown, width=1.3, height=1.3)
-    for r in range(shown):
-        for c, (title, img) in enumerate([("original", X64[r]),
-                                          *[(f"k={k}", recon[k][r]) for k in ks]]):
-            ax = axes[r, c]
+    axes = np.asarray(axes).reshape(shown, len(ks) + 1)
+    for row in range(shown):
+        panels = [("original", originals[row]),
+                  *[(f"k={k}", recs[j, row]) for j, k in enumerate(ks)]]
+        for c, (title, img) in enumerate(panels):
+            ax = axes[row, c]
             ax.imshow(img.reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.grid(False)
             for side in ("left", "bottom"):
                 ax.spines[side].set_visible(False)
-            if r == 0:
+            if row == 0:
                 ax.set_title(title, fontsize=9)
-    report.add_figure("reconstructions", fig)
+    return fig
+
+
+FIGURES = (sampling_error, projection_2d, explained_variance, reconstructions)

@@ -31,21 +31,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._schema import ConfigError, param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.linalg import (
     circle_image,
     eckart_young_errors,
     lapack,
     matrix_with_singular_values,
-    randomized_svd,
     rank_k_approximation,
     thin_svd,
     truncation_residual_norms,
 )
 from mathml_jax.linalg.datasets import sample_photograph
 from mathml_jax.linalg.svd import DECOMPOSITION_FLOPS
+from mathml_jax.linalg.svd import randomized_svd as rsvd
 from mathml_jax.runtime import RunContext
-from mathml_jax.timing import products_with, timed, traced_flops, traced_ops
+from mathml_jax.timing import products_with, traced_flops, traced_ops
 
 SECTION = "Linear algebra / Matrix decompositions: the singular value decomposition"
 
@@ -77,186 +78,306 @@ class Config:
                               f"rank + oversample must be <= tall_cols ({self.tall_cols})")
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("svd", section=SECTION)
-    dtype, eps = ctx.dtype, ctx.eps
-    k_circ, k_tall, k_sketch = jax.random.split(ctx.key, 3)
+@dataclass
+class Results:
+    """Everything the claims, metrics and figures need, as host arrays (the run's series)."""
 
-    # -- 1. rotate, scale, rotate
-    sv2 = jnp.asarray(cfg.circle_singular_values, dtype)
-    A2 = matrix_with_singular_values(k_circ, sv2, rows=2)
+    circle: dict        # x, rotate, scale, rotate_again: (points, 2); matrix, singular_values
+    photo: dict         # image (the photo in the run dtype, as float64), singular_values,
+                        # ata_eigenvalues (descending), approx_ranks, approximations (display),
+                        # backward_error_units, orthonormality_units (LAPACK's unit)
+    eckart_young: dict  # k, frobenius (measured), frobenius_theory, spectral_k, spectral
+                        # (NumPy float64), spectral_theory
+    randomized: dict    # per power-iteration count q: power_iters, spectral_error, matvecs,
+                        # flops, run_s, top_error; the full SVD's flops, run_s, compile_s;
+                        # sigma_next = s_(k+1), tail_frobenius, singular_values
+    device: str         # where the wall times were measured (reported, never claimed)
+
+
+# ------------------------------------------------------------------------------ compute
+
+def _circle(cfg: Config, ctx: RunContext, key) -> dict:
+    """The unit circle through V^T, diag(s) and U of a 2x2 matrix with given singular values."""
+    dtype = ctx.dtype
+    A2 = matrix_with_singular_values(key, jnp.asarray(cfg.circle_singular_values, dtype), rows=2)
     U2, s2, Vt2 = lapack.svd(A2)
     angles = jnp.linspace(0, 2 * np.pi, cfg.circle_points, endpoint=False, dtype=dtype)
     x = np.stack([np.cos(np.asarray(angles)), np.sin(np.asarray(angles))], axis=1)
     step1 = np.asarray(circle_image(Vt2, angles), np.float64)
     step2 = step1 * np.asarray(s2, np.float64)[None, :]
     step3 = step2 @ np.asarray(U2, np.float64).T
-    ax_ = np.asarray(circle_image(A2, angles), np.float64)
-    s_top = float(s2[0])
-    report.claim(Claim.at_most("step 1, V^T is a rotation/reflection: max | ||V^T x|| - 1 |",
-                               np.abs(np.linalg.norm(step1, axis=1) - 1).max(), 10 * eps))
-    h = 2 * np.pi / cfg.circle_points
-    for i in range(2):
-        report.claim(Claim.close(f"step 2, diag(s) V^T x: ellipse semi-axis along e{i + 1} = "
-                                 f"s{i + 1}", np.abs(step2[:, i]).max(), float(s2[i]),
-                                 tol=float(s2[i]) * h**2 + 10 * eps * s_top,
-                                 detail=f"brute force over {cfg.circle_points} points"))
-    report.claim(Claim.at_most("step 3, U diag(s) V^T x = A x: max distance / s1",
-                               np.abs(step3 - ax_).max() / s_top, 20 * eps))
-    report.add_series("circle", x=x, rotate=step1, scale=step2, rotate_again=step3,
-                      matrix=np.asarray(A2), singular_values=np.asarray(s2))
+    return {"x": x, "rotate": step1, "scale": step2, "rotate_again": step3,
+            "image": np.asarray(circle_image(A2, angles), np.float64),
+            "matrix": np.asarray(A2, np.float64), "singular_values": np.asarray(s2, np.float64)}
 
-    # -- 2 and 3. the photograph: singular values, Eckart-Young at every k
-    img64 = sample_photograph(cfg.image_stride)
-    m, n = img64.shape
+
+def _factor_quality(img: np.ndarray, u: np.ndarray, s: np.ndarray, vt: np.ndarray,
+                    unit: float) -> tuple[float, float]:
+    """The round-off model's ingredients, measured in LAPACK's unit max(m, n) eps: backward
+    error ||A - U diag(s) V^T||_F / ||A||_F and loss of orthonormality of U and V."""
+    r = s.size
+    backward = np.linalg.norm(img - (u * s) @ vt) / np.linalg.norm(img) / unit
+    ortho = max(np.linalg.norm(u.T @ u - np.eye(r), 2), np.linalg.norm(vt @ vt.T - np.eye(r), 2))
+    return float(backward), float(ortho / unit)
+
+
+def _spectral_residuals(ctx: RunContext, img, u, s, vt, ks) -> np.ndarray:
+    """||A - A_k||_2 by NumPy in float64 at the ranks ks (the factors of the run's SVD)."""
+    out = np.empty(len(ks))
+    for i, k in enumerate(ks):
+        out[i] = np.linalg.norm(img - (u[:, :k] * s[:k]) @ vt[:k], 2)
+        ctx.progress("spectral norms", i + 1, len(ks))
+    return out
+
+
+def _photo(cfg: Config, ctx: RunContext) -> tuple[dict, dict]:
+    """The photograph: its SVD, A^T A's eigenvalues, rank-k truncations, Eckart-Young data."""
+    img = jnp.asarray(sample_photograph(cfg.image_stride), ctx.dtype)
+    m, n = img.shape
     r = min(m, n)
-    img = jnp.asarray(img64, dtype)
-    (U, s, Vt), t = timed(thin_svd, img)
-    report.add_timing("svd_image", t)
-    s64 = np.asarray(s, np.float64)
-    lam = np.asarray(lapack.eigvalsh(img.T @ img), np.float64)[::-1][:r]
-    report.claim(Claim.at_most("singular values = sqrt(eigenvalues of A^T A): "
-                               "max |s_i^2 - lambda_i| / s_1^2", np.abs(s64**2 - lam).max()
-                               / s64[0] ** 2, 10 * r * eps,
-                               detail=f"{m}x{n} photo; A^T A squares rounding; bound 10 r eps"))
-    s_ref = np.linalg.svd(img64.astype(np.asarray(img).dtype).astype(np.float64),
-                          compute_uv=False)
-    report.claim(Claim.at_most("singular values = NumPy svd (float64): max diff / s_1",
-                               np.abs(s64 - s_ref).max() / s_ref[0], 10 * r * eps,
-                               detail="bound 10 r eps"))
-    ey_f, ey_s = (np.asarray(e, np.float64) for e in eckart_young_errors(s))
-    meas_f = np.asarray(truncation_residual_norms(img, U, s, Vt), np.float64)
-    norm_f = float(np.linalg.norm(img64))
-    u64, vt64 = np.asarray(U, np.float64), np.asarray(Vt, np.float64)
-    img32 = np.asarray(img, np.float64)
-    # Round-off model, in the unit of LAPACK's SVD tests (max(m, n) eps): the computed factors
-    # are an exact SVD of A + E, ||E|| <= c max(m, n) eps ||A||, with ||U^T U - I||,
-    # ||V^T V - I|| <= max(m, n) eps. Then | ||A - A_k|| - EY_k | <= ||E|| + (w_U + w_V)/2 EY_k
-    # (in both norms), and the Frobenius residual, updated in working precision by r rank-one
-    # steps, adds at most one rounding of ||R_k|| + 2 s_k per step: (r + 2 sqrt(r)) eps ||A||_F.
-    unit = max(m, n) * eps
-    c_bw = cfg.backward_error_units
-    tol_s = (c_bw + 1) * unit
-    tol_f = tol_s + (r + 2 * np.sqrt(r)) * eps
-    gap_f = np.abs(meas_f - ey_f).max() / norm_f
-    worst_f = int(np.abs(meas_f - ey_f).argmax())
-    # what the claim must still catch: a truncation off by one rank
-    off_by_one = float(np.abs(np.diff(ey_f)).max() / norm_f)
-    report.claim(Claim.at_most(f"Eckart-Young, Frobenius: ||A - A_k||_F = sqrt(sum_(i>k) "
-                               f"s_i^2) for every k = 0..{r}: max gap / ||A||_F", gap_f, tol_f,
-                               detail=f"residual measured directly; bound ({c_bw:g} + 1) "
-                                      f"max(m,n) eps + (r + 2 sqrt(r)) eps, m, n = {m}, {n}; "
-                                      f"worst k = {worst_f}; a rank off by one gives "
-                                      f"{off_by_one:.2g}"))
-    ks = np.arange(0, r + 1, cfg.spectral_stride)
-    meas_s = np.array([np.linalg.norm(img32 - (u64[:, :k] * s64[:k]) @ vt64[:k], 2)
-                       for k in ks])
-    gap_s = np.abs(meas_s - ey_s[ks]).max() / s64[0]
-    report.claim(Claim.at_most(f"Eckart-Young, spectral: ||A - A_k||_2 = s_(k+1) at {len(ks)} "
-                               f"ranks k = 0, {cfg.spectral_stride}, ..: max gap / s_1", gap_s,
-                               tol_s, detail=f"||.||_2 by NumPy in float64; bound ({c_bw:g} + "
-                                             "1) max(m,n) eps (SVD backward error and "
-                                             "orthonormality)"))
-    # the model's ingredients, measured (in LAPACK's unit max(m, n) eps)
-    report.metric("svd_backward_error_lapack_units",
-                  np.linalg.norm(img32 - (u64 * s64) @ vt64) / norm_f / unit)
-    report.metric("svd_orthonormality_loss_lapack_units",
-                  max(np.linalg.norm(u64.T @ u64 - np.eye(r), 2),
-                      np.linalg.norm(vt64 @ vt64.T - np.eye(r), 2)) / unit)
-    report.metric("eckart_young_frobenius_gap", gap_f, key=True)
-    report.metric("eckart_young_spectral_gap", gap_s)
-    report.add_series("eckart_young", k=np.arange(r + 1), frobenius=meas_f,
-                      frobenius_theory=ey_f, spectral_k=ks, spectral=meas_s,
-                      spectral_theory=ey_s[ks], singular_values=s64)
+    U, s, Vt = ctx.timed("svd_image", thin_svd, img)
+    img64, u64, s64, vt64 = (np.asarray(a, np.float64) for a in (img, U, s, Vt))
+    backward, ortho = _factor_quality(img64, u64, s64, vt64, max(m, n) * ctx.eps)
     shown = [k for k in cfg.show_ranks if k <= r]
-    approx = {k: np.asarray(rank_k_approximation(U, s, Vt, k=k), np.float64) for k in shown}
+    approx = [np.asarray(rank_k_approximation(U, s, Vt, k=k), np.float32) for k in shown]
+    photo = {"image": img64, "singular_values": s64,
+             "ata_eigenvalues": np.asarray(lapack.eigvalsh(img.T @ img), np.float64)[::-1][:r],
+             "approx_ranks": np.asarray(shown, np.int64),
+             "approximations": np.asarray(approx, np.float32).reshape(len(shown), m, n),
+             "backward_error_units": backward, "orthonormality_units": ortho}
+    ey_f, ey_s = (np.asarray(e, np.float64) for e in eckart_young_errors(s))
+    ks = np.arange(0, r + 1, cfg.spectral_stride)
+    eckart = {"k": np.arange(r + 1),
+              "frobenius": np.asarray(truncation_residual_norms(img, U, s, Vt), np.float64),
+              "frobenius_theory": ey_f, "spectral_k": ks,
+              "spectral": _spectral_residuals(ctx, img64, u64, s64, vt64, ks),
+              "spectral_theory": ey_s[ks]}
+    return photo, eckart
 
-    # -- 4. randomised SVD of a tall matrix against the full SVD
-    M, N, K, P = cfg.tall_rows, cfg.tall_cols, cfg.rank, cfg.oversample
-    sv = jnp.asarray((np.arange(N) + 1.0) ** -cfg.decay, dtype)
-    T = matrix_with_singular_values(k_tall, sv, rows=M)
-    T64 = np.asarray(T, np.float64)
-    (Uf, sf, Vtf), t_full = timed(thin_svd, T, repeats=cfg.timing_repeats)
-    report.add_timing("svd_full", t_full)
+
+def _randomized_row(cfg: Config, ctx: RunContext, T, T64, key, q: int, sf64) -> dict:
+    """One randomised SVD (q power iterations): its error, top singular values, counted cost."""
+    static = dict(rank=cfg.rank, oversample=cfg.oversample, power_iters=q)
+    Ur, sr, Vtr = ctx.timed(f"randomized_svd_q{q}", rsvd, T, key,
+                            repeats=cfg.timing_repeats, **static)
+    sr64 = np.asarray(sr, np.float64)
+    err = np.linalg.norm(T64 - (np.asarray(Ur, np.float64) * sr64) @ np.asarray(Vtr, np.float64),
+                         2)
+    ops = traced_ops(rsvd, T, key, **static)
+    run_s = ctx.timer.timings[f"randomized_svd_q{q}"].run_s
+    return {"spectral_error": float(err), "run_s": float(run_s),
+            "matvecs": float(products_with(ops, (cfg.tall_rows, cfg.tall_cols))),
+            "flops": float(traced_flops(rsvd, T, key, costs=DECOMPOSITION_FLOPS,
+                                        **static)),
+            "top_error": float(np.abs(sr64 - sf64[:cfg.rank]).max() / sf64[0])}
+
+
+def _randomized(cfg: Config, ctx: RunContext, k_tall, k_sketch) -> dict:
+    """Randomised SVD of a tall matrix with s_i = (i+1)^-decay, against its full SVD."""
+    sv = jnp.asarray((np.arange(cfg.tall_cols) + 1.0) ** -cfg.decay, ctx.dtype)
+    T = matrix_with_singular_values(k_tall, sv, rows=cfg.tall_rows)
+    _, sf, _ = ctx.timed("svd_full", thin_svd, T, repeats=cfg.timing_repeats)
+    t_full = ctx.timer.timings["svd_full"]
     sf64 = np.asarray(sf, np.float64)
-    sigma_next = sf64[K]
-    tail_f = np.sqrt(np.sum(sf64[K:] ** 2))
-    rows = {}
-    full_flops = traced_flops(thin_svd, T, costs=DECOMPOSITION_FLOPS)
-    for q in sorted({0, cfg.power_iters}):
-        static = dict(rank=K, oversample=P, power_iters=q)
-        (Ur, sr, Vtr), t_r = timed(randomized_svd, T, k_sketch, repeats=cfg.timing_repeats,
-                                   **static)
-        report.add_timing(f"randomized_svd_q{q}", t_r)
-        err = np.linalg.norm(T64 - (np.asarray(Ur, np.float64) * np.asarray(sr, np.float64))
-                             @ np.asarray(Vtr, np.float64), 2)
-        matvecs = products_with(traced_ops(randomized_svd, T, k_sketch, **static), (M, N))
-        rand_flops = traced_flops(randomized_svd, T, k_sketch, costs=DECOMPOSITION_FLOPS,
-                                  **static)
-        rows[q] = dict(err=err, run_s=t_r.run_s, matvecs=matvecs, flops=rand_flops,
-                       top_error=np.abs(np.asarray(sr, np.float64) - sf64[:K]).max() / sf64[0])
-        # HMT (2011) eq. (1.9) + truncation: ||A - A_k^rand|| <= s_{k+1} + ||(I - QQ^T) A||
-        # <= (2 + 11 sqrt(k+p) sqrt(min(m,n))) s_{k+1}, failure probability <= 6 p^-p.
-        bound = (2 + 11 * np.sqrt(K + P) * np.sqrt(N)) * sigma_next
-        report.claim(Claim.at_most(f"randomised SVD (q={q} power iterations), rank {K}: "
-                                   "||A - A_k^rand||_2 / s_(k+1)", err / sigma_next,
-                                   bound / sigma_next,
-                                   detail=f"Halko-Martinsson-Tropp deviation bound, p={P}, "
-                                          f"failure prob <= 6 p^-p = {6 * P**-P:.1e}"))
-        expected = (2 * q + 2) * (K + P)
-        report.claim(Claim.holds(
-            f"randomised SVD (q={q}) multiplies A by (2q + 2)(k + p) = {expected} vectors "
-            "(sketch, 2 per power iteration, B = Q^T A), counted in its traced program",
-            matvecs == expected, matvecs,
-            detail="products with A (or A^T) over 2 m n flops, each scan iteration counted"))
-        model = (2 * q + 2) * (K + P) / (3 * N)
-        report.claim(Claim.at_most(
-            f"randomised SVD (q={q}) costs fewer flops than the full SVD: counted flops "
-            f"ratio (theory ~ (2q + 2)(k + p) 2 m n / (6 m n^2) = {model:.2f})",
-            rand_flops / full_flops, 1.0,
-            detail=f"{M}x{N}; products counted exactly, QR and SVD calls at Golub-Van Loan "
-                   "counts (full SVD: the cheaper of Golub-Reinsch and R-SVD)"))
-        report.metric(f"randomized_error_ratio_q{q}", err / sigma_next, key=(q > 0))
-        report.metric(f"randomized_top_singular_value_error_q{q}", rows[q]["top_error"])
-        report.metric(f"randomized_flops_q{q}", rand_flops)
-        report.metric(f"flops_ratio_vs_full_svd_q{q}", rand_flops / full_flops)
-        report.metric(f"time_speedup_vs_full_svd_q{q}", t_full.run_s / max(t_r.run_s, 1e-9))
-    expect = (1 + np.sqrt(K / (P - 1))) * sigma_next + np.e * np.sqrt(K + P) / P * tail_f
-    report.metric("hmt_expected_error_bound_q0", expect)
-    report.metric("full_svd_flops", full_flops)
-    if cfg.power_iters > 0:
-        q = cfg.power_iters
-        # each power iteration raises the spectrum to a higher odd power: the error factor
-        # over s_{k+1} falls towards 1 (we claim it is closer to the optimum than q=0)
-        report.claim(Claim.at_most(f"power iterations help: error(q={q}) <= error(q=0)",
-                                   rows[q]["err"], rows[0]["err"] * (1 + 10 * eps),
-                                   detail=f"q=0: {rows[0]['err'] / sigma_next:.3f} s_(k+1), "
-                                          f"q={q}: {rows[q]['err'] / sigma_next:.3f} s_(k+1)"))
-    qs = sorted(rows)
-    report.add_series("randomized", power_iters=np.array(qs),
-                      spectral_error=np.array([rows[q]["err"] for q in qs]),
-                      matvecs=np.array([rows[q]["matvecs"] for q in qs]),
-                      flops=np.array([rows[q]["flops"] for q in qs]),
-                      run_s=np.array([rows[q]["run_s"] for q in qs]),
-                      full_svd_flops=np.array(full_flops),
-                      full_svd_run_s=np.array(t_full.run_s),
-                      full_svd_compile_s=np.array(t_full.compile_s),
-                      sigma_next=np.array(sigma_next), singular_values=sf64)
-    report.metric("full_svd_run_s", t_full.run_s)
-
-    _figures(report, x, step1, step2, step3, np.asarray(s2), img64, approx, s64, meas_f, ey_f,
-             ks, meas_s, ey_s, norm_f, sf64, rows, sigma_next, t_full.run_s, full_flops, K, M,
-             N, ctx.runtime.device)
-    return report
+    T64 = np.asarray(T, np.float64)
+    qs = sorted({0, cfg.power_iters})
+    rows = [_randomized_row(cfg, ctx, T, T64, k_sketch, q, sf64) for q in qs]
+    out = {key: np.asarray([row[key] for row in rows]) for key in rows[0]}
+    out.update(power_iters=np.asarray(qs, np.int64), singular_values=sf64,
+               full_svd_flops=float(traced_flops(thin_svd, T, costs=DECOMPOSITION_FLOPS)),
+               full_svd_run_s=float(t_full.run_s), full_svd_compile_s=float(t_full.compile_s),
+               sigma_next=float(sf64[cfg.rank]),
+               tail_frobenius=float(np.sqrt(np.sum(sf64[cfg.rank:] ** 2))))
+    return out
 
 
-def _figures(report, x, step1, step2, step3, s2, img, approx, s, meas_f, ey_f, ks, meas_s,
-             ey_s, norm_f, sf, rows, sigma_next, full_s, full_flops, K, M, N, device):
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    k_circ, k_tall, k_sketch = jax.random.split(ctx.key, 3)
+    photo, eckart = _photo(cfg, ctx)
+    return Results(circle=_circle(cfg, ctx, k_circ), photo=photo, eckart_young=eckart,
+                   randomized=_randomized(cfg, ctx, k_tall, k_sketch),
+                   device=str(ctx.runtime.device))
+
+
+# ------------------------------------------------------------------------------ claims
+
+def _circle_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    c = r.circle
+    s2 = c["singular_values"]
+    h = 2 * np.pi / cfg.circle_points
+    n_pts = f"{cfg.circle_points} points on the unit circle"
+    dev, where = tol.worst(np.abs(np.linalg.norm(c["rotate"], axis=1) - 1))
+    out = [Claim.at_most("step 1, V^T is a rotation/reflection: max | ||V^T x|| - 1 |", dev,
+                         tol.roundoff(10, eps), id="rotate_keeps_length", worst=where,
+                         reference="closed form: an orthogonal map keeps lengths (||x|| = 1)",
+                         detail=n_pts)]
+    for i in range(2):
+        grid = tol.absolute(s2[i] * h**2, "grid: s_i h^2, h = 2 pi / points")
+        out.append(Claim.close(f"step 2, diag(s) V^T x: ellipse semi-axis along e{i + 1} = "
+                               f"s{i + 1}", np.abs(c["scale"][:, i]).max(), s2[i],
+                               grid + tol.roundoff(10, eps, scale=s2[0]),
+                               id=f"ellipse_semi_axis_{i + 1}",
+                               reference=f"singular value s{i + 1} from LAPACK's SVD",
+                               detail=f"brute force over {n_pts}"))
+    dist, where = tol.worst(np.abs(c["rotate_again"] - c["image"]).max(axis=1) / s2[0])
+    out.append(Claim.at_most("step 3, U diag(s) V^T x = A x: max distance / s1", dist,
+                             tol.roundoff(20, eps), id="rotate_scale_rotate_is_a",
+                             reference="A x computed directly", worst=where, detail=n_pts))
+    return out
+
+
+def _spectrum_claims(r: Results, eps: float) -> list[Claim]:
+    p = r.photo
+    s = p["singular_values"]
+    m, n = p["image"].shape
+    rank = s.size
+    s_ref = np.linalg.svd(p["image"], compute_uv=False)
+    d_eig, w_eig = tol.worst(np.abs(s**2 - p["ata_eigenvalues"]) / s[0] ** 2)
+    d_ref, w_ref = tol.worst(np.abs(s - s_ref) / s_ref[0])
+    return [
+        Claim.at_most("singular values = sqrt(eigenvalues of A^T A): max |s_i^2 - lambda_i| / "
+                      "s_1^2", d_eig, tol.roundoff(10, eps, n=rank), id="singular_values_eig_ata",
+                      reference="eigvalsh of A^T A in the run dtype (A^T A squares rounding)",
+                      worst=w_eig, detail=f"{m}x{n} photograph"),
+        Claim.at_most("singular values = NumPy svd (float64): max diff / s_1", d_ref,
+                      tol.roundoff(10, eps, n=rank), id="singular_values_numpy",
+                      reference="NumPy SVD in float64 of the same (rounded) photograph",
+                      worst=w_ref, detail=f"{m}x{n} photograph"),
+    ]
+
+
+def _eckart_young_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    """Round-off model, in the unit of LAPACK's SVD tests (max(m, n) eps): the computed factors
+    are an exact SVD of A + E, ||E|| <= c max(m, n) eps ||A||, with ||U^T U - I||,
+    ||V^T V - I|| <= max(m, n) eps. Then | ||A - A_k|| - EY_k | <= ||E|| + (w_U + w_V)/2 EY_k
+    (in both norms), and the Frobenius residual, updated in working precision by r rank-one
+    steps, adds at most one rounding of ||R_k|| + 2 s_k per step: (r + 2 sqrt(r)) eps ||A||_F."""
+    e, p = r.eckart_young, r.photo
+    m, n = p["image"].shape
+    rank = p["singular_values"].size
+    norm_f = float(np.linalg.norm(p["image"]))
+    tol_s = tol.roundoff(cfg.backward_error_units + 1, eps, n=max(m, n))
+    tol_f = tol_s + tol.roundoff(1, eps, n=rank) + tol.roundoff(2, eps, n=rank, power=0.5)
+    gap_f, worst_f = tol.worst(np.abs(e["frobenius"] - e["frobenius_theory"]) / norm_f,
+                               [f"k = {k}" for k in e["k"]])
+    off_by_one = float(np.abs(np.diff(e["frobenius_theory"])).max() / norm_f)
+    gap_s, worst_s = tol.worst(np.abs(e["spectral"] - e["spectral_theory"])
+                               / p["singular_values"][0], [f"k = {k}" for k in e["spectral_k"]])
+    model = (f"round-off model: SVD backward error {cfg.backward_error_units:g} max(m,n) eps "
+             f"||A|| plus orthonormality; m, n = {m}, {n}")
+    return [
+        Claim.at_most("Eckart-Young, Frobenius: ||A - A_k||_F = sqrt(sum_(i>k) s_i^2) for every "
+                      "rank k: max gap / ||A||_F", gap_f, tol_f, id="eckart_young_frobenius",
+                      reference="sqrt(sum_(i>k) s_i^2) from the run's singular values (residual "
+                      "measured directly)", worst=worst_f,
+                      detail=f"{model}; a rank off by one gives {off_by_one:.2g}"),
+        Claim.at_most("Eckart-Young, spectral: ||A - A_k||_2 = s_(k+1) at every checked rank k: "
+                      "max gap / s_1", gap_s, tol_s, id="eckart_young_spectral",
+                      reference="||A - A_k||_2 by NumPy in float64 against s_(k+1)",
+                      worst=worst_s, detail=f"{model}; {len(e['spectral_k'])} ranks, every "
+                                            f"{cfg.spectral_stride}-th"),
+    ]
+
+
+def _randomized_claims_q(cfg: Config, r: Results, i: int) -> list[Claim]:
+    """The three claims of one randomised SVD: HMT's error bound, its count of products with
+    A, and its counted flops against the full SVD's."""
+    d = r.randomized
+    q, K, P, N = int(d["power_iters"][i]), cfg.rank, cfg.oversample, cfg.tall_cols
+    tag, label = ("q0", "without power iterations") if q == 0 else ("power", "with power "
+                                                                    "iterations")
+    sizes = f"q={q}, k={K}, p={P}, {cfg.tall_rows}x{N}"
+    # HMT (2011) eq. (1.9) + truncation: ||A - A_k^rand|| <= s_{k+1} + ||(I - QQ^T) A||
+    # <= (2 + 11 sqrt(k+p) sqrt(min(m,n))) s_{k+1}, failure probability <= 6 p^-p.
+    hmt = tol.absolute(2 + 11 * np.sqrt(K + P) * np.sqrt(N), "Halko-Martinsson-Tropp deviation "
+                       f"bound 2 + 11 sqrt(k+p) sqrt(min(m,n)), failure prob <= {6 * P**-P:.1e}")
+    expected = (2 * q + 2) * (K + P)
+    ratio = d["flops"][i] / d["full_svd_flops"]
+    theory = expected / (3 * N)
+    return [
+        Claim.at_most(f"randomised SVD {label}: ||A - A_k^rand||_2 / s_(k+1)",
+                      d["spectral_error"][i] / d["sigma_next"], hmt, id=f"randomized_error_{tag}",
+                      reference="s_(k+1) from the full SVD; Halko-Martinsson-Tropp (2011) "
+                      "eq. 1.9", detail=sizes),
+        Claim.holds(f"randomised SVD {label} multiplies A by (2q + 2)(k + p) vectors (sketch, "
+                    "2 per power iteration, B = Q^T A), counted in its traced program",
+                    d["matvecs"][i] == expected, d["matvecs"][i], id=f"randomized_matvecs_{tag}",
+                    reference="hand count (2q + 2)(k + p)",
+                    detail=f"{sizes}; expected {expected}; products with A (or A^T) over 2 m n "
+                           "flops, each scan iteration counted"),
+        Claim.at_most(f"randomised SVD {label} costs fewer flops than the full SVD: counted "
+                      "flops ratio", ratio, tol.absolute(1.0, "the full SVD's flops"),
+                      id=f"randomized_fewer_flops_{tag}",
+                      reference="the full SVD's flops counted in its traced program (LAPACK "
+                      "calls at Golub-Van Loan counts: the cheaper of Golub-Reinsch and R-SVD)",
+                      detail=f"{sizes}; theory ~ (2q + 2)(k + p) 2 m n / (6 m n^2) = "
+                             f"{theory:.2f}"),
+    ]
+
+
+def _power_iteration_claim(r: Results, eps: float) -> list[Claim]:
+    """Each power iteration raises the spectrum to a higher odd power: the error factor over
+    s_(k+1) falls towards 1 (claimed: closer to the optimum than q=0)."""
+    d = r.randomized
+    if len(d["power_iters"]) < 2:
+        return []
+    e0, eq = d["spectral_error"]
+    bound = tol.absolute(e0, "the error without power iterations") + tol.roundoff(10, eps,
+                                                                                  scale=e0)
+    return [Claim.at_most("power iterations help: error(q) <= error(q=0)", eq, bound,
+                          id="power_iterations_help",
+                          reference="the same randomised SVD without power iterations",
+                          detail=f"q=0: {e0 / d['sigma_next']:.3f} s_(k+1), "
+                                 f"q={d['power_iters'][1]}: {eq / d['sigma_next']:.3f} s_(k+1)")]
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    eps = ctx.eps
+    out = _circle_claims(cfg, r, eps) + _spectrum_claims(r, eps)
+    out += _eckart_young_claims(cfg, r, eps)
+    for i in range(len(r.randomized["power_iters"])):
+        out += _randomized_claims_q(cfg, r, i)
+    return out + _power_iteration_claim(r, eps)
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    e, p, d = r.eckart_young, r.photo, r.randomized
+    out = {"svd_backward_error_lapack_units": p["backward_error_units"],
+           "svd_orthonormality_loss_lapack_units": p["orthonormality_units"],
+           "eckart_young_frobenius_gap": float(np.abs(e["frobenius"] - e["frobenius_theory"]).max()
+                                               / np.linalg.norm(p["image"])),
+           "eckart_young_spectral_gap": float(np.abs(e["spectral"] - e["spectral_theory"]).max()
+                                              / p["singular_values"][0])}
+    for i, q in enumerate(d["power_iters"]):
+        out[f"randomized_error_ratio_q{q}"] = float(d["spectral_error"][i] / d["sigma_next"])
+        out[f"randomized_top_singular_value_error_q{q}"] = float(d["top_error"][i])
+        out[f"randomized_flops_q{q}"] = float(d["flops"][i])
+        out[f"flops_ratio_vs_full_svd_q{q}"] = float(d["flops"][i] / d["full_svd_flops"])
+        out[f"time_speedup_vs_full_svd_q{q}"] = float(d["full_svd_run_s"]
+                                                      / max(d["run_s"][i], 1e-9))
+    K, P = cfg.rank, cfg.oversample
+    out["hmt_expected_error_bound_q0"] = float((1 + np.sqrt(K / (P - 1))) * d["sigma_next"]
+                                               + np.e * np.sqrt(K + P) / P * d["tail_frobenius"])
+    out["full_svd_flops"] = float(d["full_svd_flops"])
+    out["full_svd_run_s"] = float(d["full_svd_run_s"])
+    return out
+
+
+# the error ratio with power iterations is key (whatever q the config asks for)
+KEY_METRICS = ("eckart_young_frobenius_gap",
+               *(f"randomized_error_ratio_q{q}" for q in range(1, 51)))
+
+
+# ------------------------------------------------------------------------------ figures
+
+def rotate_scale_rotate(cfg: Config, r: Results):
+    c = r.circle
+    s2 = c["singular_values"]
     fig, axes = plotting.figure("A = U diag(s) V^T: rotate, scale along the axes, rotate",
                                 ncols=4, width=3.6, height=3.8)
-    panels = [(x, "x on the unit circle"), (step1, "V^T x (rotated)"),
-              (step2, f"diag(s) V^T x, s = ({s2[0]:.2g}, {s2[1]:.2g})"),
-              (step3, "U diag(s) V^T x = A x")]
+    panels = [(c["x"], "x on the unit circle"), (c["rotate"], "V^T x (rotated)"),
+              (c["scale"], f"diag(s) V^T x, s = ({s2[0]:.2g}, {s2[1]:.2g})"),
+              (c["rotate_again"], "U diag(s) V^T x = A x")]
     lim = 1.1 * max(1.0, float(s2[0]))
     for ax, (pts, title) in zip(axes, panels, strict=True):
         ax.plot(pts[:, 0], pts[:, 1], color=plotting.color("svd"))
@@ -269,13 +390,18 @@ def _figures(report, x, step1, step2, step3, s2, img, approx, s, meas_f, ey_f, k
         ax.set_aspect("equal")
         ax.set_xlabel("coordinate 1")
     axes[0].set_ylabel("coordinate 2")
-    report.add_figure("rotate_scale_rotate", fig)
+    return fig
 
-    ranks = sorted(approx)
+
+def image_ranks(cfg: Config, r: Results):
+    p = r.photo
+    img, ranks = p["image"], [int(k) for k in p["approx_ranks"]]
+    norm_f = np.linalg.norm(img)
     fig, axes = plotting.figure("Rank-k truncations of a photograph: few singular values "
                                 "carry the picture", ncols=len(ranks) + 1, width=3.0,
                                 height=3.6)
-    for ax, (k, im) in zip(axes, [(None, img), *[(k, approx[k]) for k in ranks]],
+    axes = np.atleast_1d(axes)
+    for ax, (k, im) in zip(axes, [(None, img), *zip(ranks, p["approximations"], strict=True)],
                            strict=True):
         ax.imshow(im, cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([])
@@ -284,40 +410,54 @@ def _figures(report, x, step1, step2, step3, s2, img, approx, s, meas_f, ey_f, k
         if k is None:
             ax.set_title(f"original ({img.shape[0]}x{img.shape[1]})", fontsize=10)
         else:
-            ax.set_title(f"rank {k}: rel. err {meas_f[k] / norm_f:.3f}", fontsize=10)
-    report.add_figure("image_ranks", fig)
+            err = r.eckart_young["frobenius"][k] / norm_f
+            ax.set_title(f"rank {k}: rel. err {err:.3f}", fontsize=10)
+    return fig
 
+
+def singular_values(cfg: Config, r: Results):
+    s, sf = r.photo["singular_values"], r.randomized["singular_values"]
     fig, ax = plotting.figure("Singular values decay: most of the photo lives in a few",
                               width=6.0)
     ax.semilogy(np.arange(1, s.size + 1), s, color=plotting.color("svd"), label="photograph")
     ax.semilogy(np.arange(1, sf.size + 1), sf, color=plotting.color("randomized"),
-                label=f"tall {M}x{N} test matrix, s_i = i^(-decay)")
+                label=f"tall {cfg.tall_rows}x{cfg.tall_cols} test matrix, s_i = i^(-decay)")
     ax.set_xlabel("index i")
     ax.set_ylabel("singular value s_i")
     ax.legend()
-    report.add_figure("singular_values", fig)
+    return fig
 
+
+def eckart_young(cfg: Config, r: Results):
+    e = r.eckart_young
+    meas_f, ey_f, ks = e["frobenius"], e["frobenius_theory"], e["spectral_k"]
+    rank = r.photo["singular_values"].size
     fig, (a1, a2) = plotting.figure("Truncation error = Eckart-Young value at every rank",
                                     ncols=2)
     k_all = np.arange(meas_f.size)
     a1.semilogy(k_all[:-1], meas_f[:-1], color=plotting.color("svd"),
                 label="||A - A_k||_F measured")
     plotting.theory_line(a1, k_all[:-1], ey_f[:-1], "sqrt(sum_(i>k) s_i^2)")
-    a2.semilogy(ks[ks < s.size], meas_s[ks < s.size], "o", color=plotting.color("svd"),
+    a2.semilogy(ks[ks < rank], e["spectral"][ks < rank], "o", color=plotting.color("svd"),
                 markersize=4, label="||A - A_k||_2 measured (NumPy)")
-    plotting.theory_line(a2, k_all[:-1], ey_s[:-1], "s_(k+1)")
+    s = r.photo["singular_values"]
+    plotting.theory_line(a2, k_all[:-1], s, "s_(k+1)")
     for ax, what in ((a1, "Frobenius"), (a2, "spectral")):
         ax.set_xlabel("rank k")
         ax.set_ylabel(f"{what} error")
         ax.legend()
-    report.add_figure("eckart_young", fig)
+    return fig
 
-    qs = sorted(rows)
+
+def randomized_svd(cfg: Config, r: Results):
+    d = r.randomized
+    qs, full_flops = [int(q) for q in d["power_iters"]], d["full_svd_flops"]
     labels = [f"q={q}" for q in qs]
     fig, (a1, a2, a3) = plotting.figure(
-        f"Randomised SVD (top {K} of a {M}x{N} matrix): near-optimal error for a fraction of "
-        "the full SVD's flops", ncols=3, width=3.3, height=3.8)
-    ratios = [rows[q]["err"] / sigma_next for q in qs]
+        f"Randomised SVD (top {cfg.rank} of a {cfg.tall_rows}x{cfg.tall_cols} matrix): "
+        "near-optimal error for a fraction of the full SVD's flops", ncols=3, width=3.3,
+        height=3.8)
+    ratios = d["spectral_error"] / d["sigma_next"]
     a1.bar(labels, ratios, color=plotting.color("randomized"))
     a1.axhline(1.0, **plotting.THEORY_STYLE, label="optimum s$_{k+1}$ (Eckart-Young)")
     a1.set_ylim(0, 1.4 * max(ratios))
@@ -325,16 +465,19 @@ def _figures(report, x, step1, step2, step3, s2, img, approx, s, meas_f, ey_f, k
     a1.set_xlabel("power iterations")
     a1.legend(loc="upper right", frameon=False)
     colors = [plotting.color("svd")] + [plotting.color("randomized")] * len(qs)
-    bars = a2.bar(["full SVD", *labels], [full_flops, *[rows[q]["flops"] for q in qs]],
-                  color=colors)
-    for b, q in zip(bars[1:], qs, strict=True):
-        a2.annotate(f"{rows[q]['matvecs']:.0f} A-products\n{rows[q]['flops'] / full_flops:.0%}",
+    bars = a2.bar(["full SVD", *labels], [full_flops, *d["flops"]], color=colors)
+    for b, mv, fl in zip(bars[1:], d["matvecs"], d["flops"], strict=True):
+        a2.annotate(f"{mv:.0f} A-products\n{fl / full_flops:.0%}",
                     (b.get_x() + b.get_width() / 2, b.get_height()), ha="center",
                     va="bottom", fontsize=9)
     a2.set_ylim(0, 1.15 * full_flops)
     a2.set_ylabel("flops (counted in the program)")
     a2.set_title("counted work", fontsize=10)
-    a3.bar(["full SVD", *labels], [full_s, *[rows[q]["run_s"] for q in qs]], color=colors)
+    a3.bar(["full SVD", *labels], [d["full_svd_run_s"], *d["run_s"]], color=colors)
     a3.set_ylabel("wall time (s), best of repeats")
-    a3.set_title(f"measured on {device} (not a claim)", fontsize=10)
-    report.add_figure("randomized_svd", fig)
+    a3.set_title(f"measured on {r.device} (not a claim)", fontsize=10)
+    return fig
+
+
+FIGURES = (rotate_scale_rotate, image_ranks, singular_values, eckart_young,
+           randomized_svd)

@@ -60,6 +60,22 @@ def test_linear_maps_experiment_end_to_end_fast_profile(run_experiment):
     assert_all_claims_pass(report)
     for name in ("maps_on_grid", "product_element"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    assert {c.id for c in report.claims} == {
+        "columns_are_basis_images", "matrix_maps_are_linear", "translation_not_linear",
+        "product_is_composition", "product_element_is_inner_product", "product_not_commutative",
+        "rotation_shear_not_commutative"}
+    from experiments import linear_maps
+    from mathml_jax import series
+
+    saved = series.load(job / "series.npz", linear_maps.Results)
+    assert set(saved.maps) == {"rotation", "reflection", "shear", "scaling", "projection"}
+    np.testing.assert_array_equal(saved.product["A"], report.results.product["A"])
+
+
+def test_linear_maps_without_translation_has_no_translation_claim(run_experiment):
+    status, report, _ = run_experiment("linear_maps", "linear_maps.translation=[0.0,0.0]")
+    assert status == 0
+    assert "translation_not_linear" not in {c.id for c in report.claims}
 
 
 def test_linear_maps_float64_other_seed(run_experiment):

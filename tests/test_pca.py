@@ -76,6 +76,17 @@ def test_pca_experiment_end_to_end_fast_profile(run_experiment):
     assert_all_claims_pass(report)
     for name in ("sampling_error", "projection_2d", "explained_variance", "reconstructions"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    assert {c.id for c in report.claims} == {
+        "eigenvalues_unbiased", "eigenvalue_rms_anderson", "direction_rms_anderson",
+        "eigenvalue_error_slope", "direction_error_slope", "components_match_sklearn",
+        "variance_ratios_match_sklearn", "projection_matches_sklearn",
+        "reconstruction_error_is_discarded_variance"}
+    from experiments import pca as pca_experiment
+    from mathml_jax import series
+
+    saved = series.load(job / "series.npz", pca_experiment.Results)
+    np.testing.assert_array_equal(saved.digits["projection"], report.results.digits["projection"])
+    assert saved.synthetic["eigenvalue_rel_rms"].shape == (3, 5)
 
 
 def test_pca_experiment_other_seed_float64(run_experiment):

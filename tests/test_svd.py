@@ -132,6 +132,16 @@ def test_svd_experiment_end_to_end_fast_profile(run_experiment):
     for name in ("rotate_scale_rotate", "image_ranks", "singular_values", "eckart_young",
                  "randomized_svd"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    ids = {c.id for c in report.claims}
+    assert {"eckart_young_frobenius", "eckart_young_spectral", "randomized_error_power",
+            "randomized_matvecs_q0", "power_iterations_help"} <= ids
+    from experiments import svd
+    from mathml_jax import series
+
+    saved = series.load(job / "series.npz", svd.Results)
+    np.testing.assert_array_equal(saved.eckart_young["frobenius"],
+                                  report.results.eckart_young["frobenius"])
+    assert list(saved.randomized["power_iters"]) == [0, 2]
 
 
 def test_svd_experiment_other_seed_and_float64(run_experiment, monkeypatch):
