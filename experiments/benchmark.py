@@ -32,12 +32,9 @@ the table, each marked met or not with the measured ratio.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -45,16 +42,11 @@ import matplotlib.ticker
 import numpy as np
 
 from experiments._schema import ConfigError, param
-from mathml_jax import Claim, Report, plotting
+from mathml_jax import Claim, plotting
+from mathml_jax import tolerance as tol
 from mathml_jax.bench import baselines as base
-from mathml_jax.bench.measure import (
-    Ceilings,
-    Times,
-    measure_ceilings,
-    ratio,
-    time_baseline,
-    time_kernel,
-)
+from mathml_jax.bench import measure
+from mathml_jax.bench.measure import Times, measure_ceilings, time_baseline, time_kernel
 from mathml_jax.linalg import lapack, randomized_svd
 from mathml_jax.linalg.random_matrices import matrix_with_decaying_spectrum
 from mathml_jax.linalg.svd import DECOMPOSITION_FLOPS, svd_flops
@@ -166,8 +158,42 @@ class Config:
 
 
 @dataclass
+class Results:
+    """The measured table and each kernel's accuracy check, as host values (series.npz).
+
+    - ``table``: "0000", "0001", ...: one comparison (kernel, variant, size, baseline) each:
+      kernel, variant, size (str), n (the size as a number), baseline ("" for an accelerator
+      size timed alone), setting, work (units per run), unit, ceiling ("matmul", "copy" or
+      "none"), amount (flops or bytes per run), rate (work per second at our median), ours
+      and baseline_times (median_s, q1_s, q3_s, iqr_s, runs_s, compile_s; {} without one).
+    - ``ceilings``: the machine's ceilings measured in the run (``Ceilings.as_dict()``).
+    - ``blas_threads``: "0", "1", ...: library, api, threads of each BLAS loaded at the end.
+    - ``descent``: "gd"/"adam" -> "K<k>" -> on the first starts: error and numpy_error
+      (|x - x_ref| / (1 + |x_ref|) of ours and of NumPy in the run's dtype; 0 where the float64
+      reference diverged), diverged and reference_diverged (bool); diverged_count (all starts).
+    - ``classify``: "M<n>" -> error_over_scale (largest |lambda - lambda_ref| / scale),
+      worst_point, disagree_clearance (per point whose code differs from the exact one: the
+      distance of its exact eigenvalues to the tolerance / scale), compared (points).
+    - ``newton``: "M<m>" -> grad_over_scale (largest over converged starts), converged, starts.
+    - ``coin``: PRNG implementation -> flips, heads (one per size).
+    - ``svd``: "<m>x<n>" -> s (ours), s_ref (SciPy gesvd in float64), rows, cols.
+    - ``rsvd``: "<m>x<n>" -> error (||A - U S V^T||_F in float64), optimal (Eckart-Young).
+    """
+
+    table: dict
+    ceilings: dict
+    blas_threads: dict
+    descent: dict
+    classify: dict
+    newton: dict
+    coin: dict
+    svd: dict
+    rsvd: dict
+
+
+@dataclass
 class Row:
-    """One (kernel, variant, size, baseline) comparison."""
+    """One (kernel, variant, size, baseline) comparison, as measured."""
 
     kernel: str
     variant: str  # which of ours (e.g. the PRNG implementation)
@@ -178,22 +204,28 @@ class Row:
     base: Times | None
     work: float  # units of work per run (point-steps, points, flips, flops)
     unit: str
-    ceiling: str  # "matmul" or "copy": the ceiling the achieved rate is compared with
+    ceiling: str  # "matmul", "copy" or "none": the ceiling the achieved rate is compared with
     amount: float  # flops or bytes per run, for the ceiling fraction
     setting: str = ""  # what else fixes the problem (steps, rank): targets are for one setting
 
-    @property
-    def ratio(self):
-        return None if self.base is None else ratio(self.base, self.ours)
+
+def table_of(rows: list[Row]) -> dict:
+    """The rows as the Results' table: "0000", "0001", ... in the order measured."""
+    return {f"{i:04d}": {
+        "kernel": r.kernel, "variant": r.variant, "size": r.size, "n": float(r.n),
+        "baseline": r.baseline, "setting": r.setting, "work": float(r.work), "unit": r.unit,
+        "ceiling": r.ceiling, "amount": float(r.amount), "rate": r.work / r.ours.median,
+        "ours": r.ours.as_dict(), "baseline_times": {} if r.base is None else r.base.as_dict(),
+    } for i, r in enumerate(rows)}
 
 
 # ---------------------------------------------------------------------------- the kernels
 
 class Bench:
-    """Times kernels against baselines with the run's settings; collects rows and claims."""
+    """Times kernels against baselines with the run's settings; collects the rows."""
 
-    def __init__(self, cfg: Config, ctx: RunContext, report: Report):
-        self.cfg, self.ctx, self.report = cfg, ctx, report
+    def __init__(self, cfg: Config, ctx: RunContext):
+        self.cfg, self.ctx = cfg, ctx
         self.dtype = ctx.dtype
         self.np_dtype = np.dtype(jnp.dtype(self.dtype).name)
         self.rows: list[Row] = []
@@ -218,13 +250,6 @@ class Bench:
         self.rows.extend(rows)
 
 
-def _finite_or_inf(v: float) -> float:
-    """A measurement for a worst-case comparison: NaN (or -inf) counts as infinitely bad, so
-    that ``max`` can never drop it (``max(0.0, nan)`` is 0.0)."""
-    v = float(v)
-    return v if math.isfinite(v) else math.inf
-
-
 def _starts(rng, k: int, dtype) -> np.ndarray:
     """K starts uniform in [-2, 2] x [-1, 3] (Rosenbrock's valley and around it)."""
     return np.stack([rng.uniform(-2, 2, k), rng.uniform(-1, 3, k)], axis=1).astype(dtype)
@@ -234,9 +259,9 @@ def _starts(rng, k: int, dtype) -> np.ndarray:
 def _gd_end(x0, lr, *, steps: int):
     """End points of ``steps`` GD steps on Rosenbrock from every row of x0, nothing else
     recorded: the suite's kernel as the benchmark calls it."""
-    res = gradient_descent_batch(x0, lr, None, jnp.asarray(1e8, x0.dtype), loss_fn=rosenbrock,
-                                 steps=steps, in_axes=(0, None, None), record_every=0,
-                                 record_losses=False)
+    res = gradient_descent_batch(x0, lr, None, jnp.asarray(BLOW_UP, x0.dtype),
+                                 loss_fn=rosenbrock, steps=steps, in_axes=(0, None, None),
+                                 record_every=0, record_losses=False)
     return res.x, res.diverged_at
 
 
@@ -244,7 +269,7 @@ def _gd_end(x0, lr, *, steps: int):
 def _adam_end(x0, lr, *, steps: int):
     k = x0.shape[0]
     res = optimize_batch(x0, jnp.full((k,), lr, x0.dtype), 0.9, jnp.zeros((k,), jnp.int32),
-                         jnp.asarray(1e8, x0.dtype), f=rosenbrock, optimizer="adam",
+                         jnp.asarray(BLOW_UP, x0.dtype), f=rosenbrock, optimizer="adam",
                          steps=steps, record_every=0, record_losses=False)
     return res.x, res.diverged_at
 
@@ -261,78 +286,73 @@ def _python_loop(step, x, lr, steps: int):
     return x
 
 
-def _descent_error(end: np.ndarray, ref: np.ndarray) -> tuple[float, int]:
-    """The largest distance of an end point to the float64 reference, relative to 1 + |ref|,
-    and the start where it occurs (NaN counts as infinitely far)."""
+#: the float64 reference of the descent kernels runs on the first starts of each K
+REFERENCE_STARTS = 2000
+#: a start diverged where its end point is non-finite or beyond this radius (the kernels' test)
+BLOW_UP = 1e8
+
+
+def _descent_setup(cfg: Config, name: str):
+    """(learning rate, our kernel, the NumPy function, the NumPy baseline's label)."""
+    if name == "gd":
+        return cfg.gd_lr, _gd_end, base.gd_numpy, "NumPy loop"
+    return cfg.adam_lr, _adam_end, base.adam_numpy, "NumPy Adam"
+
+
+def _time_descent(b: Bench, name: str, x0: np.ndarray, with_base: bool):
+    """Times one K (rows added): (our end points, our divergence steps, NumPy's end points in
+    the run's dtype on the first starts)."""
+    steps, k = b.cfg.gd_steps, len(x0)
+    lr, kern, np_fn, label = _descent_setup(b.cfg, name)
+    x0_j, lr_j = jnp.asarray(x0), jnp.asarray(lr, b.dtype)
+    (end, div), ours = b.kernel(kern, (x0_j, lr_j), steps=steps)
+    amount = flops(kern, x0_j, lr_j, steps=1) * steps  # a loop body counts once: one step
+    row = partial(Row, name, "ours", str(k), k, ours=ours, work=k * steps, unit="point-steps",
+                  ceiling="matmul", amount=amount, setting=f"{steps} steps")
+    m = min(k, REFERENCE_STARTS)
+    if not with_base:
+        b.add(row(baseline="", base=None))
+        return end, div, np_fn(x0[:m], lr, steps)
+    np_end, t_np = b.baseline(lambda: np_fn(x0, lr, steps))
+    b.add(row(baseline=label, base=t_np))
+    if name == "gd":
+        step, _ = compile_ahead(_gd_step, x0_j, lr_j)
+        _, t_loop = b.baseline(partial(_python_loop, step, x0_j, lr_j, steps))
+        b.add(row(baseline="jitted step in a Python loop", base=t_loop))
+    return end, div, np_end[:m]
+
+
+def _relative_error(end: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """|end - ref| / (1 + |ref|) per start; NaN counts as infinitely far."""
     err = np.linalg.norm(end - ref, axis=1) / (1.0 + np.linalg.norm(ref, axis=1))
-    err = np.where(np.isfinite(err), err, np.inf)
-    i = int(np.argmax(err))
-    return float(err[i]), i
+    return np.where(np.isfinite(err), err, np.inf)
 
 
-def bench_descent(b: Bench, name: str) -> None:
-    """GD or Adam from K starts, against NumPy (and, for GD, a Python loop of a jitted step).
+def _descent_check(cfg: Config, name: str, x0, end, div, np_end) -> dict:
+    """Ours and NumPy's end points (first starts) against NumPy float64 with hand-derived
+    gradients, and the divergence status of each start."""
+    lr, _, np_fn, _ = _descent_setup(cfg, name)
+    m = len(np_end)
+    div = np.asarray(div)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ref = np_fn(x0[:m].astype(np.float64), lr, cfg.gd_steps)
+        ref_div = ~(np.linalg.norm(ref, axis=1) <= BLOW_UP)
+        err = _relative_error(np.asarray(end, np.float64)[:m], ref)
+        np_err = _relative_error(np.asarray(np_end, np.float64), ref)
+    return {"error": np.where(ref_div, 0.0, err), "numpy_error": np.where(ref_div, 0.0, np_err),
+            "diverged": div[:m] >= 0, "reference_diverged": ref_div,
+            "diverged_count": int(np.sum(div >= 0))}
 
-    Claim: every start's end point agrees with a float64 NumPy run (hand-derived gradients),
-    and every start has the reference's divergence status. The bound, per start:
 
-    - GD: the linear round-off growth of ``steps`` steps, steps x eps (Higham, Accuracy and
-      Stability, sec. 3.1): a contraction does not amplify what each step adds;
-    - Adam: steps x eps + lr. Adam's step m/sqrt(v) has size about lr per coordinate whatever
-      the gradient's size, so near the minimum the sign of a round-off-sized gradient decides
-      where the iterate goes next: float32 and float64 runs may differ by one step, lr.
-
-    NumPy's own float32 error is reported next to ours."""
-    cfg = b.cfg
-    steps = cfg.gd_steps
-    lr = cfg.gd_lr if name == "gd" else cfg.adam_lr
-    kern = _gd_end if name == "gd" else _adam_end
-    np_fn = base.gd_numpy if name == "gd" else base.adam_numpy
-    label = "NumPy loop" if name == "gd" else "NumPy Adam"
-    bound = steps * b.ctx.eps + (0.0 if name == "gd" else lr)
-    worst = (-1.0, 0.0, 0, 0)
-    mismatched = 0
-    for k, with_base in b.sizes(cfg.gd_starts, cfg.gd_starts_accelerator):
+def bench_descent(b: Bench, name: str) -> dict:
+    """GD or Adam from K starts, against NumPy (and, for GD, a Python loop of a jitted step);
+    the check of each K (see :func:`_descent_claims`)."""
+    out = {}
+    for k, with_base in b.sizes(b.cfg.gd_starts, b.cfg.gd_starts_accelerator):
         x0 = _starts(b.rng, k, b.np_dtype)
-        x0_j = jnp.asarray(x0)
-        lr_j = jnp.asarray(lr, b.dtype)
-        (end, div), ours = b.kernel(kern, (x0_j, lr_j), steps=steps)
-        fl = flops(kern, x0_j, lr_j, steps=1)  # a loop body counts once: one step's flops
-        amount = fl * steps
-        setting = f"{steps} steps"
-        m = min(k, 2000)  # the float64 reference on the first starts
-        if not with_base:
-            b.add(Row(name, "ours", str(k), k, "", ours, None, k * steps, "point-steps",
-                      "matmul", amount, setting))
-            np_end = np_fn(x0[:m], lr, steps)
-        else:
-            np_end, t_np = b.baseline(lambda x0=x0: np_fn(x0, lr, steps))
-            b.add(Row(name, "ours", str(k), k, label, ours, t_np, k * steps, "point-steps",
-                      "matmul", amount, setting))
-        if name == "gd" and with_base:
-            step, _ = compile_ahead(_gd_step, x0_j, lr_j)
-            _, t_loop = b.baseline(partial(_python_loop, step, x0_j, lr_j, steps))
-            b.add(Row(name, "ours", str(k), k, "jitted step in a Python loop", ours, t_loop,
-                      k * steps, "point-steps", "matmul", amount, setting))
-        with np.errstate(over="ignore", invalid="ignore"):
-            ref = np_fn(x0[:m].astype(np.float64), lr, steps)
-        # the reference diverged where its end point is non-finite or beyond the blow-up radius
-        ref_div = ~(np.linalg.norm(ref, axis=1) <= 1e8)
-        mismatched += int(np.sum(ref_div != (np.asarray(div)[:m] >= 0)))
-        both = ~ref_div
-        err, i = _descent_error(np.asarray(end, np.float64)[:m][both], ref[both])
-        np_err, _ = _descent_error(np_end[:m].astype(np.float64)[both], ref[both])
-        if err > worst[0]:
-            worst = (err, np_err, k, int(np.flatnonzero(both)[i]))
-        b.report.metric(f"{name}_diverged_K{k}", int(np.sum(np.asarray(div) >= 0)))
-    err, np_err, k, i = worst
-    b.report.claim(Claim.at_most(
-        f"{name}: every end point agrees with float64 (largest error over starts), and every "
-        "divergence status", err if mismatched == 0 else math.inf, bound,
-        detail=f"|x - x_ref| / (1 + |x_ref|) against NumPy float64 with hand-derived "
-        f"gradients on the first 2000 starts of each K; worst K={k}, start {i}; NumPy "
-        f"float32's largest {np_err:.2e}; starts whose divergence status differs: "
-        f"{mismatched}; bound " + ("steps x eps" if name == "gd" else "steps x eps + lr")))
+        end, div, np_end = _time_descent(b, name, x0, with_base)
+        out[f"K{k}"] = _descent_check(b.cfg, name, x0, end, div, np_end)
+    return out
 
 
 def _grid(m: int, dtype) -> np.ndarray:
@@ -349,19 +369,37 @@ def _classify(points, tol):
     return codes, lam
 
 
-def bench_classify(b: Bench) -> None:
-    """Second-derivative test at M grid points. Claims: our eigenvalues are the exact Hessian's
-    to round-off, and our codes equal the exact classification wherever the exact eigenvalues
-    are farther from the tolerance than that round-off."""
-    cfg = b.cfg
-    worst_err, worst_bound, agree, n_checked = -1.0, 1.0, True, 0
-    worst_pt = (math.nan, math.nan)
+def _hessian_scale(P64: np.ndarray) -> np.ndarray:
+    """The size of Himmelblau's Hessian entries at each point, the scale of their round-off:
+    12 max|x|^2 + 4 |x|_1 + 42 (the largest term 12 x^2 and the rest)."""
+    return 12.0 * np.max(np.abs(P64), axis=1) ** 2 + 4 * np.abs(P64).sum(axis=1) + 42
+
+
+def _classify_check(P: np.ndarray, codes, lam, tolerance: float) -> dict:
+    """Our eigenvalues and codes against the hand-derived Hessian's (float64 NumPy), on at
+    most a million of the points."""
+    stride = max(1, len(P) // 1_000_000)
+    P64 = P[::stride].astype(np.float64)
+    codes, lam = np.asarray(codes)[::stride], np.asarray(lam, np.float64)[::stride]
+    lam_ref = base.eigvalsh_2x2(*base.himmelblau_hessian(P64[:, 0], P64[:, 1]))
+    scale = _hessian_scale(P64)
+    err = np.max(np.abs(lam - lam_ref), axis=1) / scale
+    err = np.where(np.isfinite(err), err, np.inf)
+    i = int(np.argmax(err))
+    clearance = np.min(np.abs(np.abs(lam_ref) - tolerance), axis=1) / scale
+    differs = codes != base.classify_eigenvalues(lam_ref, tolerance)
+    return {"error_over_scale": float(err[i]), "worst_point": P64[i],
+            "disagree_clearance": clearance[differs], "compared": len(P64)}
+
+
+def bench_classify(b: Bench) -> dict:
+    """The second-derivative test at M grid points against NumPy finite differences."""
+    cfg, out = b.cfg, {}
     for m, with_base in b.sizes(cfg.classify_points, cfg.classify_points_accelerator):
         P = _grid(m, b.np_dtype)
         n = P.shape[0]
-        P_j = jnp.asarray(P)
-        tol = jnp.asarray(cfg.classify_tol, b.dtype)
-        (codes, lam), ours = b.kernel(_classify, (P_j, tol))
+        tolerance = jnp.asarray(cfg.classify_tol, b.dtype)
+        (codes, lam), ours = b.kernel(_classify, (jnp.asarray(P), tolerance))
         io = n * (2 + 1 + 2) * b.np_dtype.itemsize  # points in; codes and eigenvalues out
         t_np = None
         if with_base:
@@ -369,47 +407,32 @@ def bench_classify(b: Bench) -> None:
                 lambda P=P: base.classify_fd_numpy(P, cfg.fd_step, cfg.classify_tol))
         b.add(Row("classify", "ours", str(n), n, "NumPy finite differences" if with_base else "",
                   ours, t_np, n, "points", "copy", io))
-        stride = max(1, n // 1_000_000)  # the reference on at most a million of the points
-        P, codes, lam = P[::stride], np.asarray(codes)[::stride], np.asarray(lam)[::stride]
-        P64 = P.astype(np.float64)
-        a, c_, d = base.himmelblau_hessian(P64[:, 0], P64[:, 1])
-        lam_ref = base.eigvalsh_2x2(a, c_, d)
-        # round-off of the Hessian entries: a few eps of the largest term (12 x^2 <= 300)
-        scale = 12.0 * np.max(np.abs(P64), axis=1) ** 2 + 4 * np.abs(P64).sum(axis=1) + 42
-        bound = 16 * b.ctx.eps * scale
-        err = np.max(np.abs(np.asarray(lam, np.float64) - lam_ref), axis=1)
-        err = np.where(np.isfinite(err), err, np.inf)
-        i = int(np.argmax(err / bound))
-        if err[i] / bound[i] > worst_err / worst_bound:
-            worst_err, worst_bound, worst_pt = err[i], bound[i], P64[i]
-        clear = np.min(np.abs(np.abs(lam_ref) - cfg.classify_tol), axis=1) > bound
-        ref_codes = base.classify_eigenvalues(lam_ref, cfg.classify_tol)
-        agree &= bool(np.all(np.asarray(codes)[clear] == ref_codes[clear]))
-        n_checked += int(clear.sum())
-    b.report.claim(
-        Claim.at_most("classify: eigenvalues equal the exact Hessian's to round-off",
-                      worst_err / worst_bound, 1.0,
-                      detail=f"worst at ({worst_pt[0]:.3g}, {worst_pt[1]:.3g}): error "
-                      f"{worst_err:.2e}, bound 16 eps (12 max|x|^2 + 4|x|_1 + 42); reference: "
-                      "hand-derived Hessian in float64 NumPy"),
-        Claim.holds("classify: codes equal the exact classification at every point not within "
-                    "round-off of the tolerance", agree, n_checked,
-                    detail="measured: points checked"))
+        out[f"M{n}"] = _classify_check(P, codes, lam, cfg.classify_tol)
+    return out
 
 
 #: Newton's convergence test: last step <= XTOL_EPS eps (1 + |x|)
 XTOL_EPS = 10
 
 
-def bench_newton(b: Bench) -> None:
-    """Newton on Himmelblau from M starts. Claim: every start we report converged ends at a
-    critical point: the hand-derived float64 gradient there is zero to round-off."""
-    cfg = b.cfg
-    worst = 0.0
+def _newton_check(res, starts: int) -> dict:
+    """|grad f| at the converged end points (hand-derived, float64 NumPy) over its bound's
+    scale 2 (12 |x|^2 + 4 |x| + 42) (1 + |x|)."""
+    x = np.asarray(res.x, np.float64)[np.asarray(res.status) == CONVERGED]
+    gx, gy = base.himmelblau_grad(x[:, 0], x[:, 1])
+    r = np.linalg.norm(x, axis=1)
+    # ||H||_2 <= 2 max |H_ij| for a 2 x 2 matrix, |H_ij| <= 12 |x|^2 + 4 |x| + 42
+    ratio_ = np.hypot(gx, gy) / (2 * (12 * r**2 + 4 * r + 42) * (1 + r))
+    worst = float(np.max(np.where(np.isfinite(ratio_), ratio_, np.inf))) if len(x) else math.inf
+    return {"grad_over_scale": worst, "converged": len(x), "starts": starts}
+
+
+def bench_newton(b: Bench) -> dict:
+    """Newton on Himmelblau from M starts against NumPy's closed-form 2x2 Newton."""
+    cfg, out = b.cfg, {}
     for m in cfg.newton_starts:
         P = np.stack([b.rng.uniform(-5, 5, m), b.rng.uniform(-5, 5, m)], 1).astype(b.np_dtype)
-        P_j = jnp.asarray(P)
-        args = (P_j, None, jnp.asarray(1e3, b.dtype),
+        args = (jnp.asarray(P), None, jnp.asarray(1e3, b.dtype),
                 jnp.asarray(XTOL_EPS * b.ctx.eps, b.dtype))
         res, ours = b.kernel(newton_from_starts, args, f=himmelblau, steps=cfg.newton_steps)
         _, t_np = b.baseline(lambda P=P: base.newton_numpy(P, cfg.newton_steps))
@@ -417,77 +440,53 @@ def bench_newton(b: Bench) -> None:
         b.add(Row("newton", "ours", str(m), m, "NumPy closed-form Newton", ours, t_np,
                   m * cfg.newton_steps, "start-steps", "matmul", fl * cfg.newton_steps,
                   f"{cfg.newton_steps} steps"))
-        x = np.asarray(res.x, np.float64)[np.asarray(res.status) == CONVERGED]
-        gx, gy = base.himmelblau_grad(x[:, 0], x[:, 1])
-        # |H| <= 12 |x|^2 + 4 |x| + 42 (its entries, from the closed form in baselines)
-        r = np.linalg.norm(x, axis=1)
-        # ||H||_2 <= 2 max |H_ij| for a 2 x 2 matrix
-        bound = XTOL_EPS * b.ctx.eps * 2 * (12 * r**2 + 4 * r + 42) * (1 + r)
-        ratio_ = np.hypot(gx, gy) / bound
-        worst = max(worst, _finite_or_inf(np.max(ratio_)) if len(x) else math.inf)
-        b.report.metric(f"newton_converged_fraction_{m}", len(x) / m)
-    b.report.claim(Claim.at_most(
-        "newton: every converged start ends at a critical point (|grad f| / round-off bound)",
-        worst, 1.0, detail="gradient by hand in float64 NumPy; bound |H| xtol (1 + |x|): "
-        "a converged start's last step, xtol (1 + |x|), bounds its distance to the critical "
-        "point, and |grad f| <= ||H||_2 times that distance; ||H||_2 <= 2 (12 |x|^2 + 4 |x| + "
-        "42)"))
+        out[f"M{m}"] = _newton_check(res, m)
+    return out
 
 
-def bench_coin(b: Bench) -> None:
-    """Heads in n fair flips, per PRNG implementation, against NumPy. Claim: every count is
-    within z standard errors of n/2 (Binomial(n, 1/2))."""
+def _time_coin(b: Bench, impl: str, words: int, chunk: int) -> tuple[int, Times]:
+    """Heads in ``words`` random words of PRNG ``impl``, streamed (compile timed apart)."""
+    key = jax.random.key(b.ctx.seed, impl=impl)
+    block = max(1, -(-words // chunk))
+    compile_s = []
+
+    def ours():
+        counts, _, t, _ = stream(key, words, kind="coin", chunk_words=min(chunk, words),
+                                 block_chunks=block, mesh=None, label="coin")
+        compile_s.append(t.compile_s)
+        return int(counts[0])
+
+    heads, t = b.baseline(ours)
+    return heads, Times(t.runs, compile_s[0])
+
+
+def _coin_baselines(b: Bench, n: int) -> list[tuple[str, Times]]:
+    return [("rng.random(n) < p", b.baseline(lambda: base.coin_uniform_numpy(b.rng, n))[1]),
+            ("PCG64 raw bits + popcount", b.baseline(lambda: base.coin_bits_numpy(b.rng, n))[1])]
+
+
+def bench_coin(b: Bench) -> dict:
+    """Heads in n fair flips, per PRNG implementation, against NumPy; the counts."""
     cfg = b.cfg
     chunk = default_chunk_words(b.ctx.runtime.platform)
-    worst = 0.0
+    out = {impl: {"flips": [], "heads": []} for impl in cfg.coin_prng_impls}
     for n, with_base in b.sizes(cfg.coin_flips, cfg.coin_flips_accelerator):
         words = -(-n // 32)
-        bases = []
-        if with_base:
-            bases = [("rng.random(n) < p", b.baseline(lambda n=n: base.coin_uniform_numpy(b.rng,
-                                                                                         n))[1]),
-                     ("PCG64 raw bits + popcount",
-                      b.baseline(lambda n=n: base.coin_bits_numpy(b.rng, n))[1])]
+        bases = _coin_baselines(b, n) if with_base else [("", None)]
         for impl in cfg.coin_prng_impls:
-            key = jax.random.key(b.ctx.seed, impl=impl)
-            block = max(1, -(-words // chunk))
-            compile_s = []
-
-            def ours(key=key, words=words, block=block, compile_s=compile_s):
-                counts, done, t, _ = stream(key, words, kind="coin", chunk_words=min(chunk, words),
-                                            block_chunks=block, mesh=None, label="coin")
-                compile_s.append(t.compile_s)
-                return int(counts[0])
-
-            heads, t_o = b.baseline(ours)
-            t_o = Times(t_o.runs, compile_s[0])
-            flips = 32 * words
-            for label, t in bases or [("", None)]:
+            heads, t_o = _time_coin(b, impl, words, chunk)
+            for label, t in bases:
                 # the random bits never reach memory: no ceiling applies (PRNG arithmetic)
-                b.add(Row("coin", impl, str(n), n, label, t_o, t, flips, "flips", "none", 0.0))
-            worst = max(worst, abs(heads - flips / 2) / math.sqrt(flips / 4))
-    b.report.claim(Claim.at_most(
-        "coin: every count of heads is within z SE of n/2, for every PRNG implementation",
-        worst, cfg.z, detail="|heads - n/2| / sqrt(n/4), the worst over sizes and PRNGs"))
+                b.add(Row("coin", impl, str(n), n, label, t_o, t, 32 * words, "flips", "none",
+                          0.0))
+            out[impl]["flips"].append(32 * words)
+            out[impl]["heads"].append(heads)
+    return {impl: {k: np.asarray(v, np.int64) for k, v in d.items()} for impl, d in out.items()}
 
 
 @jax.jit
 def _thin_svd(a):
     return lapack.svd(a, full_matrices=False)
-
-
-@contextlib.contextmanager
-def _all_cores():
-    """Every BLAS library at one thread per core for a baseline's duration (jaxlib's LAPACK
-    shares SciPy's OpenBLAS, which :mod:`mathml_jax.linalg.lapack` holds at one thread, so a
-    SciPy baseline would otherwise run on one core against our multithreaded products)."""
-    try:
-        import threadpoolctl
-    except ImportError:  # pragma: no cover - scikit-learn brings it
-        yield
-        return
-    with threadpoolctl.threadpool_limits(limits=os.cpu_count() or 1, user_api="blas"):
-        yield
 
 
 def _scipy_svd(a):
@@ -496,32 +495,28 @@ def _scipy_svd(a):
     return scipy.linalg.svd(a, full_matrices=False, lapack_driver="gesdd", check_finite=False)
 
 
-def bench_svd(b: Bench) -> None:
-    """Thin SVD against SciPy's gesdd. Claim: our singular values equal SciPy's float64 QR-
-    iteration ones to the round-off of a backward-stable SVD (Weyl: |s_i - s~_i| <= ||E||_2)."""
+def _svd_reference(a: np.ndarray) -> np.ndarray:
+    """Singular values in float64 by another algorithm (QR iteration, gesvd), so that the
+    reference shares neither precision nor method with the gesdd under test."""
     import scipy.linalg
 
-    cfg = b.cfg
-    worst, where = 0.0, ""
-    for m, n in zip(cfg.svd_rows, cfg.svd_cols, strict=True):
+    return scipy.linalg.svd(a.astype(np.float64), compute_uv=False, lapack_driver="gesvd",
+                            check_finite=False)
+
+
+def bench_svd(b: Bench) -> dict:
+    """Thin SVD against SciPy's gesdd (one BLAS thread each); our and the reference's
+    singular values."""
+    out = {}
+    for m, n in zip(b.cfg.svd_rows, b.cfg.svd_cols, strict=True):
         a = b.rng.standard_normal((m, n)).astype(b.np_dtype)
-        a_j = jnp.asarray(a)
-        (_, s, _), ours = b.kernel(_thin_svd, (a_j,))
+        (_, s, _), ours = b.kernel(_thin_svd, (jnp.asarray(a),))
         _, t_sp = b.baseline(lambda a=a: _scipy_svd(a))
         b.add(Row("svd", "ours", f"{m}x{n}", m * n, SCIPY_1T, ours, t_sp,
                   svd_flops(m, n), "flops", "matmul", svd_flops(m, n)))
-        # the reference: float64 and another algorithm (QR iteration, gesvd), so that it shares
-        # neither precision nor method with the gesdd under test
-        s_ref = scipy.linalg.svd(a.astype(np.float64), compute_uv=False, lapack_driver="gesvd",
-                                 check_finite=False)
-        # backward error of a Householder-based SVD: ||E||_2 <= c max(m, n) eps ||A||_2
-        bound = 2 * max(m, n) * b.ctx.eps * s_ref[0]
-        r = _finite_or_inf(np.max(np.abs(np.asarray(s, np.float64) - s_ref)) / bound)
-        if r > worst or not where:
-            worst, where = r, f"{m}x{n}"
-    b.report.claim(Claim.at_most(
-        "svd: singular values equal SciPy's float64 gesvd to backward-stable round-off",
-        worst, 1.0, detail=f"max |s - s_ref| / (2 max(m,n) eps s_1); worst {where}"))
+        out[f"{m}x{n}"] = {"s": np.asarray(s, np.float64), "s_ref": _svd_reference(a),
+                           "rows": m, "cols": n}
+    return out
 
 
 def _rsvd_error(a: np.ndarray, u, s, vt, rows_per_block: int = 4096) -> float:
@@ -535,95 +530,273 @@ def _rsvd_error(a: np.ndarray, u, s, vt, rows_per_block: int = 4096) -> float:
     return math.sqrt(total)
 
 
-def bench_rsvd(b: Bench) -> None:
-    """Top-k randomised SVD against the same algorithm in NumPy and SciPy's full SVD.
-    Claim: its Frobenius error exceeds the optimal rank-k error (Eckart-Young, from the test
-    matrix's exact spectrum) by at most 0.1%."""
-    cfg = b.cfg
+def bench_rsvd(b: Bench) -> dict:
+    """Top-k randomised SVD against the same algorithm in NumPy and SciPy's full SVD (all
+    cores); its Frobenius error and the optimal one (the test matrix's exact spectrum)."""
+    cfg, out = b.cfg, {}
     k, p, q, n = cfg.rsvd_rank, cfg.rsvd_oversample, cfg.rsvd_power_iters, cfg.rsvd_cols
-    worst, where = 0.0, ""
+    static = dict(rank=k, oversample=p, power_iters=q)
     for m in cfg.rsvd_rows:
         a_j, sv = matrix_with_decaying_spectrum(jax.random.key(b.ctx.seed), rows=m, cols=n,
                                                 decay=cfg.rsvd_decay, dtype=b.dtype)
-        optimal = math.sqrt(float(np.sum(np.asarray(sv, np.float64)[k:] ** 2)))
-        a = np.asarray(a_j)
-        key = jax.random.key(b.ctx.seed + 1)
-        static = dict(rank=k, oversample=p, power_iters=q)
+        a, key = np.asarray(a_j), jax.random.key(b.ctx.seed + 1)
         (u, s, vt), ours = b.kernel(randomized_svd, (a_j, key), **static)
         _, t_np = b.baseline(lambda a=a: base.randomized_svd_numpy(a, k, p, q, b.rng))
-        with _all_cores():
+        with measure.all_cores():
             _, t_sp = b.baseline(lambda a=a: _scipy_svd(a))
         fl = traced_flops(randomized_svd, a_j, key, costs=DECOMPOSITION_FLOPS, **static)
         for label, t in (("same algorithm in NumPy", t_np), ("SciPy full gesdd (all cores)", t_sp)):
             b.add(Row("rsvd", "ours", f"{m}x{n}", m * n, label, ours, t, fl, "flops", "matmul",
                       fl, f"k={k}, q={q}"))
-        excess = _finite_or_inf(_rsvd_error(a, u, s, vt) / optimal - 1.0)
-        b.report.metric(f"rsvd_excess_error_{m}x{n}", excess)
-        if excess > worst or not where:
-            worst, where = excess, f"{m}x{n}"
-    b.report.claim(Claim.at_most(
-        "rsvd: rank-k error within 0.1% of the optimal (Eckart-Young) error", worst, 1e-3,
-        detail=f"||A - A_k||_F / sqrt(sum_(i>k) s_i^2) - 1, worst {where}; bound: the "
-        f"performance issue's accuracy target for this speed; k={k}, q={q}, "
-        f"s_i = (i+1)^-{cfg.rsvd_decay}"))
+        out[f"{m}x{n}"] = {"error": _rsvd_error(a, u, s, vt), "optimal": math.sqrt(
+            float(np.sum(np.asarray(sv, np.float64)[k:] ** 2)))}
+    return out
+
+
+BENCHES = {"gd": partial(bench_descent, name="gd"), "adam": partial(bench_descent, name="adam"),
+           "classify": bench_classify, "newton": bench_newton, "coin": bench_coin,
+           "svd": bench_svd, "rsvd": bench_rsvd}
+
+
+def compute(cfg: Config, ctx: RunContext) -> Results:
+    """The ceilings, then every kernel of ``cfg.kernels`` against its baselines, with JAX's
+    persistent compilation cache off (every kernel is compiled in this run: its compile time
+    is a compile, and the executable timed is the one XLA builds here)."""
+    b = Bench(cfg, ctx)
+    chosen = [k for k in KERNELS if k in cfg.kernels]
+    checks = {k: {} for k in KERNELS}
+    with measure.fresh_compiles():
+        ceilings = measure_ceilings(ctx.dtype, copy_bytes=cfg.copy_mib << 20,
+                                    matmul_n=cfg.matmul_n, repeats=cfg.repeats, key=ctx.key)
+        for i, k in enumerate(chosen):
+            checks[k] = BENCHES[k](b)
+            ctx.progress("benchmark", i + 1, len(chosen))
+    for row in b.rows:
+        ctx.timer.add(f"{row.kernel}_{row.variant}_{row.size}_vs_{row.baseline}",
+                      Timing(row.ours.compile_s, row.ours.median))
+    threads = measure.blas_threads()
+    return Results(table=table_of(b.rows), ceilings=ceilings.as_dict(),
+                   blas_threads={str(i): t for i, t in enumerate(threads)},
+                   descent={"gd": checks["gd"], "adam": checks["adam"]},
+                   classify=checks["classify"], newton=checks["newton"], coin=checks["coin"],
+                   svd=checks["svd"], rsvd=checks["rsvd"])
+
+
+# ---------------------------------------------------------------------------- claims
+
+def _descent_claims(cfg: Config, name: str, checks: dict, eps: float) -> list[Claim]:
+    """Every start's end point agrees with a float64 NumPy run (hand-derived gradients), and
+    every start has the reference's divergence status. The bound, per start:
+
+    - GD: the linear round-off growth of ``steps`` steps, steps x eps (Higham, Accuracy and
+      Stability, sec. 3.1): a contraction does not amplify what each step adds;
+    - Adam: steps x eps + lr. Adam's step m/sqrt(v) has size about lr per coordinate whatever
+      the gradient's size, so near the minimum the sign of a round-off-sized gradient decides
+      where the iterate goes next: float32 and float64 runs may differ by one step, lr.
+
+    NumPy's own error in the run's dtype is reported next to ours."""
+    labels = np.concatenate([[f"K={k[1:]}, start {i}" for i in range(len(c["error"]))]
+                             for k, c in checks.items()])
+    cat = lambda f: np.concatenate([np.asarray(c[f]).ravel() for c in checks.values()])  # noqa: E731
+    err, where = tol.worst(cat("error"), labels)
+    mismatch = cat("diverged") != cat("reference_diverged")
+    bound = tol.roundoff(1, eps, n=cfg.gd_steps)
+    if name == "adam":
+        bound = bound + tol.absolute(cfg.adam_lr, "lr (one Adam step)")
+    ref = "NumPy float64 " + ("GD" if name == "gd" else "Adam") + " with hand-derived gradients"
+    detail = (f"|x - x_ref| / (1 + |x_ref|) on the first {REFERENCE_STARTS} starts of each K; "
+              f"NumPy in the run's dtype: largest {float(np.max(cat('numpy_error'))):.2e}")
+    return [
+        Claim.at_most(f"{name}: every end point agrees with float64 (largest error over starts)",
+                      err, bound, id=f"{name}_end_points_match_float64", reference=ref,
+                      worst=where, detail=detail),
+        Claim.holds(f"{name}: every start has the float64 reference's divergence status",
+                    not mismatch.any(), measured=int(mismatch.sum()),
+                    id=f"{name}_divergence_status_matches", reference=ref,
+                    worst=tol.worst(mismatch, labels)[1] if mismatch.any() else "",
+                    detail=f"measured: starts whose status differs; diverged: |x| > {BLOW_UP:g} "
+                           "or not finite"),
+    ]
+
+
+def _classify_claims(cfg: Config, checks: dict, eps: float) -> list[Claim]:
+    """Our eigenvalues are the exact Hessian's to round-off (16 eps of the entries' size), and
+    our codes equal the exact classification wherever the exact eigenvalues are farther from
+    the tolerance than that round-off."""
+    bound = tol.roundoff(16, eps)
+    err, grid = tol.worst([c["error_over_scale"] for c in checks.values()], list(checks))
+    pt = np.asarray(checks[grid]["worst_point"])
+    clearance = np.concatenate([np.asarray(c["disagree_clearance"], np.float64).ravel()
+                                for c in checks.values()])
+    beyond = int(np.sum(~(clearance <= bound.value)))
+    compared = sum(int(c["compared"]) for c in checks.values())
+    ref = "hand-derived Himmelblau Hessian and closed-form 2x2 eigenvalues in float64 NumPy"
+    return [
+        Claim.at_most("classify: eigenvalues equal the exact Hessian's to round-off, relative "
+                      "to 12 max|x|^2 + 4 |x|_1 + 42", err, bound, id="classify_eigenvalues_exact",
+                      reference=ref, worst=f"{grid}, point ({pt[0]:.3g}, {pt[1]:.3g})",
+                      detail=f"grids {', '.join(checks)}; at most 1e6 points of each compared"),
+        Claim.holds("classify: codes equal the exact classification at every point not within "
+                    "round-off of the tolerance", beyond == 0, measured=beyond,
+                    id="classify_codes_exact", reference=ref + ", classified at the same tolerance",
+                    detail=f"measured: points whose code differs beyond round-off; compared "
+                           f"{compared}, differing within round-off of the tolerance "
+                           f"{len(clearance) - beyond}"),
+    ]
+
+
+def _newton_claim(checks: dict, eps: float) -> Claim:
+    worst, where = tol.worst([c["grad_over_scale"] for c in checks.values()], list(checks))
+    return Claim.at_most(
+        "newton: every converged start ends at a critical point (|grad f| relative to "
+        "2 (12 |x|^2 + 4 |x| + 42) (1 + |x|))", worst,
+        tol.roundoff(XTOL_EPS, eps), id="newton_converged_at_critical_points", worst=where,
+        reference="hand-derived Himmelblau gradient in float64 NumPy",
+        detail="bound: the convergence test's xtol; a converged start's last step, "
+        "xtol (1 + |x|), bounds its distance to the critical point, and |grad f| <= ||H||_2 "
+        "times that distance; ||H||_2 <= 2 (12 |x|^2 + 4 |x| + 42)")
+
+
+def _coin_claim(cfg: Config, coin: dict) -> Claim:
+    z, labels = [], []
+    for impl, d in coin.items():
+        flips = np.asarray(d["flips"], np.float64)
+        z += list(np.abs(tol.z_score(np.asarray(d["heads"], np.float64), flips / 2,
+                                     np.sqrt(flips / 4))))
+        labels += [f"{impl}, n={int(f)}" for f in flips]
+    zmax, where = tol.worst(z, labels)
+    return Claim.at_most(
+        "coin: every count of heads is within z SE of n/2, for every PRNG implementation",
+        zmax, tol.sigmas(cfg.z), id="coin_heads_within_z_se", worst=where,
+        reference="Binomial(n, 1/2): mean n/2, SE sqrt(n/4)",
+        detail="|heads - n/2| / sqrt(n/4), the worst over sizes and PRNGs")
+
+
+def _svd_claim(svd: dict, eps: float) -> Claim:
+    err = [np.max(np.abs(np.asarray(c["s"]) - np.asarray(c["s_ref"])))
+           / (max(int(c["rows"]), int(c["cols"])) * float(np.asarray(c["s_ref"])[0]))
+           for c in svd.values()]
+    worst, where = tol.worst(err, list(svd))
+    return Claim.at_most(
+        "svd: singular values equal SciPy's float64 gesvd to backward-stable round-off, "
+        "relative to max(m, n) s_1", worst, tol.roundoff(2, eps),
+        id="svd_singular_values_match_gesvd", worst=where,
+        reference="SciPy gesvd (QR iteration) in float64",
+        detail="max_i |s_i - s_ref,i| / (max(m, n) s_1); Weyl: |s_i - s~_i| <= ||E||_2, and a "
+        "Householder-based SVD has ||E||_2 <= c max(m, n) eps ||A||_2")
+
+
+def _rsvd_claim(cfg: Config, rsvd: dict) -> Claim:
+    excess = [float(c["error"]) / float(c["optimal"]) - 1.0 for c in rsvd.values()]
+    worst, where = tol.worst(excess, list(rsvd))
+    return Claim.at_most(
+        "rsvd: rank-k error within 0.1% of the optimal (Eckart-Young) error", worst,
+        tol.absolute(1e-3, "0.1%: the performance issue's accuracy target for this speed"),
+        id="rsvd_error_near_optimal", worst=where,
+        reference="Eckart-Young: sqrt(sum_(i>k) s_i^2) of the test matrix's exact spectrum",
+        detail=f"||A - A_k||_F / optimal - 1; k={cfg.rsvd_rank}, q={cfg.rsvd_power_iters}, "
+        f"s_i = (i+1)^-{cfg.rsvd_decay}")
+
+
+def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    """Each kernel computed the right answer, against references that share no code with it;
+    timings are never claimed."""
+    out = []
+    for name in ("gd", "adam"):
+        if r.descent.get(name):
+            out += _descent_claims(cfg, name, r.descent[name], ctx.eps)
+    if r.classify:
+        out += _classify_claims(cfg, r.classify, ctx.eps)
+    if r.newton:
+        out.append(_newton_claim(r.newton, ctx.eps))
+    if any(len(d["flips"]) for d in r.coin.values()):
+        out.append(_coin_claim(cfg, r.coin))
+    if r.svd:
+        out.append(_svd_claim(r.svd, ctx.eps))
+    if r.rsvd:
+        out.append(_rsvd_claim(cfg, r.rsvd))
+    return out
 
 
 # ---------------------------------------------------------------------------- the table
 
-def _rate(row: Row, ceilings: Ceilings) -> tuple[float, float | None]:
-    """(our achieved work per second, fraction of the relevant ceiling, or None)."""
-    t = row.ours.median
-    if row.ceiling == "none":
-        return row.work / t, None
-    peak = ceilings.matmul_flops_per_s if row.ceiling == "matmul" else ceilings.copy_bytes_per_s
-    return row.work / t, row.amount / t / peak
+def _ceiling_fraction(e: dict, ours: Times, ceilings: dict) -> float | None:
+    """Our achieved rate as a fraction of the relevant ceiling (None: no ceiling applies)."""
+    if e["ceiling"] == "none":
+        return None
+    peak = ceilings["matmul_flops_per_s" if e["ceiling"] == "matmul" else "copy_bytes_per_s"]
+    return float(e["amount"]) / ours.median / float(peak)
 
 
-def _target(row: Row) -> float | None:
-    return TARGETS.get((row.kernel, row.baseline, row.size, row.setting))
+def _record(e: dict, ceilings: dict, band: float) -> dict:
+    """One record of the table: times, ratio with interval, verdict, rate, ceiling fraction,
+    target (None where it does not apply)."""
+    kernel, variant, size, baseline, setting = (str(e[k]) for k in (
+        "kernel", "variant", "size", "baseline", "setting"))
+    ours = Times.from_dict(e["ours"])
+    base_t = Times.from_dict(e["baseline_times"]) if len(e["baseline_times"]) else None
+    rate, target = float(e["rate"]), TARGETS.get((kernel, baseline, size, setting))
+    rate_target = RATE_TARGETS.get((kernel, size))
+    rec = {
+        "kernel": kernel, "variant": variant, "size": size, "n": float(e["n"]),
+        "setting": setting,
+        # a row of the issue's targets table (with a target, or reported without one)
+        "targeted": (kernel, baseline, size, setting) in TARGETS,
+        "baseline": baseline, "ours": ours.as_dict(),
+        "baseline_times": None if base_t is None else base_t.as_dict(),
+        "ratio": None, "ratio_low": None, "ratio_high": None, "verdict": "no baseline",
+        "rate": rate, "unit": f"{e['unit']}/s", "ceiling": str(e["ceiling"]),
+        "ceiling_fraction": _ceiling_fraction(e, ours, ceilings),
+        "target": target, "target_met": None, "rate_target": rate_target,
+        "rate_target_met": None if rate_target is None else rate >= rate_target,
+    }
+    if base_t is not None:
+        rt = measure.ratio(base_t, ours)
+        rec.update(ratio=rt.median, ratio_low=rt.low, ratio_high=rt.high,
+                   verdict=rt.verdict(band),
+                   target_met=None if target is None else rt.median >= target)
+    return rec
 
 
-def table(rows: list[Row], ceilings: Ceilings, band: float) -> list[dict]:
-    """One record per row: times, ratio with interval, verdict, rate, ceiling fraction, target."""
-    out = []
-    for r in rows:
-        rt = r.ratio
-        rate, frac = _rate(r, ceilings)
-        target = _target(r)
-        rate_target = RATE_TARGETS.get((r.kernel, r.size))
-        rec = {
-            "kernel": r.kernel, "variant": r.variant, "size": r.size, "n": r.n,
-            "setting": r.setting,
-            # a row of the issue's targets table (with a target, or reported without one)
-            "targeted": (r.kernel, r.baseline, r.size, r.setting) in TARGETS,
-            "baseline": r.baseline, "ours": r.ours.as_dict(),
-            "baseline_times": None if r.base is None else r.base.as_dict(),
-            "ratio": None, "ratio_low": None, "ratio_high": None, "verdict": "no baseline",
-            "rate": rate, "unit": f"{r.unit}/s", "ceiling": r.ceiling, "ceiling_fraction": frac,
-            "target": target, "target_met": None,
-            "rate_target": rate_target,
-            "rate_target_met": None if rate_target is None else rate >= rate_target,
-        }
-        if rt is not None:
-            rec.update(ratio=rt.median, ratio_low=rt.low, ratio_high=rt.high,
-                       verdict=rt.verdict(band),
-                       target_met=None if target is None else rt.median >= target)
-        out.append(rec)
+def records(table: dict, ceilings: dict, band: float) -> list[dict]:
+    """The table of the Results as records (JSON-able), in the order measured."""
+    return [_record(table[k], ceilings, band) for k in sorted(table)]
+
+
+def _plain(v):
+    """A saved scalar (a NumPy scalar or 0-d array after a reload) as a Python value."""
+    return np.asarray(v).item()
+
+
+def _threads(r: Results) -> list[dict]:
+    return [{k: _plain(v) for k, v in r.blas_threads[i].items()}
+            for i in sorted(r.blas_threads, key=int)]
+
+
+def metrics(cfg: Config, r: Results) -> dict:
+    recs = records(r.table, r.ceilings, cfg.noise_band)
+    c = {k: _plain(v) for k, v in r.ceilings.items()}
+    out = {f"{name}_diverged_{k}": int(d["diverged_count"])
+           for name, checks in r.descent.items() for k, d in checks.items()}
+    out.update({f"newton_converged_fraction_{k[1:]}": int(d["converged"]) / int(d["starts"])
+                for k, d in r.newton.items()})
+    out.update({f"rsvd_excess_error_{k}": float(d["error"]) / float(d["optimal"]) - 1.0
+                for k, d in r.rsvd.items()})
+    met = [x["target_met"] for x in recs if x["target_met"] is not None]
+    met += [x["rate_target_met"] for x in recs if x["rate_target_met"] is not None]
+    out.update(copy_GB_per_s=c["copy_bytes_per_s"] / 1e9,
+               matmul_GFLOP_per_s=c["matmul_flops_per_s"] / 1e9,
+               new_buffer_GB_per_s=c["new_buffer_bytes_per_s"] / 1e9,
+               numpy_copy_GB_per_s=c["numpy_copy_bytes_per_s"] / 1e9,
+               targets_met=sum(met), targets_measured=len(met), ceilings=c, table=recs,
+               blas_threads=_threads(r))
+    copy = [x["ceiling_fraction"] for x in recs if x["ceiling"] == "copy"]
+    if copy:
+        out["largest_copy_ceiling_fraction"] = max(copy)
     return out
 
 
-def blas_threads() -> list[dict]:
-    """The BLAS/OpenMP libraries loaded in this process and their thread counts (threadpoolctl):
-    which baselines ran on how many cores. SciPy's OpenBLAS is the one jaxlib's LAPACK calls
-    use, held at one thread by :mod:`mathml_jax.linalg.lapack`, so the SVD comparison is one
-    thread against one; NumPy's own OpenBLAS keeps its default."""
-    try:
-        import threadpoolctl
-    except ImportError:  # pragma: no cover - scikit-learn brings it
-        return []
-    return [{"library": Path(i["filepath"]).parent.name.removesuffix(".libs"),
-             "api": i["internal_api"], "threads": i["num_threads"]}
-            for i in threadpoolctl.threadpool_info()]
+KEY_METRICS = ("copy_GB_per_s", "matmul_GFLOP_per_s", "targets_met", "targets_measured")
 
 
 def targets_markdown(records: list[dict]) -> str:
@@ -663,17 +836,41 @@ def _fmt_s(t: dict) -> str:
     return f"{t['median_s']:.3g} ({t['iqr_s']:.2g})"
 
 
-def markdown(records: list[dict], ceilings: Ceilings, band: float,
+def _ceilings_line(c: dict) -> str:
+    return (f"Ceilings measured in this run ({c['dtype']}): copy "
+            f"{c['copy_bytes_per_s'] / 1e9:.3g} GB/s (read + write, "
+            f"{int(c['copy_bytes']) >> 20} MiB, in place; into a new buffer "
+            f"{c['new_buffer_bytes_per_s'] / 1e9:.3g} GB/s; NumPy on the host "
+            f"{c['numpy_copy_bytes_per_s'] / 1e9:.3g} GB/s), matmul "
+            f"{c['matmul_flops_per_s'] / 1e9:.3g} GFLOP/s (n = {int(c['matmul_n'])}).")
+
+
+def _table_line(r: dict) -> str:
+    """One comparison as a line of the Markdown table."""
+    tgt = "" if r["target"] is None else (
+        f">= {r['target']:g}: {'met' if r['target_met'] else 'NOT met'}")
+    if r["target"] is None and r["targeted"]:
+        tgt = "reported"
+    if r["rate_target"] is not None:
+        tgt = (f"rate >= {r['rate_target']:.3g}: "
+               f"{'met' if r['rate_target_met'] else 'NOT met'}")
+    if r["ratio"] is None:
+        base_s, rt = "-", "-"
+    else:
+        base_s = _fmt_s(r["baseline_times"])
+        rt = f"{r['ratio']:.3g} [{r['ratio_low']:.3g}, {r['ratio_high']:.3g}]"
+    return (f"| {r['kernel']} | {r['variant']} | {r['size']} | {r['setting']} | "
+            f"{r['baseline'] or '-'} | {_fmt_s(r['ours'])} | {r['ours']['compile_s']:.2g} | "
+            f"{base_s} | {rt} | {r['verdict']} | {r['rate']:.3g} {r['unit']} | "
+            f"{_fmt_fraction(r)} | {tgt} |")
+
+
+def markdown(records: list[dict], ceilings: dict, band: float,
              threads: list[dict]) -> str:
     """The table as Markdown, with the ceilings, thread counts and reading rules above it."""
     libs = "; ".join(f"{t['library']} ({t['api']}) {t['threads']}" for t in threads)
     head = [
-        f"Ceilings measured in this run ({ceilings.dtype}): copy "
-        f"{ceilings.copy_bytes_per_s / 1e9:.3g} GB/s (read + write, "
-        f"{ceilings.copy_bytes >> 20} MiB, in place; into a new buffer "
-        f"{ceilings.new_buffer_bytes_per_s / 1e9:.3g} GB/s; NumPy on the host "
-        f"{ceilings.numpy_copy_bytes_per_s / 1e9:.3g} GB/s), matmul "
-        f"{ceilings.matmul_flops_per_s / 1e9:.3g} GFLOP/s (n = {ceilings.matmul_n}).",
+        _ceilings_line(ceilings),
         "",
         f"BLAS threads at the end of the run: {libs or 'unknown (no threadpoolctl)'}.",
         "",
@@ -686,24 +883,7 @@ def markdown(records: list[dict], ceilings: Ceilings, band: float,
         "baseline s (IQR) | ratio [interval] | verdict | rate | of ceiling | target |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in records:
-        tgt = "" if r["target"] is None else (
-            f">= {r['target']:g}: {'met' if r['target_met'] else 'NOT met'}")
-        if r["target"] is None and r["targeted"]:
-            tgt = "reported"
-        if r["rate_target"] is not None:
-            tgt = (f"rate >= {r['rate_target']:.3g}: "
-                   f"{'met' if r['rate_target_met'] else 'NOT met'}")
-        if r["ratio"] is None:
-            base_s, rt = "-", "-"
-        else:
-            base_s = _fmt_s(r["baseline_times"])
-            rt = f"{r['ratio']:.3g} [{r['ratio_low']:.3g}, {r['ratio_high']:.3g}]"
-        head.append(
-            f"| {r['kernel']} | {r['variant']} | {r['size']} | {r['setting']} | "
-            f"{r['baseline'] or '-'} | {_fmt_s(r['ours'])} | {r['ours']['compile_s']:.2g} | "
-            f"{base_s} | {rt} | {r['verdict']} | {r['rate']:.3g} {r['unit']} | "
-            f"{_fmt_fraction(r)} | {tgt} |")
+    head += [_table_line(r) for r in records]
     if any(r["targeted"] or r["rate_target"] is not None for r in records):
         head += ["", "## Targets", "", targets_markdown(records)]
     return "\n".join(head) + "\n"
@@ -770,117 +950,88 @@ def _time_panel(ax, records, kernel: str) -> None:
     ax.legend(loc="best", fontsize=8)
 
 
-def time_figures(records: list[dict]) -> dict:
-    """Log-log time against size, one panel per kernel, ours against every baseline; bars are
-    the interquartile range of the repeated runs."""
-    present = [k for k in KERNELS if any(r["kernel"] == k for r in records)]
-    groups = {"times_optimization": [k for k in present if k in ("gd", "adam", "classify",
-                                                                   "newton")],
-              "times_sampling_linalg": [k for k in present if k in ("coin", "svd", "rsvd")]}
-    figs = {}
-    for name, kernels in groups.items():
-        if not kernels:
-            continue
-        ncols = min(2 if len(kernels) == 4 else 3, len(kernels))
-        nrows = -(-len(kernels) // ncols)
-        fig, axes = plotting.figure("Time against problem size: the suite's kernels (circles) "
-                                    "and the NumPy/SciPy baselines (squares); bars: IQR",
-                                    ncols=ncols, nrows=nrows, width=3.3 if ncols == 3 else 4.6,
-                                    height=3.3 if ncols == 3 else 3.6)
-        axes = np.atleast_1d(axes).ravel()
-        for ax, k in zip(axes, kernels, strict=False):
-            _time_panel(ax, records, k)
-        for ax in axes[len(kernels):]:
-            ax.remove()
-        figs[name] = fig
-    return figs
+def _time_figure(records: list[dict], group: tuple[str, ...]):
+    """Log-log time against size, one panel per kernel of ``group``, ours against every
+    baseline; bars are the interquartile range of the repeated runs."""
+    kernels = [k for k in group if any(r["kernel"] == k for r in records)]
+    title = ("Time against problem size: the suite's kernels (circles) and the NumPy/SciPy "
+             "baselines (squares); bars: IQR")
+    if not kernels:
+        fig, ax = plotting.figure(title)
+        ax.text(0.5, 0.5, "none of these kernels was timed in this run", ha="center",
+                va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    ncols = min(2 if len(kernels) == 4 else 3, len(kernels))
+    nrows = -(-len(kernels) // ncols)
+    fig, axes = plotting.figure(title, ncols=ncols, nrows=nrows,
+                                width=3.3 if ncols == 3 else 4.6,
+                                height=3.3 if ncols == 3 else 3.6)
+    axes = np.atleast_1d(axes).ravel()
+    for ax, k in zip(axes, kernels, strict=False):
+        _time_panel(ax, records, k)
+    for ax in axes[len(kernels):]:
+        ax.remove()
+    return fig
 
 
-def ratio_figure(records: list[dict], band: float):
-    """Each ratio baseline/ours at the kernel's largest size measured against baselines, with
-    its quartile interval (log scale), the noise band around 1 and the issue's targets."""
+def times_optimization(cfg: Config, r: Results):
+    """Time against size of the optimisation kernels (descent, Hessians, Newton)."""
+    return _time_figure(records(r.table, r.ceilings, cfg.noise_band),
+                        ("gd", "adam", "classify", "newton"))
+
+
+def times_sampling_linalg(cfg: Config, r: Results):
+    """Time against size of the coin counter and the SVDs."""
+    return _time_figure(records(r.table, r.ceilings, cfg.noise_band), ("coin", "svd", "rsvd"))
+
+
+def _largest_compared(records: list[dict]) -> list[dict]:
+    """The records with a baseline at their kernel's largest size measured against one."""
     records = [r for r in records if r["ratio"] is not None]
     largest = {}
     for r in records:
         largest[r["kernel"]] = max(largest.get(r["kernel"], 0), r["n"])
-    records = [r for r in records if r["n"] == largest[r["kernel"]]]
-    n = len(records)
+    return [r for r in records if r["n"] == largest[r["kernel"]]]
+
+
+def speedups(cfg: Config, r: Results):
+    """Each ratio baseline/ours at the kernel's largest size measured against baselines, with
+    its quartile interval (log scale), the noise band around 1 and the issue's targets."""
+    band = cfg.noise_band
+    recs = _largest_compared(records(r.table, r.ceilings, band))
+    n = len(recs)
     fig, ax = plotting.figure("Speed-up over each baseline at the largest size (baseline time "
                               f"/ ours): real when the interval clears the {band:.0%} noise band",
                               width=9.5, height=max(3.0, 0.24 * n + 1.2))
     y = np.arange(n)[::-1]
-    for yi, r in zip(y, records, strict=True):
-        c = KERNEL_COLORS[r["kernel"]]
-        ax.plot([r["ratio_low"], r["ratio_high"]], [yi, yi], color=c, linewidth=3, alpha=0.5)
-        ax.plot(r["ratio"], yi, "o", color=c, markersize=5)
-        if r["target"] is not None:
-            ax.plot(r["target"], yi, marker="|", color="black", markersize=12, markeredgewidth=2)
+    for yi, rec in zip(y, recs, strict=True):
+        c = KERNEL_COLORS[rec["kernel"]]
+        ax.plot([rec["ratio_low"], rec["ratio_high"]], [yi, yi], color=c, linewidth=3, alpha=0.5)
+        ax.plot(rec["ratio"], yi, "o", color=c, markersize=5)
+        if rec["target"] is not None:
+            ax.plot(rec["target"], yi, marker="|", color="black", markersize=12,
+                    markeredgewidth=2)
     ax.axvspan(1 / (1 + band), 1 + band, color="#ff7f0e", alpha=0.15,
                label=f"noise band 1 +- {band:.0%}")
     ax.plot([], [], marker="|", color="black", linestyle="none", markersize=12,
             markeredgewidth=2, label="target")
     ax.set_xscale("log")
-    ax.set_yticks(y, [f"{r['kernel']} {r['size']} vs {r['baseline']}"
-                      + ("" if r["variant"] == "ours" else f" ({r['variant']})")
-                      for r in records], fontsize=8)
+    ax.set_yticks(y, [f"{x['kernel']} {x['size']} vs {x['baseline']}"
+                      + ("" if x["variant"] == "ours" else f" ({x['variant']})")
+                      for x in recs], fontsize=8)
     ax.set_xlabel("baseline time / our time (log scale; > 1: ours faster)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 
-# ---------------------------------------------------------------------------- run
-
-BENCHES = {"gd": partial(bench_descent, name="gd"), "adam": partial(bench_descent, name="adam"),
-           "classify": bench_classify, "newton": bench_newton, "coin": bench_coin,
-           "svd": bench_svd, "rsvd": bench_rsvd}
+FIGURES = (times_optimization, times_sampling_linalg, speedups)
 
 
-@contextlib.contextmanager
-def _fresh_compiles():
-    """JAX's persistent compilation cache off for the block, then back to the run's folder:
-    every kernel is compiled in this run, so its compile time is a compile time (not a cache
-    load) and the executable timed is the one XLA builds here."""
-    from mathml_jax.runtime import configure_compilation_cache
-
-    folder = jax.config.jax_compilation_cache_dir if jax.config.jax_enable_compilation_cache \
-        else None
-    configure_compilation_cache(None)
-    try:
-        yield
-    finally:
-        configure_compilation_cache(folder)
+def benchmark(cfg: Config, r: Results) -> str:
+    """The table as Markdown (benchmark.md), with the ceilings and BLAS thread counts."""
+    return markdown(records(r.table, r.ceilings, cfg.noise_band),
+                    {k: _plain(v) for k, v in r.ceilings.items()}, cfg.noise_band, _threads(r))
 
 
-def run(cfg: Config, ctx: RunContext) -> Report:
-    report = Report("benchmark", section=SECTION)
-    b = Bench(cfg, ctx, report)
-    with _fresh_compiles():
-        ceilings = measure_ceilings(ctx.dtype, copy_bytes=cfg.copy_mib << 20,
-                                    matmul_n=cfg.matmul_n, repeats=cfg.repeats, key=ctx.key)
-        for k in KERNELS:
-            if k in cfg.kernels:
-                BENCHES[k](b)
-    records = table(b.rows, ceilings, cfg.noise_band)
-    for row in b.rows:
-        report.add_timing(f"{row.kernel}_{row.variant}_{row.size}_vs_{row.baseline}",
-                          Timing(row.ours.compile_s, row.ours.median))
-    report.metric("copy_GB_per_s", ceilings.copy_bytes_per_s / 1e9, key=True)
-    report.metric("matmul_GFLOP_per_s", ceilings.matmul_flops_per_s / 1e9, key=True)
-    report.metric("new_buffer_GB_per_s", ceilings.new_buffer_bytes_per_s / 1e9)
-    report.metric("numpy_copy_GB_per_s", ceilings.numpy_copy_bytes_per_s / 1e9)
-    met = [r["target_met"] for r in records if r["target_met"] is not None]
-    met += [r["rate_target_met"] for r in records if r["rate_target_met"] is not None]
-    report.metric("targets_met", sum(met), key=True)
-    report.metric("targets_measured", len(met), key=True)
-    report.metric("ceilings", ceilings.as_dict())
-    report.metric("table", records)
-    threads = blas_threads()
-    report.metric("blas_threads", threads)
-    report.add_text("benchmark", markdown(records, ceilings, cfg.noise_band, threads))
-    copy = [r["ceiling_fraction"] for r in records if r["ceiling"] == "copy"]
-    if copy:
-        report.metric("largest_copy_ceiling_fraction", max(copy))
-    for name, fig in time_figures(records).items():
-        report.add_figure(name, fig)
-    report.add_figure("speedups", ratio_figure(records, cfg.noise_band))
-    return report
+TEXTS = (benchmark,)

@@ -155,6 +155,12 @@ def test_numpy_randomized_svd_is_exact_on_a_low_rank_matrix():
 
 # ------------------------------------------------------------------------ end to end
 
+CLAIM_IDS = ("gd_end_points_match_float64", "gd_divergence_status_matches",
+             "adam_end_points_match_float64", "adam_divergence_status_matches",
+             "classify_eigenvalues_exact", "classify_codes_exact",
+             "newton_converged_at_critical_points", "coin_heads_within_z_se",
+             "svd_singular_values_match_gesvd", "rsvd_error_near_optimal")
+
 
 def test_benchmark_fast_profile_writes_a_sane_table(run_experiment):
     # the accelerator sizes too (ours only, rate targets), as a GPU run would time them
@@ -194,10 +200,21 @@ def test_benchmark_fast_profile_writes_a_sane_table(run_experiment):
     assert "## Targets" not in md  # the fast sizes carry none of the targets
     for name in ("times_optimization", "times_sampling_linalg", "speedups"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    # the saved series rebuild the same table (what a redraw draws from)
+    from experiments import benchmark
+    from mathml_jax import series
+
+    saved = series.load(job / "series.npz", benchmark.Results)
+    again = benchmark.records(saved.table, saved.ceilings, 0.1)
+    assert json.loads(json.dumps(again)) == table
+    assert benchmark.metrics(benchmark.Config(), saved)["blas_threads"] == \
+        record["metrics"]["blas_threads"]
+    ids = [c["id"] for c in record["claims"]]
+    assert ids == list(CLAIM_IDS) and all(c["reference"] for c in record["claims"])
 
 
 def test_rate_targets_and_ratio_targets_are_judged_from_the_records():
-    from experiments.benchmark import Row, table, targets_markdown
+    from experiments.benchmark import Row, records, table_of, targets_markdown
 
     ceil = measure.Ceilings(1e10, 1e9, 1e11, 1e10, "float32", 1 << 20, 64)
     fast = measure.Times((0.1, 0.1, 0.1))  # 1e12 flips in 0.1 s: 1e13 flips/s
@@ -206,7 +223,7 @@ def test_rate_targets_and_ratio_targets_are_judged_from_the_records():
                 "none", 0.0) for t in (fast, slow)]
     rows.append(Row("gd", "ours", "1000", 1000, "NumPy loop", fast, measure.Times((0.9,) * 3),
                     1e6, "point-steps", "matmul", 1e7, "1000 steps"))
-    recs = table(rows, ceil, 0.1)
+    recs = records(table_of(rows), ceil.as_dict(), 0.1)
     assert [r["rate_target_met"] for r in recs] == [True, False, None]
     assert recs[2]["ratio"] == pytest.approx(9.0) and recs[2]["target_met"] is False  # >= 10
     md = targets_markdown(recs)

@@ -15,9 +15,12 @@ the whole interval clears the noise band: lower end >= 1 + band (faster), upper 
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -54,6 +57,11 @@ class Times:
     @property
     def iqr(self) -> float:
         return self.q3 - self.q1
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Times:
+        """The inverse of :meth:`as_dict` (``runs_s`` a list or an array)."""
+        return cls(tuple(float(t) for t in list(d["runs_s"])), float(d["compile_s"]))
 
     def as_dict(self) -> dict[str, Any]:
         return {"median_s": self.median, "q1_s": self.q1, "q3_s": self.q3, "iqr_s": self.iqr,
@@ -204,3 +212,49 @@ def measure_ceilings(dtype, *, copy_bytes: int, matmul_n: int, repeats: int, key
     np_rate = nbytes / min(t.runs)
     return Ceilings(copy_rate, new_rate, mm_rate, np_rate, dtype.name, int(n * dtype.itemsize),
                     matmul_n)
+
+
+# --------------------------------------------------------------------------- the process
+
+@contextlib.contextmanager
+def fresh_compiles():
+    """JAX's persistent compilation cache off for the block, then back to the folder it had:
+    every kernel is compiled in the block, so its compile time is a compile time (not a cache
+    load) and the executable timed is the one XLA builds here."""
+    from mathml_jax.runtime import configure_compilation_cache
+
+    folder = jax.config.jax_compilation_cache_dir if jax.config.jax_enable_compilation_cache \
+        else None
+    configure_compilation_cache(None)
+    try:
+        yield
+    finally:
+        configure_compilation_cache(folder)
+
+
+@contextlib.contextmanager
+def all_cores():
+    """Every BLAS library at one thread per core for the block (jaxlib's LAPACK shares SciPy's
+    OpenBLAS, which :mod:`mathml_jax.linalg.lapack` holds at one thread, so a SciPy baseline
+    would otherwise run on one core against our multithreaded products)."""
+    try:
+        import threadpoolctl
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        yield
+        return
+    with threadpoolctl.threadpool_limits(limits=os.cpu_count() or 1, user_api="blas"):
+        yield
+
+
+def blas_threads() -> list[dict[str, Any]]:
+    """The BLAS/OpenMP libraries loaded in this process and their thread counts (threadpoolctl):
+    which baselines ran on how many cores. SciPy's OpenBLAS is the one jaxlib's LAPACK calls
+    use, held at one thread by :mod:`mathml_jax.linalg.lapack`, so the SVD comparison is one
+    thread against one; NumPy's own OpenBLAS keeps its default."""
+    try:
+        import threadpoolctl
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return []
+    return [{"library": Path(i["filepath"]).parent.name.removesuffix(".libs"),
+             "api": i["internal_api"], "threads": i["num_threads"]}
+            for i in threadpoolctl.threadpool_info()]
