@@ -118,8 +118,6 @@ def _checked_claims(name: str, claims: list) -> list:
 
 def run_phases(name: str, module: ModuleType, cfg: Any, ctx) -> Report:
     """Runs compute, claims, metrics and the figures of experiment ``name``: its Report."""
-    if not hasattr(module, "compute"):  # an experiment not yet in the three-phase shape
-        return module.run(cfg, ctx)
     results = module.compute(cfg, ctx)
     report = Report(name, section=module.SECTION, results=results)
     report.claims = _checked_claims(name, list(module.claims(cfg, results, ctx)))

@@ -199,7 +199,6 @@ class Report:
       metrics: named scalars written to metrics.json.
       key_metrics: names of the metrics a sweep summary shows as columns.
       claims: the checked statements, in the order they were made.
-      series: named groups of arrays the figures are drawn from (one .npz per group).
       figures: named matplotlib figures (saved as PNG by the writer).
       animations: named matplotlib animations (saved as GIF by the writer).
       timings: compile and run seconds per kernel.
@@ -212,7 +211,6 @@ class Report:
     metrics: dict[str, float | int | str] = field(default_factory=dict)
     key_metrics: list[str] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
-    series: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
     animations: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, Timing] = field(default_factory=dict)
@@ -242,24 +240,6 @@ class Report:
         if key and name not in self.key_metrics:
             self.key_metrics.append(name)
 
-    def add_series(self, name: str, **arrays) -> None:
-        self.series.setdefault(name, {}).update({k: np.asarray(v) for k, v in arrays.items()})
-
-    def add_figure(self, name: str, fig) -> None:
-        self.figures[name] = fig
-
-    def add_animation(self, name: str, animation) -> None:
-        """A ``matplotlib.animation.Animation``; the writer saves it as ``<name>.gif``."""
-        self.animations[name] = animation
-
-    def add_text(self, name: str, markdown: str) -> None:
-        """A Markdown document the writer saves as ``<name>.md`` next to the figures."""
-        self.texts[name] = markdown
-
-    def add_timing(self, name: str, timing: Timing) -> None:
-        self.timings[name] = timing
-
-    @property
     def passed(self) -> bool:
         return all(c.passed for c in self.claims)
 

@@ -148,8 +148,6 @@ def write_report(
         from mathml_jax import series
 
         series.save(out / "series.npz", report.results)
-    for name, arrays in report.series.items():
-        atomic_write(out / f"series_{name}.npz", lambda f, a=arrays: np.savez_compressed(f, **a))
     atomic_write_text(out / "claims.md", f"# Claims: {report.experiment}\n\n"
                       f"{report.claims_table()}\n")
     return write_json(out / "metrics.json", report_record(report, **context))

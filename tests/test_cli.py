@@ -36,7 +36,7 @@ def test_default_experiment_end_to_end(tmp_path):
     assert rec["compilation_cache"] == str(Path(os.environ["MATHML_JAX_CACHE_DIR"]).absolute())
     assert all(t["compile_s"] >= 0 and t["run_s"] >= 0 for t in rec["timings"].values())
     for f in ("training.png", "unbiasedness.png", "variance.png", "claims.md", "run.log",
-              ".hydra/config.yaml", ".hydra/overrides.yaml", "series_variance.npz"):
+              ".hydra/config.yaml", ".hydra/overrides.yaml", "series.npz"):
         assert (job / f).is_file(), f
     out = p.stdout
     assert "claims passed" in out and "PASS" in out

@@ -127,8 +127,8 @@ def test_gd_experiment_end_to_end_and_its_step_sweep_summary(run_experiment, tmp
     the foundation's summary: the table and plot show the divergence."""
     from experiments import gd
     from experiments._cli import execute
+    from experiments._summary import summarize
     from mathml_jax import series
-    from mathml_jax.sweep_summary import summarize
 
     status, first, job = run_experiment("gd", "gd.lr=1.5")
     assert status == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -33,6 +34,12 @@ def test_a_nan_or_inf_measurement_always_fails(bad):
         assert not c.passed
 
 
+@dataclasses.dataclass
+class _Curve:
+    x: np.ndarray
+    y: np.ndarray
+
+
 def _report() -> Report:
     import matplotlib.pyplot as plt
 
@@ -40,11 +47,11 @@ def _report() -> Report:
     r.metric("x", np.float32(1.5), key=True)
     r.metric("nan_metric", float("nan"))
     r.claim(Claim.close("one is one", 1.0, 1.0, tol=0.0), Claim.at_most("fails", 2.0, 1.0))
-    r.add_series("curve", x=np.arange(3), y=np.ones(3))
+    r.results = _Curve(x=np.arange(3), y=np.ones(3))
     fig, ax = plt.subplots()
     ax.plot([0, 1])
-    r.add_figure("plot", fig)
-    r.add_timing("kernel", Timing(compile_s=0.5, run_s=0.1))
+    r.figures["plot"] = fig
+    r.timings["kernel"] = Timing(compile_s=0.5, run_s=0.1)
     return r
 
 
@@ -58,7 +65,7 @@ def test_write_report_writes_every_part(tmp_path):
     assert rec["timings"]["kernel"] == {"compile_s": 0.5, "run_s": 0.1}
     assert rec["seed"] == 3
     assert (tmp_path / "plot.png").stat().st_size > 1000 and (tmp_path / "plot.svg").exists()
-    np.testing.assert_array_equal(np.load(tmp_path / "series_curve.npz")["x"], np.arange(3))
+    np.testing.assert_array_equal(np.load(tmp_path / "series.npz")["x"], np.arange(3))
     assert "FAIL" in (tmp_path / "claims.md").read_text()
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary files left behind
     text = r.claims_text()
