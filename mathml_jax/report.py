@@ -240,6 +240,7 @@ class Report:
         if key and name not in self.key_metrics:
             self.key_metrics.append(name)
 
+    @property
     def passed(self) -> bool:
         return all(c.passed for c in self.claims)
 
