@@ -39,7 +39,7 @@ with initialize_config_dir(config_dir=str(experiments.CONFIG_DIR), version_base=
     cfg = compose("config", overrides={overrides!r}, return_hydra_config=True)
 status, report = execute(cfg, {name!r}, {out!r}, overrides={overrides!r})
 claims = [] if report is None else [
-    dict(statement=c.statement, passed=c.passed, margin=c.margin, measured=c.measured,
+    dict(id=c.id, statement=c.statement, passed=c.passed, margin=c.margin, measured=c.measured,
          expected=c.expected) for c in report.claims]
 print("@@" + json.dumps(dict(status=status, claims=claims)))
 """
@@ -93,12 +93,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((math.inf if m is None else m, where, c))
     rows.sort(key=lambda x: x[0])
     fragile = [x for x in rows if x[0] < MIN_MARGIN]
-    table = ["| margin | result | run | claim | measured | expected |", "|---|---|---|---|---|---|"]
+    table = ["| margin | result | run | claim id | claim | measured | expected |",
+             "|---|---|---|---|---|---|---|"]
     for m, where, c in rows:
         res = "FAIL" if not c["passed"] else ("FRAGILE" if m < MIN_MARGIN else "PASS")
         ms = "yes/no" if m == math.inf else f"{m:.3f}"
         stmt = c["statement"].replace("|", "\\|")  # |det A| must not end a table cell
-        table.append(f"| {ms} | {res} | {where} | {stmt} | {c['measured']:.4g} | "
+        table.append(f"| {ms} | {res} | {where} | {c['id']} | {stmt} | {c['measured']:.4g} | "
                      f"{c['expected']} |")
     if args.out:
         args.out.write_text(
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'margin':>8}  {'result':<7} run / claim")
     for m, where, c in rows[: args.show]:
         res = "FAIL" if not c["passed"] else ("FRAGILE" if m < MIN_MARGIN else "PASS")
-        print(f"{m:8.3f}  {res:<7} {where}: {c['statement'][:110]}")
+        print(f"{m:8.3f}  {res:<7} {where}: {c['id']}: {c['statement'][:100]}")
     for line in bad:
         print("ERROR  ", line)
     print(f"{len(fragile)} claim(s) under a {MIN_MARGIN:.0%} margin (failed ones included); "
