@@ -280,7 +280,7 @@ class Report:
                 f"*{self.section}*\n\n")
         return head + self.claims_table()
 
-    def _ipython_display_(self) -> None:  # pragma: no cover - needs IPython
+    def _ipython_display_(self) -> None:
         from IPython.display import Markdown, display
 
         display(Markdown(self._repr_markdown_()))

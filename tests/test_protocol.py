@@ -149,3 +149,29 @@ def test_notebook_api_writes_the_run_folder(tmp_path):
     report = mathml_jax.run("determinant", "profile=fast", write=out)
     assert (out / "metrics.json").is_file() and (out / "series.npz").is_file()
     assert {p.stem for p in out.glob("*.png")} == set(report.figures)
+
+
+def test_report_displays_claims_then_figures_in_jupyter(monkeypatch):
+    """In Jupyter (IPython's display hook, stubbed here: IPython is not a dependency) a Report
+    shows its claims table as Markdown, then each figure."""
+    import sys
+    import types
+
+    import matplotlib.pyplot as plt
+
+    from mathml_jax import Claim, Report
+
+    fig, _ = plt.subplots()  # before IPython is stubbed: pyplot asks IPython about its shell
+    shown = []
+    display_mod = types.ModuleType("IPython.display")
+    display_mod.Markdown = lambda text: ("markdown", text)
+    display_mod.display = shown.append
+    monkeypatch.setitem(sys.modules, "IPython", types.ModuleType("IPython"))
+    monkeypatch.setitem(sys.modules, "IPython.display", display_mod)
+    report = Report("demo", section="Calculus", claims=[
+        Claim.close("one is one", 1.0, 1.0, 0.1, id="one", reference="arithmetic")],
+        figures={"plot": fig})
+    report._ipython_display_()
+    assert shown[0][0] == "markdown" and "| one | one is one" in shown[0][1]
+    assert shown[1] is fig
+    plt.close(fig)
