@@ -54,6 +54,8 @@ def run_experiment(tmp_path):
         cfg = compose(f"experiment={name}", "profile=fast", "strict=true", *overrides)
         status, report = execute(cfg, name, job_dir, overrides=list(overrides))
         if status == 0 and report is not None and report.results is not None:
+            missing = [c.id for c in report.claims if not (c.reference and c.statement)]
+            assert not missing, f"claims without a reference or statement: {missing}"
             assert_redrawn_without_kernels(report, job_dir)
         return status, report, job_dir
 

@@ -175,3 +175,25 @@ def test_report_displays_claims_then_figures_in_jupyter(monkeypatch):
     assert shown[0][0] == "markdown" and "| one | one is one" in shown[0][1]
     assert shown[1] is fig
     plt.close(fig)
+
+
+def test_redraw_command_redraws_every_job_of_a_sweep_in_another_format(tmp_path, capsys):
+    """``python -m mathml_jax.redraw SWEEP_DIR --formats svg``: every job folder below the
+    sweep is redrawn from its saved files, in the format asked for."""
+    from conftest import compose
+
+    from experiments._cli import execute
+    from experiments._redraw import main
+
+    sweep = tmp_path / "sweep"
+    for job, seed in (("0", 1), ("1", 2)):
+        cfg = compose("experiment=determinant", "profile=fast", f"seed={seed}")
+        status, _ = execute(cfg, "determinant", sweep / job)
+        assert status == 0
+    with no_kernels():
+        assert main([str(sweep), "--formats", "svg"]) == 0
+    for job in ("0", "1"):
+        assert {p.stem for p in (sweep / job).glob("*.svg")} == {"unit_square_images",
+                                                                  "monte_carlo"}
+    assert main([str(tmp_path / "nothing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
