@@ -131,13 +131,16 @@ def run_phases(name: str, module: ModuleType, cfg: Any, ctx) -> Report:
 
 
 def stderr_progress(label: str, done: int, total: int, *, _start: dict = {}) -> None:  # noqa: B006
-    """The progress callback of a terminal run: a bar on stderr for work of several steps."""
+    """The progress callback of a terminal run: a bar on stderr for work of several steps,
+    with the seconds since the label's first report and the time left at the pace so far."""
     if total <= 1:
         return
-    t0 = _start.setdefault(label, time.perf_counter())
+    now = time.perf_counter()
+    t0, d0 = _start.setdefault(label, (now, done))
     frac = done / total
-    rate = done / max(time.perf_counter() - t0, 1e-9)
-    print(f"\r{label}: [{'#' * int(30 * frac):<30}] {100 * frac:5.1f}%  {rate:.3g} steps/s",
+    left = (now - t0) / (done - d0) * (total - done) if done > d0 else float("nan")
+    eta = f", about {left:.0f} s left" if left == left and done < total else ""
+    print(f"\r{label}: [{'#' * int(30 * frac):<30}] {100 * frac:5.1f}%  {now - t0:.1f} s{eta}   ",
           end="", file=sys.stderr, flush=True)
     if done >= total:
         print(file=sys.stderr)
