@@ -119,7 +119,7 @@ def _checked_claims(name: str, claims: list) -> list:
 def run_phases(name: str, module: ModuleType, cfg: Any, ctx) -> Report:
     """Runs compute, claims, metrics and the figures of experiment ``name``: its Report."""
     results = module.compute(cfg, ctx)
-    report = Report(name, section=module.SECTION, results=results)
+    report = Report(name, section=module.SECTION, results=results, config=cfg, run_context=ctx)
     report.claims = _checked_claims(name, list(module.claims(cfg, results, ctx)))
     keys = set(getattr(module, "KEY_METRICS", ()))
     metrics = module.metrics(cfg, results) if hasattr(module, "metrics") else {}

@@ -15,7 +15,6 @@ Experiments draw with these; the shared writer saves.
 from __future__ import annotations
 
 import textwrap
-import zlib
 from collections.abc import Callable, Sequence
 
 import matplotlib
@@ -24,6 +23,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mathml_jax.colors import THEORY  # noqa: E402
+from mathml_jax.colors import color as _registry_color  # noqa: E402
 from mathml_jax.convergence import fitted_line  # noqa: E402
 
 STYLE = {
@@ -41,26 +42,26 @@ STYLE = {
     "legend.frameon": False,
     "lines.linewidth": 2.0,
     "savefig.bbox": "tight",
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.title_fontsize": 9,
 }
 
-# Fixed colours for names that recur across experiments; anything else gets a stable colour
-# from the tab20 palette, chosen by a hash of its name.
-PALETTE = {
-    "gd": "#1f77b4", "full batch": "#1f77b4", "sgd": "#ff7f0e", "momentum": "#2ca02c",
-    "heavy_ball": "#2ca02c", "nesterov": "#d62728", "adagrad": "#9467bd", "rmsprop": "#8c564b",
-    "adam": "#e377c2", "adamw": "#7f7f7f", "lion": "#bcbd22", "forward": "#ff7f0e",
-    "central": "#2ca02c", "autodiff": "#1f77b4", "theory": "#000000", "reference": "#000000",
-}
-THEORY_STYLE = {"color": "black", "linestyle": "--", "linewidth": 1.5}
+# The style is set once per process, when this module is imported (rcParams, not a context
+# around axes creation): legends, titles and ticks made later follow it too.
+matplotlib.rcParams.update(STYLE)
+
+THEORY_STYLE = THEORY
+#: the widest a figure may be (inches): on a 16:9 slide its text then reads at 9 pt or more
+MAX_WIDTH = 10.0
+#: the one rule for uncertainty bands and error bars: +-k standard errors, k = SE_BAND
+SE_BAND = 2
 
 
 def color(name: str) -> str:
-    """One colour per name, the same in every figure of every experiment."""
-    key = str(name).lower()
-    if key in PALETTE:
-        return PALETTE[key]
-    cmap = plt.get_cmap("tab10")
-    return matplotlib.colors.to_hex(cmap(zlib.crc32(key.encode()) % 10))
+    """One colour per name, the same in every figure of every experiment: the registry's
+    (:mod:`mathml_jax.colors`); an unregistered name is an error."""
+    return _registry_color(name)
 
 
 def ordered_colors(n: int, cmap: str = "plasma") -> list[str]:
@@ -74,17 +75,36 @@ def ordered_colors(n: int, cmap: str = "plasma") -> list[str]:
 
 def figure(title: str, ncols: int = 1, nrows: int = 1, width: float = 5.2, height: float = 4.0,
            **kwargs):
-    """A figure with ``nrows x ncols`` axes in the house style; ``title`` states its point."""
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
-                                 layout="constrained", **kwargs)
-    # wrap the title to the figure's width (about 8.5 bold 13-pt characters an inch), so a long
-    # statement is never clipped at the figure's edges
-    fig.suptitle(textwrap.fill(title, width=max(20, int(8.5 * width * ncols))), fontsize=13,
+    """A figure with ``nrows x ncols`` axes in the house style; ``title`` states its point.
+
+    The figure is at most :data:`MAX_WIDTH` inches wide (a wider request is scaled down,
+    height with it) and has at most 3 panels in a row, so text reads at slide size.
+    """
+    if ncols > 3:
+        raise ValueError(f"{ncols} panels in a row: at most 3 (use two rows)")
+    scale = min(1.0, MAX_WIDTH / (width * ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols * scale,
+                                                    height * nrows * scale),
+                             layout="constrained", **kwargs)
+    # wrap the title to the figure's width (about 8.5 bold 13-pt characters an inch), between
+    # words and never inside a $...$ formula
+    fig.suptitle(_wrap(title, max(20, int(8.5 * width * ncols * scale))), fontsize=13,
                  fontweight="bold")
     for ax in np.atleast_1d(axes).ravel():
         _style_axes(ax)
     return fig, axes
+
+
+def _wrap(title: str, width: int) -> str:
+    """``textwrap.fill`` that treats each mathtext ``$...$`` span as one word."""
+    parts = title.split("$")
+    if len(parts) % 2 == 0:  # unbalanced: wrap as plain text
+        return textwrap.fill(title, width=width)
+    tokens = []
+    for i, part in enumerate(parts):
+        tokens.extend(part.split() if i % 2 == 0 else [f"${part}$".replace(" ", "\0")])
+    return textwrap.fill(" ".join(tokens), width=width, break_long_words=False).replace("\0",
+                                                                                        " ")
 
 
 def _style_axes(ax) -> None:
@@ -121,14 +141,26 @@ def theory_line(ax, x, y, label: str) -> None:
 
 def band(ax, x, samples, label: str, *, name: str | None = None, axis: int = 0,
          quantiles: tuple[float, float] = (0.1, 0.9), color_: str | None = None) -> None:
-    """Median of ``samples`` along ``axis`` as a line, with a shaded quantile band around it."""
+    """Median of ``samples`` along ``axis`` as a line, with a shaded quantile band around it;
+    the legend says what the band is ("median, 10-90% of 8 runs")."""
     s = np.asarray(samples, dtype=np.float64)
     med = np.median(s, axis=axis)
     lo, hi = np.quantile(s, quantiles, axis=axis)
     c = color_ or color(name or label)
-    ax.plot(x, med, color=c, label=label)
-    if s.shape[axis] > 1:
+    n = s.shape[axis]
+    what = (f"median, {100 * quantiles[0]:.0f}-{100 * quantiles[1]:.0f}% of {n} runs"
+            if n > 1 else "one run")
+    ax.plot(x, med, color=c, label=f"{label} ({what})")
+    if n > 1:
         ax.fill_between(x, lo, hi, color=c, alpha=0.2, linewidth=0)
+
+
+def se_band(ax, x, mean, se, label: str, *, color_: str) -> None:
+    """A mean with its +-SE_BAND standard-error band, labelled as such in the legend."""
+    mean, se = np.asarray(mean, np.float64), np.asarray(se, np.float64)
+    ax.plot(x, mean, color=color_, label=f"{label} (±{SE_BAND} SE)")
+    ax.fill_between(x, mean - SE_BAND * se, mean + SE_BAND * se, color=color_, alpha=0.2,
+                    linewidth=0)
 
 
 def contour_with_trajectories(ax, f: Callable[[np.ndarray, np.ndarray], np.ndarray],

@@ -220,6 +220,10 @@ class Report:
     results: Any = None
     #: what the run was made with (config, device, precision, versions, timings in seconds)
     context: dict[str, Any] = field(default_factory=dict)
+    #: the experiment's config and the run context the claims were checked with (kept, not
+    #: written: a test re-checks the claims on perturbed results with them)
+    config: Any = field(default=None, repr=False)
+    run_context: Any = field(default=None, repr=False)
 
     def claim(self, *claims: Claim) -> None:
         self.claims.extend(claims)

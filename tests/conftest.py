@@ -56,6 +56,7 @@ def run_experiment(tmp_path):
         if status == 0 and report is not None and report.results is not None:
             missing = [c.id for c in report.claims if not (c.reference and c.statement)]
             assert not missing, f"claims without a reference or statement: {missing}"
+            assert_figures_follow_checklist(report)
             assert_redrawn_without_kernels(report, job_dir)
         return status, report, job_dir
 
@@ -120,3 +121,96 @@ def assert_redrawn_without_kernels(report, job_dir: Path) -> None:
     assert expected <= names, f"not redrawn: {sorted(expected - names)}"
     for n in expected:
         assert (job_dir / n).stat().st_size > 0
+
+
+# ------------------------------------------------------------------ FIGURES.md, checked
+
+
+def _is_grey(rgb) -> bool:
+    r, g, b = rgb[:3]
+    return abs(r - g) < 0.02 and abs(g - b) < 0.02 and 0.15 < r < 0.9
+
+
+def _figure_problems(name: str, fig) -> list[str]:
+    """What of FIGURES.md's checkable lines ``fig`` breaks: width, panels in a row, text size,
+    legend frames, a colour shared by two labelled curves, a grey method, an empty panel, no
+    title."""
+    import matplotlib.colors as mcolors
+    from matplotlib.text import Text
+
+    out = []
+    w = fig.get_size_inches()[0]
+    if w > 10.0 + 1e-6:
+        out.append(f"{w:.1f} in wide (at most 10)")
+    sup = fig._suptitle
+    if sup is None or not sup.get_text().strip():
+        out.append("no title stating its point")
+    for t in fig.findobj(Text):
+        if t.get_visible() and t.get_text().strip() and t.get_fontsize() < 9 - 1e-6:
+            out.append(f"text {t.get_text()[:30]!r} at {t.get_fontsize():.1f} pt (at least 9)")
+            break
+    for leg in [*fig.legends, *(ax.get_legend() for ax in fig.axes)]:
+        if leg is not None and leg.get_frame_on():
+            out.append("a legend with a frame")
+            break
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        if spec is not None and spec.get_gridspec().ncols > 3:
+            out.append(f"{spec.get_gridspec().ncols} panels in a row (at most 3)")
+        if ax.get_visible() and ax.axison and not (ax.lines or ax.collections or ax.images
+                                                   or ax.patches or ax.texts):
+            out.append(f"an empty panel ({ax.get_title()!r})")
+        seen = {}
+        for line in ax.lines:
+            label = line.get_label()
+            if label.startswith("_") or not label:
+                continue
+            rgb = mcolors.to_rgb(line.get_color())
+            if rgb == (0.0, 0.0, 0.0):
+                continue  # theory
+            if _is_grey(rgb):
+                out.append(f"grey curve {label!r} (grey is never a method)")
+            key = tuple(round(c, 3) for c in rgb)
+            if key in seen and line.get_linestyle() == seen[key][1]:
+                out.append(f"{label!r} and {seen[key][0]!r} share a colour in one panel")
+            seen.setdefault(key, (label, line.get_linestyle()))
+    return [f"{name}: {p}" for p in dict.fromkeys(out)]
+
+
+def assert_figures_follow_checklist(report) -> None:
+    """Every figure of the run passes the checkable lines of ../shared/FIGURES.md."""
+    problems = [p for name, fig in report.figures.items() for p in _figure_problems(name, fig)]
+    assert not problems, "figures break the checklist:\n" + "\n".join(problems)
+
+
+# ------------------------------------------------------------------ mutation tests
+
+
+def recheck(report, mutate) -> dict[str, bool]:
+    """The claims of a finished run re-checked on a perturbed copy of its results: ``mutate``
+    changes the copy in place (or returns a new one). Returns {claim id: passed}."""
+    import copy
+
+    import experiments
+
+    module = experiments.load(report.experiment)
+    results = copy.deepcopy(report.results)
+    results = mutate(results) or results
+    return {c.id: c.passed for c in module.claims(report.config, results, report.run_context)}
+
+
+def assert_mutations_catch(report, mutations: dict) -> None:
+    """``mutations``: {label: (mutate, ids that must fail)}. Checks that each perturbation of
+    the results fails the claims it should, and that every claim of the run is failed by some
+    perturbation (a claim nothing can fail is a defect)."""
+    base = recheck(report, lambda r: None)
+    assert all(base.values()), f"unperturbed results fail: {[k for k, v in base.items() if not v]}"
+    caught: set[str] = set()
+    for label, (mutate, ids) in mutations.items():
+        failed = {k for k, ok in recheck(report, mutate).items() if not ok}
+        missing = set(ids) - failed
+        assert not missing, (f"mutation {label!r} should fail {sorted(missing)}; "
+                             f"failed: {sorted(failed)}")
+        caught |= failed
+    uncovered = set(base) - caught
+    assert not uncovered, f"claims no perturbation fails: {sorted(uncovered)}"
