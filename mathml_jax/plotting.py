@@ -95,15 +95,13 @@ def figure(title: str, ncols: int = 1, nrows: int = 1, width: float = 5.2, heigh
 
 
 def _wrap(title: str, width: int) -> str:
-    """``textwrap.fill`` that treats each mathtext ``$...$`` span as one word."""
+    """``textwrap.fill`` that never breaks inside a mathtext ``$...$`` span (its spaces are
+    protected while wrapping) and leaves everything else as written."""
     parts = title.split("$")
     if len(parts) % 2 == 0:  # unbalanced: wrap as plain text
         return textwrap.fill(title, width=width)
-    tokens = []
-    for i, part in enumerate(parts):
-        tokens.extend(part.split() if i % 2 == 0 else [f"${part}$".replace(" ", "\0")])
-    return textwrap.fill(" ".join(tokens), width=width, break_long_words=False).replace("\0",
-                                                                                        " ")
+    protected = "$".join(p.replace(" ", "\0") if i % 2 else p for i, p in enumerate(parts))
+    return textwrap.fill(protected, width=width, break_long_words=False).replace("\0", " ")
 
 
 def _style_axes(ax) -> None:
