@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 from experiments import chain_rule
 from experiments.chain_rule import complex_step_derivative, numpy_compose, richardson_derivative
@@ -78,7 +78,34 @@ def test_chain_rule_experiment_end_to_end_fast_profile(run_experiment):
     assert_all_claims_pass(report)
     assert (job / "chain_rule.png").stat().st_size > 10_000
     assert [c.id for c in report.claims] == [
-        "compositions_finite", "rule_equals_grad", "rule_equals_complex_step",
-        "grad_equals_complex_step", "richardson_equals_complex_step"]
+        "compositions_finite", "rule_equals_complex_step", "grad_equals_complex_step",
+        "showcase_closed_form"]
     saved = series.load(job / "series.npz", chain_rule.Results)
     np.testing.assert_array_equal(saved.rule, report.results.rule)
+    assert_mutations_catch(report, _MUTATIONS)
+
+
+def _nan_rule(r):
+    r.rule[0, 0] = np.nan
+
+
+def _rule_rounded(r):
+    r.rule[5] = r.rule[5] * (1 + 1e-5)  # one composition's product good to 5 digits only
+
+
+def _grad_sign(r):
+    r.grad[:, 0] = -r.grad[:, 0]
+
+
+def _outer_at_x(r):
+    """The classic slip: f'(x) g'(x) instead of f'(g(x)) g'(x) (outer sin, the default)."""
+    sc = r.showcase
+    sc["rule"] = sc["inner_derivative"] * np.cos(sc["x"])
+
+
+_MUTATIONS = {
+    "a composition overflows to NaN": (_nan_rule, {"compositions_finite"}),
+    "one chain-rule product off by 1e-5": (_rule_rounded, {"rule_equals_complex_step"}),
+    "jax.grad with the wrong sign at one point": (_grad_sign, {"grad_equals_complex_step"}),
+    "outer derivative taken at x, not at g(x)": (_outer_at_x, {"showcase_closed_form"}),
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 from experiments import gradient
 from experiments.gradient import TWO_D, _level_chords, many_variable_functions
@@ -76,6 +76,68 @@ def test_gradient_experiment_end_to_end_fast_profile(run_experiment):
     for name in ("tangent_plane", "gradient_field", "directional_derivative"):
         assert (job / f"{name}.png").stat().st_size > 10_000
     assert {c.id for c in report.claims} >= {"partials_closed_form", "level_chord_slope",
-                                              "no_direction_beats_gradient"}
+                                              "directional_derivative_nd"}
     saved = series.load(job / "series.npz", gradient.Results)
     assert set(saved.functions) == set(report.results.functions)
+    assert_mutations_catch(report, _MUTATIONS)
+
+
+def _each(which, fn):
+    """Applies fn(name, v) to every function's dict selected by which(name, v)."""
+    def mutate(r):
+        for name, v in r.functions.items():
+            if which(name, v):
+                fn(name, v)
+    return mutate
+
+
+def _two_d(name, v):
+    return v["dim"] == 2
+
+
+def _bias_partial(name, v):
+    v["partials"][0, 0] *= 1 + 1e-3
+
+
+def _tilted_plane(name, v):
+    v["plane_gaps"] = v["plane_gaps"] + 1e-2 * gradient.DISTANCES  # a plane 0.6 deg off
+
+
+def _steeper_gaps(name, v):
+    v["plane_gaps"] = v["plane_gaps"] * (gradient.DISTANCES / gradient.DISTANCES[0]) ** 0.1
+
+
+def _dirs_one_step_late(name, v):
+    v["dirs"] = np.roll(v["dirs"], 1, axis=1)
+
+
+def _dirs_scaled(name, v):
+    v["dirs"] = v["dirs"] * (1 + 1e-3)
+
+
+def _nd_dirs_scaled(name, v):
+    v["dirs"] = v["dirs"] * (1 + 1e-4)
+
+
+def _chords_off(name, v):
+    v["chord_cos"] = v["chord_cos"] + np.sin(np.radians(0.2))  # gradient 0.2 degrees off
+
+
+_MUTATIONS = {
+    "one slice partial off by 1e-3": (
+        _each(lambda n, v: n == "wave", _bias_partial), {"partials_closed_form"}),
+    "tangent plane tilted: a first-order gap 1e-2 r": (
+        _each(lambda n, v: True, _tilted_plane),
+        {"tangent_plane_beyond_first_order", "tangent_plane_second_order"}),
+    "gaps grow like r^2.1": (
+        _each(lambda n, v: True, _steeper_gaps), {"tangent_plane_second_order"}),
+    "2-D D_u f one angle step late": (
+        _each(_two_d, _dirs_one_step_late),
+        {"peak_at_gradient_direction", "directional_cosine_law"}),
+    "2-D D_u f 0.1% too large": (
+        _each(_two_d, _dirs_scaled), {"peak_value_is_gradient_norm", "directional_cosine_law"}),
+    "n-D D_u f 1e-4 too large": (
+        _each(lambda n, v: not _two_d(n, v), _nd_dirs_scaled), {"directional_derivative_nd"}),
+    "jax.grad 0.2 degrees off the level-curve normal": (
+        _each(_two_d, _chords_off), {"level_chord_perpendicular", "level_chord_slope"}),
+}

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 from experiments import jacobian
 from mathml_jax import series, timing
@@ -146,3 +146,51 @@ def test_jacobian_experiment_end_to_end_fast_profile(run_experiment, monkeypatch
                                               "map_rev_over_fwd_flops"}
     assert report.metrics["fwd_over_rev_time_at_max_n"] == 1.0
     assert report.metrics["fwd_over_rev_flops_at_max_n"] > 100
+    assert_mutations_catch(report, _MUTATIONS)
+
+
+def _power(key, var, mode, q):
+    """Counted flops of one mode multiplied by (d / d_0)^q: an exponent off by q."""
+    def mutate(r):
+        c = getattr(r, key)
+        c[f"{mode}_flops"] = c[f"{mode}_flops"] * (c[var] / c[var][0]) ** q
+    return mutate
+
+
+def _times(key, mode, k):
+    def mutate(r):
+        getattr(r, key)[f"{mode}_flops"] = getattr(r, key)[f"{mode}_flops"] * k
+    return mutate
+
+
+def _bump(name, rel):
+    def mutate(r):
+        J = getattr(r, name)
+        J[0, 0, 0] += rel * np.abs(J).max()
+    return mutate
+
+
+def _no_tanh_derivative(r):
+    r.layer_rev = np.broadcast_to(r.layer_A, r.layer_rev.shape).copy()
+
+
+_MUTATIONS = {
+    "one entry of the layer's jacfwd off by 1e-3 of max|J|": (
+        _bump("layer_fwd", 1e-3), {"layer_jacfwd_closed_form"}),
+    "layer jacrev without the factor sech^2 (J = A)": (
+        _no_tanh_derivative, {"layer_jacrev_closed_form"}),
+    "one entry of the stack's jacrev off by 1e-4 of max|J|": (
+        _bump("net_rev", 1e-4), {"network_chain_rule"}),
+    "loss jacfwd flops grow like n^2.1": (
+        _power("cost_scalar_loss", "n", "jacfwd", 0.1), {"loss_jacfwd_flops_exponent"}),
+    "loss jacrev flops grow like n^1.1": (
+        _power("cost_scalar_loss", "n", "jacrev", 0.1), {"loss_jacrev_flops_exponent"}),
+    "loss jacfwd flops doubled (4 h n^2)": (
+        _times("cost_scalar_loss", "jacfwd", 2.0), {"loss_fwd_over_rev_flops"}),
+    "map jacrev flops grow like m^2.1": (
+        _power("cost_vector_map", "m", "jacrev", 0.1), {"map_jacrev_flops_exponent"}),
+    "map jacfwd flops grow like m^0.9": (
+        _power("cost_vector_map", "m", "jacfwd", -0.1), {"map_jacfwd_flops_exponent"}),
+    "map jacrev flops doubled (4 m^2 n0)": (
+        _times("cost_vector_map", "jacrev", 2.0), {"map_rev_over_fwd_flops"}),
+}
