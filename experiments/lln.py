@@ -354,7 +354,8 @@ def running_averages(cfg: Config, r: Results):
 
 def spread(cfg: Config, r: Results):
     fig, ax = plotting.figure(r"The spread of the running average shrinks like "
-                              r"$\sigma/\sqrt{n}$ with slope $-1/2$ on log axes, but not without a mean",
+                              r"$\sigma/\sqrt{n}$ with slope $-1/2$ on log axes, but not "
+                              "without a mean",
                               width=7.5, height=4.6)
     at, mom = r.at, moments(cfg)
     for dist in WITH_MEAN:
