@@ -353,9 +353,8 @@ def running_averages(cfg: Config, r: Results):
 
 
 def spread(cfg: Config, r: Results):
-    fig, ax = plotting.figure(r"The spread of the running average shrinks like "
-                              r"$\sigma/\sqrt{n}$ with slope $-1/2$ on log axes, but not "
-                              "without a mean",
+    fig, ax = plotting.figure(r"The spread of the average shrinks like $\sigma/\sqrt{n}$ "
+                              r"with a slope of $-1/2$ unless there is no mean",
                               width=7.5, height=4.6)
     at, mom = r.at, moments(cfg)
     for dist in WITH_MEAN:
