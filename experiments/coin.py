@@ -27,6 +27,8 @@ from mathml_jax.probability import heads_counts, running_heads, z_failure_probab
 from mathml_jax.runtime import RunContext
 
 SECTION = "Probability theory / Probability: what a probability of 1/2 means"
+#: probability that a correct sampler fails the chi-square claim (its exact tail, asymptotic)
+CHI2_ALPHA = 1e-6
 
 
 @dataclass
@@ -108,6 +110,18 @@ def _pmf_check(cfg: Config, r: Results):
     return zmax, where, z_failure_probability(cfg.repetitions, probs, cfg.z)
 
 
+def _chi_square(cfg: Config, r: Results):
+    """(Pearson's statistic over the pooled cells, its 1 - 1e-6 quantile, degrees of freedom);
+    None with fewer than two cells (p = 0 or 1: one count is certain)."""
+    labels, counts, probs = pooled_cells(r.hist, _pmf(cfg), cfg.repetitions, cfg.z)
+    if len(labels) < 2:
+        return None
+    expected = cfg.repetitions * probs
+    df = len(labels) - 1
+    return (float(np.sum((counts - expected) ** 2 / expected)),
+            float(scipy.stats.chi2.ppf(1 - CHI2_ALPHA, df)), df)
+
+
 def _checked(cfg: Config, r: Results) -> np.ndarray:
     """Checkpoints where n p (1-p) >= z^2 (or the count is exact): for smaller n a single
     toss is a z-SE event and the bound means nothing (drawn but not checked)."""
@@ -126,13 +140,27 @@ def _frequency_check(cfg: Config, r: Results):
     return zmax, where, fail, n
 
 
+def _chi_square_claim(cfg: Config, r: Results) -> list[Claim]:
+    chi = _chi_square(cfg, r)
+    if chi is None:
+        return []
+    stat, bound, df = chi
+    return [Claim.at_most(
+        "empirical pmf = Binomial(n, p) jointly: Pearson's chi-square over the cells (catches "
+        "a small bias spread over many cells that no single cell shows)", stat,
+        tol.absolute(bound, f"chi-square({df}) quantile 1 - {CHI2_ALPHA:g}"),
+        id="pmf_chi_square", reference="SciPy Binomial(n, p) pmf (exact), chi-square quantile",
+        detail=f"{df + 1} cells (rare counts pooled), {cfg.repetitions:,} repetitions; a "
+               f"correct sampler fails with probability about {CHI2_ALPHA:g}")]
+
+
 def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
     R, pmf = cfg.repetitions, _pmf(cfg)
     zmax, cell, fail = _pmf_check(cfg, r)
     mode = int(np.argmax(pmf))
     zf, where_f, fail_f, n = _frequency_check(cfg, r)
     span = f"{int(n[0]):,}..{cfg.max_n:,}" if n.size else "none"
-    return [
+    return _chi_square_claim(cfg, r) + [
         Claim.at_most("empirical pmf of the number of heads = Binomial(n, p), every cell "
                       "(largest |z|)", zmax, tol.sigmas(cfg.z), id="pmf_is_binomial",
                       worst=cell, reference="SciPy Binomial(n, p) pmf (exact)",
@@ -175,34 +203,44 @@ def pmf(cfg: Config, r: Results):
     exact = _pmf(cfg)
     mode = int(np.argmax(exact))
     fig, ax = plotting.figure(
-        f"{n} tosses, p={p:g}: exactly {mode} heads only {100 * exact[mode]:.1f}% of the time",
-        width=7.5)
+        f"{n} tosses of a coin with heads probability $p = {p:g}$ give exactly {mode} heads "
+        f"only {100 * exact[mode]:.1f}% of the time", width=7.5, height=4.4)
     ks = np.arange(n + 1)
-    ax.bar(ks, r.hist / R, color=plotting.color("sgd"), alpha=0.7,
-           label=f"empirical, {R:,} repetitions")
-    ax.plot(ks, exact, "o", color="black", label=f"exact Binomial({n}, {p:g})")
-    ax.set_xlabel("number of heads")
+    freq = r.hist / R
+    se = np.sqrt(exact * (1 - exact) / R)
+    ax.bar(ks, freq, color=plotting.color("coin"), alpha=0.7,
+           label=f"empirical frequency, {R:,} repetitions")
+    ax.errorbar(ks, freq, yerr=plotting.SE_BAND * se, fmt="none", ecolor="black", capsize=3,
+                elinewidth=1, label=f"±{plotting.SE_BAND} SE of the frequency")
+    ax.plot(ks, exact, "o", color="black", label=f"exact Binomial({n}, {p:g}) pmf")
+    ax.annotate(f"{100 * exact[mode]:.1f}%", (mode, exact[mode]), textcoords="offset points",
+                xytext=(0, 8), ha="center", fontsize=10)
+    ax.set_xlabel(f"number of heads in {n} tosses")
     ax.set_ylabel("probability")
+    ax.set_ylim(0, max(exact.max(), freq.max()) * 1.3)
     ax.legend(loc="upper left")
     return fig
 
 
 def frequency(cfg: Config, r: Results):
     p = cfg.p
-    fig, ax = plotting.figure(f"The frequency of heads settles at p={p:g}, within "
-                              f"{cfg.z:g} sqrt(p(1-p)/n)", width=7)
+    fig, ax = plotting.figure(f"The frequency of heads settles at $p = {p:g}$ with a spread "
+                              r"shrinking like $\sqrt{p(1-p)/n}$", width=7.5, height=4.6)
     idx = r.plot_n
+    cols = plotting.ordered_colors(len(r.plot_heads))
     for i, path in enumerate(r.plot_heads):
-        ax.plot(idx, path / idx, linewidth=1.0, alpha=0.8,
-                label="independent paths" if i == 0 else None, color=plotting.color(f"path{i}"))
-    band = cfg.z * np.sqrt(p * (1 - p) / idx)
-    ax.fill_between(idx, np.clip(p - band, 0, 1), np.clip(p + band, 0, 1), color="gray",
-                    alpha=0.2, label=f"p ± {cfg.z:g} sqrt(p(1-p)/n)")
-    ax.axhline(p, **plotting.THEORY_STYLE, label=f"p = {p:g}")
+        ax.plot(idx, path / idx, linewidth=1.0, alpha=0.9, color=cols[i],
+                label=f"{len(r.plot_heads)} independent paths" if i == 0 else None)
+    band = plotting.SE_BAND * np.sqrt(p * (1 - p) / idx)
+    ax.plot(idx, np.clip(p + band, 0, 1), color="black", linestyle=":", linewidth=1.2,
+            label=rf"$p \pm {plotting.SE_BAND}\sqrt{{p(1-p)/n}}$ (±{plotting.SE_BAND} SE)")
+    ax.plot(idx, np.clip(p - band, 0, 1), color="black", linestyle=":", linewidth=1.2)
+    ax.axhline(p, **plotting.THEORY_STYLE, label=f"$p = {p:g}$")
     chk = _checked(cfg, r)
     cps = r.checkpoints[chk]
-    ax.plot(cps, r.checkpoint_heads[0, chk] / cps, "k.", markersize=4,
-            label="checked checkpoints (path 1)")
+    ax.plot(cps, r.checkpoint_heads[0, chk] / cps, "o", mfc="white", color=cols[0],
+            markersize=5, linestyle="none",
+            label=f"checked checkpoints of path 1 (claim: within ±{cfg.z:g} SE)")
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("number of tosses n (log scale)")

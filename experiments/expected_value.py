@@ -72,6 +72,8 @@ def _sqrt_abs(x):
 
 FUNCTIONS = {"square": (_square, "X^2"), "cos": (jnp.cos, "cos X"),
              "sqrt_abs": (_sqrt_abs, "sqrt|X|")}
+#: the same names in mathtext, for figures
+TEX = {"square": "X^2", "cos": r"\cos X", "sqrt_abs": r"\sqrt{|X|}"}
 #: the same functions in NumPy, for SciPy's quadrature (the reference)
 NUMPY_FUNCTIONS = {"square": np.square, "cos": np.cos, "sqrt_abs": lambda x: np.sqrt(np.abs(x))}
 
@@ -121,6 +123,7 @@ class Results:
     ahead: np.ndarray          # (c,) players with total winnings > 0 after n rounds
     quadrature: float          # E[g(X)] by SciPy's adaptive quadrature (float64)
     quadrature_error: float    # SciPy's error estimate
+    quadrature_abs: float      # E|g(X)| by quadrature: the scale of the trapezoid's round-off
     trapezoid: float           # E[g(X)] by the JAX trapezoid rule
     mc_mean: float             # Monte Carlo average of g(X_i)
     mc_sd: float               # sample standard deviation of g(X_i)
@@ -150,6 +153,16 @@ def _quadrature(cfg: Config) -> tuple[float, float]:
     return float(val), float(err)
 
 
+def _quadrature_abs(cfg: Config) -> float:
+    """E|g(X)| by SciPy's quadrature: a sum of terms g x density rounds off relative to the
+    sum of their absolute values (cancellation in E[cos X] makes the error relatively larger)."""
+    frozen = DISTRIBUTIONS[cfg.distribution]["scipy"](_params(cfg))
+    g = NUMPY_FUNCTIONS[cfg.function]
+    val, _ = scipy.integrate.quad(lambda x: abs(g(x)) * frozen.pdf(x), *frozen.support(),
+                                  limit=500, epsrel=1e-6)
+    return float(val)
+
+
 def _game(cfg: Config, ctx: RunContext, key) -> dict:
     dtype, N = ctx.dtype, cfg.num_rounds
     win, lose = jnp.asarray(cfg.win, dtype), jnp.asarray(cfg.lose, dtype)
@@ -175,7 +188,8 @@ def _continuous(cfg: Config, ctx: RunContext, key) -> dict:
     vals = np.asarray(vals, np.float64)
     m = log_spaced_counts(vals.size, per_decade=20)
     quad, quad_err = _quadrature(cfg)
-    return dict(quadrature=quad, quadrature_error=quad_err, trapezoid=float(trap),
+    return dict(quadrature=quad, quadrature_error=quad_err,
+                quadrature_abs=_quadrature_abs(cfg), trapezoid=float(trap),
                 mc_mean=float(vals.mean()), mc_sd=float(vals.std(ddof=1)),
                 mc_samples=int(vals.size), running_n=m, running_average=np.cumsum(vals)[m - 1] / m)
 
@@ -216,24 +230,26 @@ def _behind_probability(cfg: Config, mu: float) -> tuple[float, str]:
 def _game_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
     mu, sd = game_moments(cfg)
     P, N, z = cfg.num_players, cfg.num_rounds, cfg.z
-    big = max(cfg.win, cfg.lose, 1.0)
-    summed = tol.roundoff(8, eps, scale=big)  # winnings summed in the run's dtype
+    summed = tol.roundoff(8, eps, scale=max(cfg.win, cfg.lose, 1.0))  # winnings in the dtype
     zmax, where, fail, n_chk = _ahead_check(cfg, r)
+    lo, hi = (np.sqrt(scipy.stats.chi2.ppf(q, P - 1) / (P - 1)) for q in (1e-5, 1 - 1e-5))
     return [
-        Claim.close("E[winnings per round] = sum over faces of payoff x 1/6 = (2 win - 4 lose)/6",
-                    r.mu_jax, (2 * cfg.win - 4 * cfg.lose) / 6,
-                    tol.roundoff(4, eps, n=6, scale=big), id="game_expectation_sum_over_faces",
-                    reference="closed form (2 win - 4 lose)/6 in float64",
-                    detail=f"win {cfg.win:g}, lose {cfg.lose:g}; JAX sum over the six faces"),
         Claim.close("Monte Carlo average over all players and rounds = exact expectation",
                     r.final_totals.sum() / (P * N), mu,
                     tol.standard_errors(z, sd / np.sqrt(P * N)) + summed,
-                    id="game_monte_carlo_mean", reference="exact expectation (sum over faces)",
+                    id="game_monte_carlo_mean", reference="closed form (2 win - 4 lose)/6",
                     detail=f"{P:,} players x {N:,} rounds; SE = sd/sqrt(n), exact sd {sd:.4g}"),
         Claim.close("one player's running average after all rounds = expectation",
                     r.first_players[0, -1] / N, mu,
                     tol.standard_errors(z, sd / np.sqrt(N)) + summed, id="one_player_average",
-                    reference="exact expectation (sum over faces)", detail=f"{N:,} rounds"),
+                    reference="closed form (2 win - 4 lose)/6", detail=f"{N:,} rounds"),
+        Claim.within("spread of the total winnings over players = sd sqrt(n): sample SD of "
+                     "the totals / (sd sqrt(n))", r.final_totals.std(ddof=1) / (sd * np.sqrt(N)),
+                     lo, hi, id="totals_spread_sqrt_n",
+                     reference="closed-form sd of one round (sum over faces); chi-square "
+                               "(players - 1) 1e-5 quantiles (normal limit of the total)",
+                     rule="chi-square quantiles 1e-5, 1 - 1e-5",
+                     detail=f"{P:,} players after {N:,} rounds"),
         Claim.at_most("fraction of players ahead after n rounds = exact P(Binomial(n,1/3) > "
                       "lose n/(win+lose)) at every checked n (largest |z|)", zmax,
                       tol.sigmas(z), id="fraction_ahead_binomial", worst=where,
@@ -243,21 +259,11 @@ def _game_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
     ]
 
 
-def _hoeffding_claim(cfg: Config) -> list[Claim]:
+def hoeffding(cfg: Config, n) -> np.ndarray:
+    """Hoeffding's bound exp(-2 n mu^2 / (win + lose)^2) on the probability of being on the
+    wrong side of 0 after n rounds (each payoff lies in [-lose, win])."""
     mu, _ = game_moments(cfg)
-    if mu == 0:
-        return []
-    # Hoeffding: each payoff lies in [-lose, win], so P(S_n - n mu >= t) <= e^{-2t^2/(n r^2)}
-    N = cfg.num_rounds
-    hoeff = float(np.exp(-2 * N * mu**2 / (cfg.win + cfg.lose) ** 2))
-    worse, side = _behind_probability(cfg, mu)
-    return [Claim.at_most(
-        "with a non-zero expectation, the exact probability of being on the wrong side of 0 "
-        "after n rounds is below Hoeffding's bound exp(-2 n mu^2/(win+lose)^2), which falls "
-        "to 0 as n grows", worse,
-        tol.absolute(hoeff, "Hoeffding's bound exp(-2 n mu^2/(win+lose)^2)"),
-        id="hoeffding_bound", reference="exact binomial tail (SciPy) of the number of wins",
-        detail=f"P({side}) after {N:,} rounds, expectation {mu:+.4g} per round")]
+    return np.exp(-2 * np.asarray(n, np.float64) * mu**2 / (cfg.win + cfg.lose) ** 2)
 
 
 def _describe(cfg: Config) -> str:
@@ -266,15 +272,67 @@ def _describe(cfg: Config) -> str:
     return f"E[{FUNCTIONS[cfg.function][1]}], X ~ {dist}"
 
 
+def _describe_tex(cfg: Config) -> str:
+    dist = (rf"\mathcal{{N}}({cfg.mu:g}, {cfg.sigma:g}^2)" if cfg.distribution == "normal"
+            else rf"\mathrm{{Exponential}}({cfg.rate:g})")
+    return rf"$E[{TEX[cfg.function]}]$ for $X \sim {dist}$"
+
+
+#: points of the JAX trapezoid rule (mathml_jax.probability.trapezoid_expectation's default)
+TRAPEZOID_POINTS = 20_001
+#: |zeta(-1/2)|: the h^(3/2) error coefficient of the trapezoid rule at a square-root point
+ZETA_HALF = 0.2078862250
+
+
+def _end_derivatives(F, x0: float, w: float) -> tuple[float, float]:
+    """(first, third) derivative of F at x0 from a degree-6 polynomial through F on
+    [x0, x0 + w] (w < 0: to the left), in float64; one-sided, so a density that starts at x0
+    is fine."""
+    t = np.linspace(0.0, 1.0, 25)
+    c = np.polynomial.polynomial.polyfit(t, F(x0 + w * t), 6)
+    return float(c[1] / w), float(6 * c[3] / w**3)
+
+
+def trapezoid_error_bound(cfg: Config, num_points: int = TRAPEZOID_POINTS) -> float:
+    """The leading error terms of the trapezoid rule on [lo, hi] with step h (Euler-Maclaurin):
+    h^2/12 |F'(hi) - F'(lo)| + h^4/720 |F'''(hi) - F'''(lo)| for F = g x density, plus
+    |zeta(-1/2)| h^(3/2) f(0) per side of the square-root point of sqrt|X| (Navot's
+    expansion; the derivative terms of an end at that point are left out). NumPy float64."""
+    prm = _params(cfg)
+    frozen = DISTRIBUTIONS[cfg.distribution]["scipy"](prm)
+    g = NUMPY_FUNCTIONS[cfg.function]
+    lo, hi = DISTRIBUTIONS[cfg.distribution]["interval"](prm)
+    h, w = (hi - lo) / (num_points - 1), (hi - lo) / 1000
+
+    def F(x):
+        return g(x) * frozen.pdf(x)
+
+    root = cfg.function == "sqrt_abs" and lo <= 0 <= hi
+    ends = [(x, s) for x, s in ((lo, w), (hi, -w)) if not (root and x == 0)]
+    d1, d3 = 0.0, 0.0
+    for x, s in ends:  # F(hi) - F(lo) of each derivative
+        a1, a3 = _end_derivatives(F, x, s)
+        d1, d3 = d1 + (a1 if s < 0 else -a1), d3 + (a3 if s < 0 else -a3)
+    est = h**2 / 12 * abs(d1) + h**4 / 720 * abs(d3)
+    if root:
+        est += ZETA_HALF * h**1.5 * float(frozen.pdf(0.0)) * (1 if 0 in (lo, hi) else 2)
+    return est
+
+
 def _continuous_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
     quad = r.quadrature
-    rel, rnd = tol.relative(1e-4, quad), tol.roundoff(1e3, eps, scale=max(abs(quad), 1.0))
+    bound = trapezoid_error_bound(cfg)
+    trap_tol = (tol.absolute(2 * bound, "2 x the trapezoid rule's leading error terms "
+                                        "(Euler-Maclaurin, h^(3/2) at a square root)")
+                + tol.roundoff(8, eps, scale=r.quadrature_abs))
     se = r.mc_sd / np.sqrt(r.mc_samples)
     return [
-        Claim.close("E[g(X)]: JAX trapezoid rule = SciPy adaptive quadrature", r.trapezoid,
-                    quad, rel if rel.value >= rnd.value else rnd, id="trapezoid_equals_quadrature",
+        Claim.close("E[g(X)]: JAX trapezoid rule = SciPy adaptive quadrature, within the "
+                    "trapezoid rule's own error", r.trapezoid, quad, trap_tol,
+                    id="trapezoid_equals_quadrature",
                     reference="SciPy adaptive quadrature (quad) in float64",
-                    detail=f"{_describe(cfg)}; 20,001 points"),
+                    detail=f"{_describe(cfg)}; {TRAPEZOID_POINTS:,} points, leading error "
+                           f"terms {bound:.2g}"),
         Claim.close("E[g(X)]: Monte Carlo average = quadrature", r.mc_mean, quad,
                     tol.standard_errors(cfg.z, se), id="monte_carlo_equals_quadrature",
                     reference="SciPy adaptive quadrature (quad) in float64",
@@ -283,19 +341,19 @@ def _continuous_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
 
 
 def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
-    return (_game_claims(cfg, r, ctx.eps) + _hoeffding_claim(cfg)
-            + _continuous_claims(cfg, r, ctx.eps))
+    return _game_claims(cfg, r, ctx.eps) + _continuous_claims(cfg, r, ctx.eps)
 
 
 def metrics(cfg: Config, r: Results) -> dict:
     mu, sd = game_moments(cfg)
-    out = {"expected_value": mu, "sd_per_round": sd,
+    out = {"expected_value": mu, "expected_value_jax_sum": r.mu_jax, "sd_per_round": sd,
            "monte_carlo_mean": float(r.final_totals.sum() / (cfg.num_players * cfg.num_rounds))}
     if mu != 0:
         out["p_ahead_final"] = float(prob_ahead(r.checkpoints[-1], cfg.win, cfg.lose))
-        out["hoeffding_bound_final"] = float(np.exp(-2 * cfg.num_rounds * mu**2
-                                                    / (cfg.win + cfg.lose) ** 2))
+        out["hoeffding_bound_final"] = float(hoeffding(cfg, cfg.num_rounds))
+        out["p_wrong_side_final"] = _behind_probability(cfg, mu)[0]
     out.update(continuous_quadrature=r.quadrature, continuous_monte_carlo=r.mc_mean,
+               continuous_trapezoid=r.trapezoid, trapezoid_error_bound=trapezoid_error_bound(cfg),
                continuous_standard_error=r.mc_sd / np.sqrt(r.mc_samples))
     return out
 
@@ -307,56 +365,64 @@ KEY_METRICS = ("expected_value", "monte_carlo_mean", "p_ahead_final", "continuou
 
 def _running_panel(ax, cfg: Config, r: Results, mu: float, sd: float) -> None:
     n = np.arange(1, cfg.num_rounds + 1)
+    cols = plotting.ordered_colors(len(r.first_players))
     for i, totals in enumerate(r.first_players):
-        ax.plot(n, totals / n, linewidth=1, alpha=0.8, color=plotting.color(f"player{i}"),
-                label="running average, one player each" if i == 0 else None)
-    band = cfg.z * sd / np.sqrt(n)
-    ax.fill_between(n, mu - band, mu + band, color="gray", alpha=0.2,
-                    label=f"E ± {cfg.z:g} sd/sqrt(n)")
-    ax.axhline(mu, **plotting.THEORY_STYLE, label=f"exact E = {mu:.2f}")
+        ax.plot(n, totals / n, linewidth=1, alpha=0.9, color=cols[i],
+                label=f"running average of {len(cols)} players" if i == 0 else None)
+    band = plotting.SE_BAND * sd / np.sqrt(n)
+    ax.plot(n, mu + band, color="black", linestyle=":", linewidth=1.2,
+            label=rf"$E \pm {plotting.SE_BAND}\,\mathrm{{sd}}/\sqrt{{n}}$ (±{plotting.SE_BAND} SE)")
+    ax.plot(n, mu - band, color="black", linestyle=":", linewidth=1.2)
+    ax.axhline(mu, **plotting.THEORY_STYLE,
+               label=rf"exact $E = (2 \cdot {cfg.win:g} - 4 \cdot {cfg.lose:g})/6 = {mu:.2f}$")
     ax.set_xscale("log")
     ax.set_ylim(-cfg.lose * 1.05, cfg.win * 1.05)
-    ax.set_xlabel("rounds played n")
+    ax.set_xlabel("rounds played n (log scale)")
     ax.set_ylabel("average winnings per round")
-    ax.legend(loc="upper right")
+    ax.set_title("one player's average drifts to E")
 
 
 def die_game(cfg: Config, r: Results):
     mu, sd = game_moments(cfg)
     fig, (ax1, ax2) = plotting.figure(
-        f"Win {cfg.win:g} on 1-2, lose {cfg.lose:g} on 3-6: expected {mu:+.2f} per round",
-        ncols=2, width=6)
+        f"Win {cfg.win:g} on a 1 or 2, lose {cfg.lose:g} on 3 to 6: the expected winnings "
+        f"are {mu:+.2f} per round, and play converges to them", ncols=2, width=5, height=4.4)
     _running_panel(ax1, cfg, r, mu, sd)
     cps = r.checkpoints
-    ax2.plot(cps, r.ahead / cfg.num_players, "o", color=plotting.color("sgd"),
+    ax2.plot(cps, r.ahead / cfg.num_players, "o", color=plotting.color("die"),
              label=f"fraction of {cfg.num_players:,} players ahead")
-    plotting.theory_line(ax2, cps, prob_ahead(cps, cfg.win, cfg.lose), "exact P(ahead), binomial")
-    if mu < 0:
-        ax2.plot(cps, np.exp(-2 * cps * mu**2 / (cfg.win + cfg.lose) ** 2), ":", color="gray",
-                 label="Hoeffding bound")
+    plotting.theory_line(ax2, cps, prob_ahead(cps, cfg.win, cfg.lose),
+                         "exact P(ahead), binomial tail")
+    if mu != 0:
+        ax2.plot(cps, np.minimum(hoeffding(cfg, cps), 1), color="black", linestyle=":",
+                 label="Hoeffding bound " + ("on P(ahead)" if mu < 0 else "on P(behind)"))
     ax2.set_xscale("log")
     ax2.set_ylim(-0.02, 1.02)
-    ax2.set_xlabel("rounds played n")
+    ax2.set_xlabel("rounds played n (log scale)")
     ax2.set_ylabel("P(total winnings > 0)")
     ax2.set_title("the chance of being ahead")
-    ax2.legend()
+    handles = [h for a in (ax1, ax2) for h in zip(*a.get_legend_handles_labels(), strict=True)]
+    fig.legend(*zip(*handles, strict=True), loc="outside lower center", ncols=2)
     return fig
 
 
 def continuous(cfg: Config, r: Results):
     quad, sd_g, m = r.quadrature, r.mc_sd, r.running_n
-    fig, ax = plotting.figure(f"{_describe(cfg)}: Monte Carlo converges to the integral",
-                              width=7.5)
-    ax.plot(m, r.running_average, color=plotting.color("sgd"), label="Monte Carlo running average")
-    band = cfg.z * sd_g / np.sqrt(m)
-    ax.fill_between(m, quad - band, quad + band, color="gray", alpha=0.2,
-                    label=f"± {cfg.z:g} sd/sqrt(n)")
-    ax.axhline(quad, **plotting.THEORY_STYLE, label=f"quadrature {quad:.5f}")
+    fig, ax = plotting.figure("The Monte Carlo average converges to the integral of g times "
+                              f"the density, {_describe_tex(cfg)}", width=7.5, height=4.6)
+    ax.plot(m, r.running_average, color=plotting.color("monte carlo"),
+            label="Monte Carlo running average")
+    band = plotting.SE_BAND * sd_g / np.sqrt(m)
+    ax.plot(m, quad + band, color="black", linestyle=":", linewidth=1.2,
+            label=rf"$\pm {plotting.SE_BAND}\,\mathrm{{sd}}/\sqrt{{n}}$ (±{plotting.SE_BAND} SE)")
+    ax.plot(m, quad - band, color="black", linestyle=":", linewidth=1.2)
+    ax.axhline(quad, **plotting.THEORY_STYLE,
+               label=f"integral: SciPy quadrature {quad:.6f}, JAX trapezoid {r.trapezoid:.6f}")
     ax.set_xscale("log")
     ax.set_ylim(quad - 4 * sd_g, quad + 4 * sd_g)
-    ax.set_xlabel("number of draws n")
-    ax.set_ylabel(f"average of {FUNCTIONS[cfg.function][1]}")
-    ax.legend()
+    ax.set_xlabel("number of draws n (log scale)")
+    ax.set_ylabel(f"average of ${TEX[cfg.function]}$")
+    ax.legend(loc="upper right")
     return fig
 
 

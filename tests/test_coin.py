@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 import scipy.stats
-from conftest import assert_all_claims_pass, compose
+from conftest import assert_all_claims_pass, assert_mutations_catch, compose
 
 from experiments._cli import execute
 from experiments.coin import pooled_cells
@@ -87,9 +87,38 @@ def test_coin_end_to_end_fast_profile(run_experiment):
     assert status == 0
     assert_all_claims_pass(report)
     rec = json.loads((job / "metrics.json").read_text())
-    assert rec["status"] == "ok" and rec["claims_passed"] == rec["claims_total"] == 3
+    assert rec["status"] == "ok" and rec["claims_passed"] == rec["claims_total"] == 4
     for name in ("pmf", "frequency"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    assert_mutations_catch(report, _coin_mutations(report.config))
+
+
+def _coin_mutations(cfg) -> dict:
+    """Perturbations of the results of a run, each failing the claims that should catch it."""
+    R = cfg.repetitions
+    pmf = scipy.stats.binom.pmf(np.arange(cfg.num_tosses + 1), cfg.num_tosses, cfg.p)
+    sd = np.sqrt(R * pmf * (1 - pmf))  # SE of each cell's count
+    mode = int(np.argmax(pmf))
+
+    def mode_excess(r):  # the most likely count 6 SE too frequent
+        r.hist[mode] += int(6 * sd[mode])
+
+    def tail_excess(r):  # no heads at all 8 SE of the pooled rare cell too often
+        rest = pmf[0] + pmf[-1]
+        r.hist[0] += int(8 * np.sqrt(R * rest * (1 - rest)))
+
+    def spread_bias(r):  # every common cell 3 SE off, signs alternating: no cell beyond
+        k = np.flatnonzero(R * pmf * (1 - pmf) >= cfg.z**2)  # 5 SE, jointly far off
+        r.hist[k] += (3 * sd[k] * (-1) ** k).astype(np.int64)
+
+    def drift(r):  # path 1 ends 6 SE above p
+        n = r.checkpoints[-1]
+        r.checkpoint_heads[0, -1] = int(n * cfg.p + 6 * np.sqrt(n * cfg.p * (1 - cfg.p)))
+
+    return {"mode 6 SE too frequent": (mode_excess, {"pmf_is_binomial", "mode_probability"}),
+            "no heads 8 SE too often": (tail_excess, {"pmf_is_binomial", "pmf_chi_square"}),
+            "3 SE bias in every cell": (spread_bias, {"pmf_chi_square"}),
+            "frequency drifts off p": (drift, {"frequency_settles_at_p"})}
 
 
 @pytest.mark.parametrize("overrides", [("coin.p=0.1", "seed=3"), ("coin.p=1", "seed=1"),

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 from experiments.expected_value import DISTRIBUTIONS, FUNCTIONS, prob_ahead
 from mathml_jax.probability import (
@@ -85,6 +85,42 @@ def test_expected_value_end_to_end_fast_profile(run_experiment):
     assert abs(rec["metrics"]["expected_value"] + 100 / 3) < 1e-9
     for name in ("die_game", "continuous"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    assert_mutations_catch(report, _mutations(report.config))
+
+
+def _mutations(cfg) -> dict:
+    """Perturbations of the results of a run, each failing the claims that should catch it."""
+    from experiments.expected_value import game_moments
+
+    mu, sd = game_moments(cfg)
+    P, N = cfg.num_players, cfg.num_rounds
+
+    def mean_bias(r):  # every player's total 8 SE of the grand mean too high
+        r.final_totals = r.final_totals + 8 * sd * np.sqrt(N / P)
+
+    def spread(r):  # totals 1.3 times too spread out around their mean
+        m = r.final_totals.mean()
+        r.final_totals = m + 1.3 * (r.final_totals - m)
+
+    def one_player(r):  # the first player 6 SE (of one player's average) too lucky
+        r.first_players[0, -1] += 6 * sd * np.sqrt(N)
+
+    def ahead(r):  # 6 SE more players ahead than the binomial tail allows
+        p = prob_ahead(r.checkpoints, cfg.win, cfg.lose)
+        r.ahead = r.ahead + np.round(6 * np.sqrt(P * p * (1 - p))).astype(np.int64)
+
+    def trapezoid(r):  # the trapezoid rule off by 1e-4 relative (a grid 10 times coarser)
+        r.trapezoid = r.trapezoid * (1 + 1e-4)
+
+    def monte_carlo(r):  # the Monte Carlo average 8 SE off
+        r.mc_mean = r.mc_mean + 8 * r.mc_sd / np.sqrt(r.mc_samples)
+
+    return {"game mean biased by 8 SE": (mean_bias, {"game_monte_carlo_mean"}),
+            "totals 1.3x too spread": (spread, {"totals_spread_sqrt_n"}),
+            "one player 6 SE off": (one_player, {"one_player_average"}),
+            "6 SE too many ahead": (ahead, {"fraction_ahead_binomial"}),
+            "trapezoid off by 1e-4": (trapezoid, {"trapezoid_equals_quadrature"}),
+            "Monte Carlo off by 8 SE": (monte_carlo, {"monte_carlo_equals_quadrature"})}
 
 
 @pytest.mark.parametrize("overrides", [

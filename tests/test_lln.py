@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
-from conftest import ROOT, assert_all_claims_pass
+from conftest import ROOT, assert_all_claims_pass, assert_mutations_catch
 
 from mathml_jax.probability import (
     combine_counts,
@@ -267,6 +267,63 @@ def test_lln_end_to_end_fast_profile(run_experiment):
     assert rec["chunk_words"] == 1 << 18  # the CPU's measured default
     for name in ("running_averages", "spread", "cauchy", "gamblers_fallacy"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    assert_mutations_catch(report, _lln_mutations(report.config))
+
+
+def _lln_mutations(cfg) -> dict:
+    """Perturbations of the results of a run, each failing the claims that should catch it."""
+    from experiments.lln import WITH_MEAN, moments
+
+    P, n = cfg.num_paths, cfg.num_steps
+    out = {}
+    for dist in WITH_MEAN:
+        mu, sigma = moments(cfg)[dist]
+
+        def bias(r, d=dist, s=sigma):  # every average off by 8 SE of the grand mean
+            r.running[d] = r.running[d] + 8 * s / np.sqrt(n * P)
+
+        def slower(r, d=dist, m=mu):  # the spread shrinks like n^(-1/4), not n^(-1/2)
+            r.running[d] = m + (r.running[d] - m) * (r.at / r.at[0]) ** 0.25
+
+        def wider(r, d=dist, m=mu):  # the spread at the last n 1.6 times too wide
+            r.running[d][:, -1] = m + 1.6 * (r.running[d][:, -1] - m)
+
+        out[f"{dist} mean biased by 8 SE"] = (bias, {f"{dist}_average_is_mean"})
+        out[f"{dist} spread ~ n^-1/4"] = (slower, {f"{dist}_spread_slope",
+                                                     f"{dist}_final_spread"})
+        out[f"{dist} final spread x1.6"] = (wider, {f"{dist}_final_spread"})
+
+    def cauchy_settles(r):  # Cauchy averages shrinking as if it had a mean
+        r.running["cauchy"] = r.running["cauchy"] / np.sqrt(r.at)
+
+    def streak_bias(r):  # after a losing streak, wins 6 SE more often ("due" a win)
+        sd = np.sqrt(r.streak_trials * cfg.p * (1 - cfg.p))
+        r.streak_wins = r.streak_wins + np.round(6 * sd).astype(np.int64)
+
+    def coin_bias(r):  # 6 SE too many heads among the streamed flips
+        r.coin["heads"] += int(6 * np.sqrt(r.coin["flips"] / 4))
+
+    def die_face(r):  # face 1 drawn 6 SE too rarely, face 2 as often too often
+        faces = r.die["faces"].copy()
+        d = int(6 * np.sqrt(faces.sum() * 5 / 36))
+        faces[0] -= d
+        faces[1] += d
+        r.die["faces"] = faces
+
+    def die_shift(r):  # 3 SE of each low face moved to a high face: each face |z| = 3,
+        faces = r.die["faces"].copy()  # the mean 3 * 3 * 3 sqrt(5/36) = 10 SE too high
+        d = int(3 * np.sqrt(faces.sum() * 5 / 36))
+        faces[:3] -= d
+        faces[3:] += d
+        r.die["faces"] = faces
+
+    return {**out,
+            "Cauchy averages shrink": (cauchy_settles, {"cauchy_spread_flat",
+                                                        "cauchy_half_beyond_one"}),
+            "gambler: a win is due": (streak_bias, {"gamblers_fallacy"}),
+            "streamed coin biased": (coin_bias, {"stream_coin_fair"}),
+            "streamed die face 1 rare": (die_face, {"stream_die_uniform"}),
+            "streamed die mean shifted": (die_shift, {"stream_die_mean"})}
 
 
 def test_running_means_follow_the_requested_dtype():
