@@ -96,6 +96,7 @@ class Results:
     unbiasedness: dict       # m (batches,), sq_errors (paths, batches): ||mean - full||^2
     variance: dict           # batch_size, measured, standard_error, exact, with_replacement
     smoothness_L: float      # the bound L on the Hessian's largest eigenvalue
+    hessian_min_eig: float   # smallest eigenvalue of the Hessian at w* (closed form, NumPy)
     full_batch_lr: float     # the step of full-batch gradient descent
     training: dict           # label -> batch_size, lr, schedule, optimizer, epoch,
                              # gradient_evaluations, loss (seeds, epochs+1), gap, final_gap
@@ -111,6 +112,13 @@ def _np_per_example_grads(w, X, y, l2):
     """Closed form: grad l_i = -y_i sigmoid(-y_i x_i.w) x_i + l2 w (no autodiff)."""
     s = 0.5 * (1.0 + np.tanh(0.5 * (-y * (X @ w))))  # sigmoid, overflow-free
     return (-y * s)[:, None] * X + l2 * w[None, :]
+
+
+def _np_hessian_min_eig(w, X, l2) -> float:
+    """Smallest eigenvalue of the closed-form Hessian X^T diag(s(1 - s)) X / N + l2 I."""
+    s = 0.5 * (1.0 + np.tanh(0.5 * (X @ w)))
+    return float(np.linalg.eigvalsh((X.T * (s * (1 - s))) @ X / len(X)
+                                    + l2 * np.eye(X.shape[1]))[0])
 
 
 def reference_optimum(X, y, l2):
@@ -216,6 +224,7 @@ def compute(cfg: Config, ctx: RunContext) -> Results:
         unbiasedness=_unbiasedness(cfg, ctx, G, k_unbiased),
         variance=_variance(cfg, ctx, G, k_var, sigma2, n),
         smoothness_L=L, full_batch_lr=float(full_lr),
+        hessian_min_eig=_np_hessian_min_eig(w_star, X64, cfg.l2),
         training=_train(cfg, ctx, (X, y, l2, X64, y64), k_train, full_lr, loss_star))
 
 
@@ -223,14 +232,11 @@ def compute(cfg: Config, ctx: RunContext) -> Results:
 
 def _reference_claims(r: Results, eps: float) -> list[Claim]:
     return [
-        Claim.at_most("reference optimum (SciPy L-BFGS, float64) is stationary: ||grad L(w*)||",
-                      r.reference_grad_norm, tol.absolute(1e-6, "stationarity bound 1e-6"),
-                      id="reference_is_stationary",
-                      reference="closed-form NumPy gradient of the logistic loss (float64)"),
         Claim.close("JAX loss at w* equals the NumPy reference loss", r.jax_loss_at_reference,
-                    r.reference_loss, tol.roundoff(100, eps, scale=max(1.0, r.reference_loss)),
+                    r.reference_loss, tol.roundoff(2, eps, scale=max(1e-300, r.reference_loss)),
                     id="jax_loss_matches_numpy",
-                    reference="NumPy float64 loss (logaddexp) at SciPy's optimum"),
+                    reference="NumPy float64 loss (logaddexp) at SciPy's optimum",
+                    detail="a mean of N terms: a few eps of the loss"),
     ]
 
 
@@ -274,12 +280,12 @@ def _variance_claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
             reference="closed form for sampling without replacement, sigma^2 from NumPy",
             detail=f"{part.sum()} batch sizes x {cfg.variance_draws} draws"))
     if (~part).any():
-        bound = r.num_features * (n * ctx.eps * r.max_abs_gradient) ** 2
+        bound = (2 * ctx.eps) ** 2 * r.sigma2
         out.append(Claim.at_most(
-            "B = N: variance is exactly 0 (finite-population correction)",
+            "B = N: variance is exactly 0 (finite-population correction), not sigma^2/N",
             v["measured"][~part].max(),
-            tol.absolute(bound, f"d (N eps max|g_i|)^2 (eps={ctx.eps:.3g}): round-off of a "
-                                "mean of N terms, squared, over d coordinates"),
+            tol.absolute(bound, f"(2 eps)^2 sigma^2 (eps={ctx.eps:.3g}): a mean of N terms "
+                                "in another order differs by a few eps per coordinate"),
             id="full_batch_variance_zero",
             reference="closed form (N-B)/(N-1) = 0 at B = N"))
     return out
@@ -299,16 +305,11 @@ def _training_claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
             reference="SciPy L-BFGS optimum in float64 (gap by the NumPy loss)",
             detail=f"{cfg.optimizer}, lr {cfg.lr:g} ({cfg.schedule}), {cfg.epochs} epochs, "
                    f"{cfg.seeds} seeds; " + ", ".join(f"{k}: {g:.3g}" for k, g in mini.items())))
-    full = r.training[FULL]
-    out.append(Claim.at_most(
-        "full-batch gradient descent reaches the optimum: worst final gap over seeds",
-        worst[FULL], tol.absolute(cfg.gap_tol, "stated gap gap_tol"), id="full_batch_final_gap",
-        reference="SciPy L-BFGS optimum in float64 (gap by the NumPy loss)",
-        detail=f"step {r.full_batch_lr:.3g}, {cfg.full_batch_epochs} steps, {cfg.seeds} seeds"))
+    out.append(_full_batch_rate_claim(r))
     if r.full_batch_lr <= 1.0 / r.smoothness_L:
         # The descent lemma: with step <= 1/L on an L-smooth function, every step decreases
         # the loss (up to round-off in the loss evaluation).
-        loss = full["loss"][0]
+        loss = r.training[FULL]["loss"][0]
         out.append(Claim.at_most(
             "descent lemma: GD with step <= 1/L never increases the loss (largest rise)",
             np.diff(loss).max(), tol.roundoff(10, ctx.eps, scale=loss[0]), id="descent_lemma",
@@ -318,13 +319,34 @@ def _training_claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
     return out
 
 
+def _full_batch_rate_claim(r: Results) -> Claim:
+    """GD with step eta near w*: the gap contracts per step at least like the slowest mode of
+    the Hessian, (1 - eta mu_min)^2; fitted on the second half of the steps."""
+    gap = r.training[FULL]["gap"][0]
+    k = np.arange(gap.size)
+    tail = (k >= gap.size // 2) & (gap > 0)
+    decay = -np.polyfit(k[tail], np.log(gap[tail]), 1)[0] if tail.sum() >= 3 else -np.inf
+    theory = -2 * np.log1p(-r.full_batch_lr * r.hessian_min_eig)
+    return Claim.at_least(
+        "full-batch GD converges linearly: fitted decay -ln(gap ratio) per step over the last "
+        "half is at least that of the Hessian's slowest mode, -2 ln(1 - eta mu_min)",
+        decay, tol.absolute(theory, "slowest mode of the closed-form Hessian at w*"),
+        id="full_batch_linear_rate",
+        reference="eigenvalues of the closed-form NumPy Hessian at SciPy's optimum (float64)",
+        detail=f"step eta = {r.full_batch_lr:.3g}, mu_min = {r.hessian_min_eig:.4g}, steps "
+               f"{gap.size // 2}..{gap.size - 1}; final gap "
+               f"{r.training[FULL]['final_gap'].max():.3g}")
+
+
 def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
     return (_reference_claims(r, ctx.eps) + _unbiasedness_claims(cfg, r, ctx)
             + _variance_claims(cfg, r, ctx) + _training_claims(cfg, r, ctx))
 
 
 def metrics(cfg: Config, r: Results) -> dict:
-    n, out = r.num_examples, {"reference_loss": r.reference_loss, "sigma2": r.sigma2}
+    n, out = r.num_examples, {"reference_loss": r.reference_loss, "sigma2": r.sigma2,
+                              "reference_grad_norm": r.reference_grad_norm,
+                              "hessian_min_eig": r.hessian_min_eig}
     if cfg.batch_size < n:
         sq = r.unbiasedness["sq_errors"]
         out["unbiased_slope"] = fitted_slope(r.unbiasedness["m"], np.sqrt(sq.mean(axis=0)))
@@ -348,27 +370,35 @@ KEY_METRICS = ("unbiased_slope", "variance_at_batch_size", "final_gap")
 
 # ----------------------------------------------------------------------------------- figures
 
+def _human(label: str) -> str:
+    return label if label == FULL else f"$B = {label[2:]}$"
+
+
 def training(cfg: Config, r: Results):
     floor = 1e-9
     fig, (ax1, ax2) = plotting.figure(
         "Loss gap to the optimum: small batches make progress per example seen", ncols=2)
-    colors = plotting.ordered_colors(len(r.training) - 1) + ["black"]
     labels = sorted(r.training, key=lambda k: r.training[k]["batch_size"])  # full batch last
+    colors = plotting.ordered_colors(len(labels) - 1) + [plotting.color(FULL)]
     for label, c in zip(labels, colors, strict=True):
         t = r.training[label]
+        bad = int((~np.isfinite(t["loss"]).all(axis=1)).sum())
+        name = _human(label) + (f", {bad} diverged" if bad else "")
         g = np.maximum(t["gap"], floor)[:, 1:]  # from the end of the first epoch (log axes)
-        plotting.band(ax1, t["epoch"][1:], g, label, color_=c)
-        plotting.band(ax2, t["gradient_evaluations"][1:], g, label, color_=c)
+        plotting.band(ax1, t["epoch"][1:], g, name, color_=c)
+        plotting.band(ax2, t["gradient_evaluations"][1:], g, name, color_=c)
     for ax in (ax1, ax2):
-        ax.axhline(cfg.gap_tol, color="gray", linestyle=":", linewidth=1.2,
+        ax.axhline(cfg.gap_tol, color="black", linestyle=":", linewidth=1.2,
                    label=f"stated gap {cfg.gap_tol:g}")
         ax.set_yscale("log")
-        ax.set_ylabel("L(w) - L(w*)")
-    ax1.set_xlabel("epoch (passes over the data)")
+        ax.set_ylabel(r"$L(w) - L(w^*)$ (log scale)")
+    ax1.set_xlabel("epoch (passes over the data, log scale)")
     ax1.set_xscale("log")
     ax2.set_xscale("log")
-    ax2.set_xlabel("per-example gradient evaluations")
-    ax1.legend(title=f"median, 10-90% over {cfg.seeds} seeds")
+    ax2.set_xlabel("per-example gradient evaluations (log scale)")
+    h, t = ax1.get_legend_handles_labels()
+    fig.legend(h, t, loc="outside lower center", ncol=3,
+               title=f"over {cfg.seeds} seeds, failed runs included")
     return fig
 
 
@@ -376,32 +406,37 @@ def unbiasedness(cfg: Config, r: Results):
     m, sq = r.unbiasedness["m"], r.unbiasedness["sq_errors"]
     theory_mse = exact_variance(r.sigma2, r.num_examples, cfg.batch_size) / m
     fig, ax = plotting.figure(
-        f"Averaging m minibatch gradients (B={cfg.batch_size}): error falls like 1/√m",
-        width=7.0)
-    plotting.loglog_fit(ax, m, np.sqrt(sq.mean(axis=0)), "measured RMS error", name="sgd",
-                        marker="")
-    plotting.theory_line(ax, m, np.sqrt(theory_mse), "theory √(Var(g_B)/m)")
-    ax.set_xlabel("number of minibatch gradients averaged, m")
-    ax.set_ylabel("RMS of ||average - full gradient||")
-    ax.legend()
+        f"Averaging $m$ minibatch gradients of batch size {cfg.batch_size}: the error falls "
+        r"like $1/\sqrt{m}$", width=7.0)
+    plotting.loglog_fit(ax, m, np.sqrt(sq.mean(axis=0)),
+                        f"measured RMS error over {sq.shape[0]} paths", name="sgd", marker="")
+    plotting.theory_line(ax, m, np.sqrt(theory_mse), r"theory $\sqrt{\mathrm{Var}(g_B)/m}$")
+    ax.set_xlabel("number of minibatch gradients averaged, $m$ (log scale)")
+    ax.set_ylabel(r"RMS of $\|\bar g_m - \nabla L\|$ (log scale)")
+    ax.legend(loc="lower left")
     return fig
 
 
 def variance(cfg: Config, r: Results):
     v, n = r.variance, r.num_examples
-    fig, ax = plotting.figure("Minibatch gradient variance is σ²/B · (N−B)/(N−1)", width=6.4)
+    fig, ax = plotting.figure(
+        r"Minibatch gradient variance is $\sigma^2/B \cdot (N - B)/(N - 1)$ when sampling "
+        "without replacement", width=6.4)
     part = v["batch_size"] < n
-    ax.errorbar(v["batch_size"][part], v["measured"][part], yerr=2 * v["standard_error"][part],
-                fmt="o", color=plotting.color("sgd"), label="measured (±2 SE)", zorder=3)
+    ax.errorbar(v["batch_size"][part], v["measured"][part],
+                yerr=plotting.SE_BAND * v["standard_error"][part], fmt="o",
+                color=plotting.color("sgd"), zorder=3,
+                label=f"measured (±{plotting.SE_BAND} SE over {cfg.variance_draws} draws)")
     grid = np.unique(np.geomspace(1, n - 1, 200).round())
     plotting.theory_line(ax, grid, exact_variance(r.sigma2, n, grid),
                          "exact, without replacement")
-    ax.plot(grid, r.sigma2 / grid, color="gray", linestyle=":", label="σ²/B (with replacement)")
+    ax.plot(grid, r.sigma2 / grid, color="black", linestyle=":",
+            label=r"$\sigma^2/B$ (with replacement)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("batch size B")
-    ax.set_ylabel("E ||g_B - grad L||^2")
-    ax.legend()
+    ax.set_xlabel("batch size $B$ (log scale)")
+    ax.set_ylabel(r"$E\,\|g_B - \nabla L\|^2$ (log scale)")
+    ax.legend(loc="lower left")
     return fig
 
 

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.integrate
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 from experiments.integration import CATALOGUE, Results, reference_integral
 from mathml_jax import series
@@ -93,6 +93,51 @@ def test_new_panel_counts_do_not_recompile():
     assert composite_rule_estimates._cache_size() == before
 
 
+def _each(key, fn):
+    """A mutation applying ``fn`` to per_function[name][key] of every function."""
+    def mutate(r):
+        for p in r.per_function.values():
+            p[key] = fn(p[key], r)
+    return mutate
+
+
+def _ftc(key, factor):
+    def mutate(r):
+        for p in r.per_function.values():
+            p["ftc"][key] = p["ftc"][key] * factor
+    return mutate
+
+
+def _mc_bias(k):
+    def mutate(r):
+        for p in r.per_function.values():
+            e = p["mc_error"]
+            p["mc_error"] = e + k * e[:, -1].std(ddof=1) / np.sqrt(e.shape[0])
+    return mutate
+
+
+MUTATIONS = {
+    "every panel rule half an order slower": (
+        _each("composite", lambda c, r: {k: v * np.sqrt(r.panels) for k, v in c.items()}),
+        {f"order_{rule}" for rule in RULES}),
+    "Gauss error of the wrong sign": (_each("gauss_signed", lambda g, r: -g),
+                                      {"gauss_error_formula"}),
+    "Gauss rate 0.3 per node instead of 0.2": (
+        _each("gauss_signed", lambda g, r: g * 1.5 ** r.nodes),
+        {"gauss_rate_runge", "gauss_error_formula"}),
+    "Gauss stalls at 1e-13": (_each("gauss_signed", lambda g, r: g + 1e-13),
+                              {"gauss_roundoff"}),
+    "Monte Carlo biased by 6 SE": (_mc_bias(6.0), {"monte_carlo_unbiased"}),
+    "Monte Carlo error falls as n^-0.4": (
+        _each("mc_error", lambda e, r: e * (r.samples / r.samples[0]) ** 0.1),
+        {"monte_carlo_rate", "monte_carlo_error_size"}),
+    "Monte Carlo error twice as large": (_each("mc_error", lambda e, r: 2 * e),
+                                         {"monte_carlo_error_size"}),
+    "F off by 0.1%": (_ftc("F", 1.001), {"antiderivative"}),
+    "dF/dx off by 0.01%": (_ftc("dF", 1.0001), {"fundamental_theorem"}),
+}
+
+
 def test_integration_experiment_end_to_end_fast_profile(run_experiment):
     status, report, job = run_experiment("integration")
     assert status == 0
@@ -101,7 +146,9 @@ def test_integration_experiment_end_to_end_fast_profile(run_experiment):
         assert (job / f"{name}.png").stat().st_size > 10_000
     assert {c.id for c in report.claims} == {
         "order_left", "order_right", "order_midpoint", "order_trapezoid", "order_simpson",
-        "gauss_exponential", "gauss_roundoff", "monte_carlo_rate", "fundamental_theorem"}
+        "gauss_error_formula", "gauss_rate_runge", "gauss_roundoff", "monte_carlo_unbiased",
+        "monte_carlo_rate", "monte_carlo_error_size", "antiderivative", "fundamental_theorem"}
     r = series.load(job / "series.npz", Results)
     assert set(r.per_function) == {"signed", "runge", "exp_sin"}
     assert r.per_function["signed"]["composite"]["simpson"].shape == r.panels.shape
+    assert_mutations_catch(report, MUTATIONS)

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 from sklearn.linear_model import LogisticRegression
 
 from experiments.sgd import Results, _np_loss, _np_per_example_grads, reference_optimum
@@ -142,12 +142,55 @@ def test_sgd_experiment_end_to_end_fast_profile(run_experiment):
         assert (job / f"{name}.png").stat().st_size > 10_000
     assert np.load(job / "series.npz")["variance/exact"].shape == (11,)
     ids = {c.id for c in report.claims}
-    assert {"reference_is_stationary", "jax_loss_matches_numpy", "unbiased_average_slope",
-            "unbiased_average_mse", "minibatch_variance_formula", "full_batch_variance_zero",
-            "minibatch_final_gap", "full_batch_final_gap", "descent_lemma"} <= ids
+    assert ids == {"jax_loss_matches_numpy", "unbiased_average_slope",
+                   "unbiased_average_mse", "minibatch_variance_formula",
+                   "full_batch_variance_zero", "minibatch_final_gap", "full_batch_linear_rate",
+                   "descent_lemma"}
 
     r = series.load(job / "series.npz", Results)
     assert set(r.training) == {"B=1", "B=16", "B=64", "full batch"}
+    assert_mutations_catch(report, MUTATIONS)
+
+
+def _variance_bias(k):
+    def mutate(r):
+        v = r.variance
+        part = v["batch_size"] < r.num_examples
+        v["measured"] = np.where(part, v["measured"] + k * v["standard_error"], v["measured"])
+    return mutate
+
+
+def _slower_full_batch(r):
+    t = r.training["full batch"]
+    k = np.arange(t["gap"].shape[1])
+    t["gap"] = t["gap"] * 1.005 ** k  # decay per step 0.0095 -> 0.0045 < theory 0.006
+    t["loss"] = t["gap"] + r.reference_loss
+
+
+MUTATIONS = {
+    "JAX loss off by 1e-6": (lambda r: setattr(r, "jax_loss_at_reference",
+                                               r.jax_loss_at_reference + 1e-6),
+                             {"jax_loss_matches_numpy"}),
+    "averaging error falls as m^-0.4": (
+        lambda r: r.unbiasedness.update(sq_errors=r.unbiasedness["sq_errors"]
+                                        * r.unbiasedness["m"] ** 0.2),
+        {"unbiased_average_slope", "unbiased_average_mse"}),
+    "averaging MSE 1.5x too large": (
+        lambda r: r.unbiasedness.update(sq_errors=1.5 * r.unbiasedness["sq_errors"]),
+        {"unbiased_average_mse"}),
+    "variance biased by 6 SE": (_variance_bias(6.0), {"minibatch_variance_formula"}),
+    "B = N sampled with replacement": (
+        lambda r: r.variance["measured"].__setitem__(-1, r.sigma2 / r.num_examples),
+        {"full_batch_variance_zero"}),
+    "a minibatch run stalls at gap 0.01": (
+        lambda r: r.training["B=16"].update(final_gap=r.training["B=16"]["final_gap"] + 0.01),
+        {"minibatch_final_gap"}),
+    "full-batch GD slower than its slowest mode": (_slower_full_batch,
+                                                   {"full_batch_linear_rate"}),
+    "one GD step raises the loss to 1": (
+        lambda r: r.training["full batch"]["loss"].__setitem__((0, 100), 1.0),
+        {"descent_lemma"}),
+}
 
 
 def test_sgd_runs_in_float64(run_experiment):
