@@ -67,6 +67,15 @@ CATALOGUE = {
             [(PI / 2, "maximum", "maximum"), (3 * PI / 2, "minimum", "minimum"),
              (5 * PI / 2, "maximum", "maximum")]),
 }
+# closed-form f'' (NumPy, float64): the reference for f''(x*) at every point found
+SECOND_DERIVATIVE = {"cube": lambda x: 6 * x, "quartic": lambda x: 12 * x ** 2,
+                     "double_well": lambda x: 12 * x ** 2 - 4, "cubic_poly": lambda x: 6 * x,
+                     "sin": lambda x: -np.sin(x)}
+D2_K = 4  # f''(x*) round-off: D2_K eps x max |f''| on the interval
+# multiplicity of 0 as a root of f' (x^3: f' = 3x^2, x^4: f' = 4x^3): such a root is
+# determined only to eps^(1/m); every other known root is simple
+MULTIPLICITY = {"cube": 2, "quartic": 3}
+LOC_K = 2  # simple root: LOC_K eps (max(1, |x*|) + max|f'| / |f''(x*)|)
 NATURE_OF_SIGNS = {(-1, 1): "minimum", (1, -1): "maximum"}
 
 
@@ -77,9 +86,6 @@ class Config:
     num_starts: int = param(64, ge=2, le=1_000_000, help="Newton starts, evenly spaced")
     newton_steps: int = param(100, ge=1, le=100_000,
                               help="fixed Newton steps (degenerate points converge linearly)")
-    location_tol: float = param(1e-5, gt=0, le=1,
-                                help="found points within this x (interval length) of the "
-                                     "known ones")
 
     def __post_init__(self):
         if "cube" not in self.functions:
@@ -103,7 +109,8 @@ class Results:
     # name -> found (k,): the merged critical points; verdict (k,): the second-derivative
     # test's Kind codes; second_derivative (k,): f''(x*); signs (k, 2): sign of f' just left
     # and right of x*; end_points, status (num_starts,): where each Newton start ended and how
-    # (Status codes); xs, f, df (400,): f and f' on the interval in float64, for the figure
+    # (Status codes); xs, f, df, d2f (400,): f, f' and f'' on the interval in float64, for
+    # the figures
     functions: dict
 
 
@@ -118,10 +125,12 @@ def _scales(f, lo: float, hi: float, dtype) -> tuple[float, float]:
 
 
 def _curves(f, lo: float, hi: float) -> dict:
-    """f and f' on 400 points of the interval, in float64 (the figure's curves)."""
+    """f, f' and f'' on 400 points of the interval, in float64 (the figures' curves)."""
     xs = np.linspace(lo, hi, 400)
-    fx, dfx = in_float64(lambda x: (jax.vmap(f)(x), jax.vmap(jax.grad(f))(x)), xs)
-    return {"xs": xs, "f": np.asarray(fx, np.float64), "df": np.asarray(dfx, np.float64)}
+    fx, dfx, d2fx = in_float64(lambda x: (jax.vmap(f)(x), jax.vmap(jax.grad(f))(x),
+                                          jax.vmap(jax.grad(jax.grad(f)))(x)), xs)
+    return {"xs": xs, "f": np.asarray(fx, np.float64), "df": np.asarray(dfx, np.float64),
+            "d2f": np.asarray(d2fx, np.float64)}
 
 
 def _analyse(cfg: Config, ctx: RunContext, name: str) -> dict:
@@ -165,19 +174,32 @@ def _natures(r: dict) -> list[str]:
     return [NATURE_OF_SIGNS.get(tuple(int(v) for v in s), "neither") for s in r["signs"]]
 
 
-def _function_claims(cfg: Config, name: str, r: dict) -> list[Claim]:
+def _allowance(name: str, x0: float, eps: float, d1_scale: float) -> float:
+    """How far from the true root of f' round-off lets a found point be."""
+    if name in MULTIPLICITY:
+        return float(eps) ** (1.0 / MULTIPLICITY[name])
+    d2 = abs(float(SECOND_DERIVATIVE[name](x0)))
+    return LOC_K * float(eps) * (max(1.0, abs(x0)) + d1_scale / d2)
+
+
+def _function_claims(cfg: Config, name: str, r: dict, eps: float) -> list[Claim]:
     _, label, (lo, hi), known = CATALOGUE[name]
     found, kinds, natures = r["found"], Kind.words(r["verdict"]), _natures(r)
     kx = np.array([k[0] for k in known])
     same = found.size == kx.size
-    dist, where = tol.worst(np.abs(found - kx), [f"x* = {v:.4g}" for v in kx]) if same else \
-        (float("inf"), f"found {found.size} points, known {kx.size}")
+    d1_scale = float(np.max(np.abs(r["df"])))
+    allow = np.array([_allowance(name, x0, eps, d1_scale) for x0 in kx])
+    dist, where = tol.worst(np.abs(found - kx) / allow, [f"x* = {v:.4g}" for v in kx]) \
+        if same else (float("inf"), f"found {found.size} points, known {kx.size}")
     verdicts_ok = same and all(k == kv[2] and n == kv[1]
                                for k, n, kv in zip(kinds, natures, known, strict=True))
     return [
         Claim.at_most(f"{label}: Newton on f' from a grid of starts finds exactly the known "
-                      "critical point(s); max distance", dist,
-                      tol.relative(cfg.location_tol, hi - lo), id=f"{name}_known_points",
+                      "critical point(s); max distance in units of its round-off allowance",
+                      dist, tol.absolute(1.0, f"1 allowance: {LOC_K} eps (max(1, |x*|) + "
+                                         "max|f'| / |f''(x*)|) for a simple root of f', "
+                                         "eps^(1/m) for a root of multiplicity m"),
+                      id=f"{name}_known_points",
                       reference="closed form: the roots of f'", worst=where,
                       detail=f"{cfg.num_starts} starts; found {found.size}: "
                       + ", ".join(f"{v:.4g}" for v in found)),
@@ -206,9 +228,27 @@ def _definite_claim(cfg: Config, results: Results) -> Claim:
                        "functions")
 
 
-def _cube_claims(cfg: Config, r: dict) -> list[Claim]:
+def _second_derivative_claim(results: Results, eps: float) -> Claim:
+    """f''(x*) from autodiff at every point found = the closed form at the same x*."""
+    errs, labels, scales = [], [], []
+    for name, r in results.functions.items():
+        lo, hi = CATALOGUE[name][2]
+        scale = max(1.0, float(np.max(np.abs(SECOND_DERIVATIVE[name](np.linspace(lo, hi, 401))))))
+        for x0, d2 in zip(r["found"], r["second_derivative"], strict=True):
+            errs.append(abs(d2 - SECOND_DERIVATIVE[name](x0)) / scale)
+            labels.append(f"{CATALOGUE[name][1]} at {x0:.4g}")
+            scales.append(scale)
+    err, where = tol.worst(errs, labels) if errs else (float("inf"), "no point found")
+    return Claim.at_most("f''(x*) by autodiff = closed-form f'' at every critical point found "
+                         "(max error relative to max |f''| on the interval)", err,
+                         tol.roundoff(D2_K, eps), id="second_derivative_closed_form",
+                         reference="closed-form f'' in NumPy float64 at the same points",
+                         worst=where, detail=f"{len(errs)} points")
+
+
+def _cube_claims(cfg: Config, r: dict, eps: float) -> list[Claim]:
     found, kinds, d2 = r["found"], Kind.words(r["verdict"]), r["second_derivative"]
-    at0 = found.size == 1 and abs(found[0]) <= cfg.location_tol * 2
+    at0 = found.size == 1 and abs(found[0]) <= np.sqrt(eps)
     return [
         Claim.holds("x^3 at 0: f'(0) = 0 and f''(0) = 0, so the second-derivative test is "
                     "reported inconclusive (not guessed)",
@@ -224,8 +264,9 @@ def _cube_claims(cfg: Config, r: dict) -> list[Claim]:
 def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
     out = []
     for name, fr in r.functions.items():
-        out += _function_claims(cfg, name, fr)
-    return out + [_definite_claim(cfg, r)] + _cube_claims(cfg, r.functions["cube"])
+        out += _function_claims(cfg, name, fr, ctx.eps)
+    return (out + [_definite_claim(cfg, r), _second_derivative_claim(r, ctx.eps)]
+            + _cube_claims(cfg, r.functions["cube"], ctx.eps))
 
 
 def metrics(cfg: Config, r: Results) -> dict:
@@ -246,39 +287,75 @@ KEY_METRICS = ("definite_verdicts", "cube_verdict")
 
 # ------------------------------------------------------------------------------ figures
 
-MARKERS = {"minimum": ("v", "#2ca02c"), "maximum": ("^", "#d62728"),
-           Kind.DEGENERATE.word: ("D", "#7f7f7f")}
+MARKERS = {"minimum": "v", "maximum": "^", Kind.DEGENERATE.word: "D"}
+MARKER_COLORS = {"minimum": "minimum", "maximum": "maximum", Kind.DEGENERATE.word: "degenerate"}
+TEX = {"cube": "$x^3$", "quartic": "$x^4$", "double_well": "$x^4 - 2x^2$",
+       "cubic_poly": "$x^3 - 3x$", "sin": r"$\sin x$"}
 
 
-def _draw_function(top, bottom, name: str, r: dict) -> None:
+def _draw_function(ax, name: str, r: dict) -> None:
+    """f with each critical point marked by the f'' test's verdict and labelled with f''."""
     xs, fx = r["xs"], r["f"]
-    top.plot(xs, fx, color="black", linewidth=1.5)
-    bottom.plot(xs, r["df"], color=plotting.color("autodiff"), linewidth=1.5)
-    bottom.axhline(0, color="gray", linewidth=0.8)
-    for x0, k, nat in zip(r["found"], Kind.words(r["verdict"]), _natures(r), strict=True):
-        m, c = MARKERS[k]
-        top.plot([x0], [float(np.interp(x0, xs, fx))], m, color=c, markersize=9,
-                 label=f"{k} ({nat})")
-        bottom.plot([x0], [0], "o", color=c, markersize=6)
-    top.set_title(f"f(x) = {CATALOGUE[name][1]}", fontsize=10)
-    handles, labels = top.get_legend_handles_labels()
-    uniq = dict(zip(labels, handles, strict=True))
-    top.legend(uniq.values(), uniq.keys(), fontsize=7, title="f'' test (f' sign test)",
-               title_fontsize=7)
-    bottom.set_xlabel("x")
+    ax.plot(xs, fx, color=plotting.color("function"), linewidth=1.8)
+    span = float(np.ptp(fx)) or 1.0
+    for x0, k, d2 in zip(r["found"], Kind.words(r["verdict"]), r["second_derivative"],
+                         strict=True):
+        y0 = float(np.interp(x0, xs, fx))
+        ax.plot([x0], [y0], MARKERS[k], color=plotting.color(MARKER_COLORS[k]), markersize=10,
+                markeredgecolor="black", linestyle="none")
+        up = k != "minimum"
+        ax.annotate(f"$f''={d2:.3g}$", (x0, y0), textcoords="offset points",
+                    xytext=(0, 10 if up else -12), ha="center", va="bottom" if up else "top",
+                    fontsize=9)
+    ax.set_ylim(fx.min() - 0.3 * span, fx.max() + 0.25 * span)
+    ax.set_title(f"$f(x) =$ {TEX[name]}", fontsize=11)
+    ax.set_xlabel("x")
 
 
 def critical_points(cfg: Config, r: Results):
     n = len(r.functions)
-    fig, axes = plotting.figure(
-        "Critical points (f' = 0) classified by f''; x^3 at 0 is inconclusive and no extremum",
-        ncols=n, nrows=2, width=3.6, height=3.0, sharex="col")
-    axes = np.asarray(axes).reshape(2, n)
-    for j, (name, fr) in enumerate(r.functions.items()):
-        _draw_function(axes[0, j], axes[1, j], name, fr)
-    axes[0, 0].set_ylabel("f(x)")
-    axes[1, 0].set_ylabel("f'(x)")
+    ncols = min(3, n)
+    nrows = -(-(n + 1) // ncols)  # one panel more: the legend
+    fig, axes = plotting.figure("Critical points, where $f' = 0$, typed by the sign of $f''$; "
+                                "where $f'' = 0$ the test is silent", ncols=ncols, nrows=nrows,
+                                width=3.6, height=3.1, squeeze=False)
+    axes = axes.ravel()
+    for ax, (name, fr) in zip(axes, r.functions.items(), strict=False):
+        _draw_function(ax, name, fr)
+    for ax in axes[n:]:
+        ax.axis("off")
+    handles = [plotting.plt.Line2D([], [], marker=m, color=plotting.color(MARKER_COLORS[k]),
+                                   markeredgecolor="black", linestyle="none", markersize=10)
+               for k, m in MARKERS.items()]
+    labels = [r"minimum: $f'' > 0$", r"maximum: $f'' < 0$", r"inconclusive: $f'' = 0$"]
+    axes[n].legend(handles, labels, loc="center", title="second-derivative test")
+    for ax in axes[::ncols]:
+        ax.set_ylabel("$f(x)$")
     return fig
 
 
-FIGURES = (critical_points,)
+def silent_test(cfg: Config, r: Results):
+    """x^3 and x^4 at 0: the same f' = f'' = 0, different answers from the sign of f'."""
+    show = [n for n in ("cube", "quartic") if n in r.functions]
+    fig, axes = plotting.figure("$f'' = 0$ cannot tell them apart: $f'$ keeps its sign for "
+                                "$x^3$ (no extremum) and changes it for $x^4$ (a minimum)",
+                                ncols=len(show), width=4.8, height=3.8, squeeze=False)
+    for ax, name in zip(axes.ravel(), show, strict=True):
+        fr = r.functions[name]
+        for key, what, lbl in (("f", "function", "$f$"), ("df", "first derivative", "$f'$"),
+                               ("d2f", "second derivative", "$f''$")):
+            ax.plot(fr["xs"], fr[key], color=plotting.color(what), label=lbl)
+        ax.axhline(0, **plotting.THEORY_STYLE)
+        nat = _natures(fr)
+        ax.plot([0], [0], MARKERS[Kind.DEGENERATE.word], color=plotting.color("degenerate"),
+                markeredgecolor="black", markersize=10, linestyle="none",
+                label=f"$x = 0$: $f''$ test silent; $f'$ test: {nat[0] if nat else 'none'}")
+        ax.set_title(f"$f(x) =$ {TEX[name]}", fontsize=11)
+        ax.set_xlabel("x")
+        ax.set_ylim(-6.5, 12.5)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
+    axes[0, 0].set_ylabel("value")
+    return fig
+
+
+FIGURES = (critical_points, silent_test)

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 from experiments import extrema
 from experiments.extrema import CATALOGUE, _merge
@@ -75,14 +75,59 @@ def test_extrema_experiment_end_to_end_fast_profile(run_experiment):
     status, report, job = run_experiment("extrema")
     assert status == 0
     assert_all_claims_pass(report)
-    assert (job / "critical_points.png").stat().st_size > 10_000
+    for name in ("critical_points", "silent_test"):
+        assert (job / f"{name}.png").stat().st_size > 10_000
     assert report.metrics["cube_verdict"] == Kind.DEGENERATE.word
     ids = {c.id for c in report.claims}
     assert {"cube_known_points", "cube_verdicts", "sin_known_points", "definite_verdicts_agree",
-            "cube_inconclusive", "cube_no_extremum"} <= ids
+            "cube_inconclusive", "cube_no_extremum", "second_derivative_closed_form"} <= ids
     r = series.load(job / "series.npz", extrema.Results)
     np.testing.assert_allclose(r.functions["double_well"]["found"], [-1, 0, 1], atol=1e-4)
     assert r.functions["sin"]["xs"].shape == r.functions["sin"]["f"].shape == (400,)
+    _mutations_are_caught(report)
+
+
+def _set(name, key, j, value):
+    def mutate(r):
+        r.functions[name][key][j] = value
+    return mutate
+
+
+def _shift(name, j, delta):
+    def mutate(r):
+        r.functions[name]["found"][j] += delta
+    return mutate
+
+
+def _mutations_are_caught(report):
+    """Issue 13: every claim fails under some perturbation of the computed results."""
+    def scale_f2(r):
+        r.functions["sin"]["second_derivative"][0] *= 1.001
+
+    assert_mutations_catch(report, {
+        "cube point moved by 1e-2": (_shift("cube", 0, 1e-2), {
+            "cube_known_points", "cube_inconclusive", "cube_no_extremum"}),
+        "quartic point moved by 0.05": (_shift("quartic", 0, 0.05), {"quartic_known_points"}),
+        "double-well maximum moved by 1e-5": (_shift("double_well", 1, 1e-5),
+                                              {"double_well_known_points"}),
+        "cubic minimum moved by 1e-5": (_shift("cubic_poly", 1, 1e-5),
+                                        {"cubic_poly_known_points"}),
+        "sin maximum moved by 1e-5": (_shift("sin", 0, 1e-5), {"sin_known_points"}),
+        "double-well minimum called a maximum": (
+            _set("double_well", "verdict", 0, MAXIMUM),
+            {"double_well_verdicts", "definite_verdicts_agree"}),
+        "cube decided as a minimum": (_set("cube", "verdict", 0, MINIMUM),
+                                      {"cube_verdicts", "cube_inconclusive"}),
+        "f' changes sign at the cube": (_set("cube", "signs", 0, [-1, 1]),
+                                        {"cube_verdicts", "cube_no_extremum"}),
+        "f' keeps its sign at the quartic": (_set("quartic", "signs", 0, [1, 1]),
+                                             {"quartic_verdicts"}),
+        "cubic maximum's f' signs swapped": (_set("cubic_poly", "signs", 0, [-1, 1]),
+                                             {"cubic_poly_verdicts", "definite_verdicts_agree"}),
+        "sin maximum's f' signs swapped": (_set("sin", "signs", 0, [-1, 1]),
+                                           {"sin_verdicts", "definite_verdicts_agree"}),
+        "f'' off by 0.1%": (scale_f2, {"second_derivative_closed_form"}),
+    })
 
 
 def test_extrema_requires_the_cube(run_experiment):

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 from experiments import hessian
 from mathml_jax import series
@@ -160,13 +160,114 @@ def test_hessian_experiment_end_to_end_fast_profile(run_experiment):
     assert "maximum at (-0.27" in rec["metrics"]["himmelblau_point_5"] or any(
         v.startswith("maximum at") for k, v in rec["metrics"].items()
         if k.startswith("himmelblau_point_"))
-    for name in ("critical_points", "basins", "hvp_spectrum"):
+    for name in ("critical_points", "hessian_test", "basins", "hvp_spectrum"):
         assert (job / f"{name}.png").stat().st_size > 10_000
     ids = {c["id"] for c in rec["claims"]}
     assert {"himmelblau_known_critical_points", "quartic_degenerate_decided_by_values",
             "monkey_saddle_degenerate_decided_by_values", "finite_difference_types_agree",
-            "hessian_equals_finite_differences", "determinant_test_agrees",
-            "lanczos_smallest_equals_full", "origin_is_saddle"} <= ids
+            "hessian_equals_finite_differences", "determinant_test_on_finite_differences",
+            "lanczos_smallest_equals_closed_form", "origin_is_saddle"} <= ids
     r = series.load(job / "series.npz", hessian.Results)
     assert len(r.functions["himmelblau"]["points"]) == 9
     assert r.functions["himmelblau"]["contour"].shape == (hessian.CONTOUR_RESOLUTION,) * 2
+    _mutations_are_caught(report)
+
+
+def _set(key, value, name="himmelblau", j=0):
+    def mutate(r):
+        r.functions[name][key][j] = value
+    return mutate
+
+
+def _scale_fd(factor):
+    def mutate(r):
+        r.functions["himmelblau"]["fd_hessians"][0] *= factor
+    return mutate
+
+
+def _shift_point(r):
+    r.functions["saddle"]["points"][0] += 0.01
+
+
+def _flip_hessian_sign(r):
+    """jax.hessian with the wrong sign everywhere: eigenvalues and types flip."""
+    for f in r.functions.values():
+        f["hessians"] *= -1
+        f["eigenvalues"] = -f["eigenvalues"][:, ::-1]
+        f["codes"] = np.where(f["codes"] == MINIMUM, MAXIMUM,
+                              np.where(f["codes"] == MAXIMUM, MINIMUM, f["codes"]))
+
+
+def _mutations_are_caught(report):
+    """Issue 13: every claim fails under some perturbation of the computed results."""
+    def lanczos(i, delta):
+        def mutate(r):
+            r.lanczos_extremes = r.lanczos_extremes.copy()
+            r.lanczos_extremes[i] += delta
+        return mutate
+
+    def full(i, delta):
+        def mutate(r):
+            r.full_eigenvalues = r.full_eigenvalues.copy()
+            r.full_eigenvalues[i] += delta
+        return mutate
+
+    def degenerate_becomes(name, values):
+        def mutate(r):
+            r.functions[name]["circle"][:] = values
+        return mutate
+
+    def double_well_misses_a_point(r):
+        f = r.functions["double_well"]
+        keep = np.arange(len(f["points"])) != 0
+        for k in ("points", "codes", "eigenvalues", "hessians", "fd_hessians", "det_codes_fd",
+                  "curvature", "values", "circle"):
+            f[k] = f[k][keep]
+
+    def monkey_mistyped(r):
+        r.functions["monkey_saddle"]["codes"][:] = SADDLE
+
+    def quartic_mistyped(r):
+        r.functions["quartic"]["codes"][:] = MINIMUM
+
+    def himmelblau_shifted(r):
+        r.functions["himmelblau"]["points"][3] += 0.01
+
+    def wrong_curvature_sign(r):
+        r.functions["double_well"]["curvature"][0] *= -1
+
+    def lanczos_one_sign(r):
+        r.lanczos_extremes = np.abs(r.lanczos_extremes)
+
+    assert_mutations_catch(report, {
+        "a Himmelblau point moved by 0.01": (himmelblau_shifted,
+                                             {"himmelblau_known_critical_points"}),
+        "the saddle moved by 0.01": (_shift_point, {"saddle_known_critical_points"}),
+        "a double-well point lost": (double_well_misses_a_point,
+                                     {"double_well_known_critical_points"}),
+        "monkey saddle typed by its Hessian": (monkey_mistyped,
+                                               {"monkey_saddle_known_critical_points"}),
+        "quartic typed minimum by its Hessian": (quartic_mistyped,
+                                                 {"quartic_known_critical_points"}),
+        "f rises all round the monkey saddle": (degenerate_becomes("monkey_saddle", 1e-6),
+                                                {"monkey_saddle_degenerate_decided_by_values"}),
+        "f falls all round the quartic": (degenerate_becomes("quartic", -1e-6),
+                                          {"quartic_degenerate_decided_by_values"}),
+        "jax.hessian with the wrong sign": (_flip_hessian_sign, {
+            "finite_difference_types_agree", "hessian_equals_finite_differences",
+            "eigenvector_second_differences", "himmelblau_known_critical_points"}),
+        "finite-difference Hessian off by 1e-3": (_scale_fd(1 + 1e-3),
+                                                  {"hessian_equals_finite_differences"}),
+        "a second difference with the wrong sign": (wrong_curvature_sign,
+                                                    {"eigenvector_second_differences"}),
+        "determinant test says saddle at a minimum": (
+            _set("det_codes_fd", SADDLE, "double_well", 1),
+            {"determinant_test_on_finite_differences"}),
+        "determinant test decides at the quartic": (
+            _set("det_codes_fd", MINIMUM, "quartic"), {"determinant_test_on_finite_differences"}),
+        "Lanczos min off by 3e-5": (lanczos(0, 3e-5), {"lanczos_smallest_equals_closed_form"}),
+        "Lanczos max off by 3e-5": (lanczos(1, -3e-5), {"lanczos_largest_equals_closed_form"}),
+        "full min off by 3e-5": (full(0, 3e-5), {"full_smallest_equals_closed_form"}),
+        "full max off by 3e-5": (full(-1, 3e-5), {"full_largest_equals_closed_form"}),
+        "Lanczos sees one sign": (lanczos_one_sign, {"origin_is_saddle"}),
+    })

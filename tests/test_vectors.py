@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 from experiments import vectors
 from mathml_jax import series
@@ -47,11 +47,55 @@ def test_vectors_experiment_end_to_end_fast_profile(run_experiment):
     for name in ("unit_balls", "parallelogram_defect"):
         assert (job / f"{name}.png").stat().st_size > 10_000
     ids = [c.id for c in report.claims]
-    assert {"axioms_rn", "axioms_polynomials", "p_norm_matches_numpy", "triangle_inequality_p1",
-            "p_half_not_a_norm", "cauchy_schwarz", "parallelogram_p2",
+    assert {"p_norm_matches_numpy", "triangle_equality_same_direction", "p_half_not_a_norm",
+            "cauchy_schwarz_equality_parallel", "parallelogram_p2",
             "parallelogram_fails_other_p"} <= set(ids)
     r = series.load(job / "series.npz", vectors.Results)
     assert r.p_half["excess"].max() > 0.1 and r.ball_radii.shape == (5, 721)
+    _mutations_are_caught(report)
+
+
+def _mutations_are_caught(report):
+    """Issue 13: every claim fails under some perturbation of the computed results."""
+    def scaled(field, factor, index=None):
+        def mutate(r):
+            a = np.array(getattr(r, field), dtype=np.float64)
+            if index is None:
+                a = a * factor
+            else:
+                a[index] = a[index] * factor
+            setattr(r, field, a)
+        return mutate
+
+    def shifted(field, delta, index):
+        def mutate(r):
+            a = np.array(getattr(r, field), dtype=np.float64)
+            a[index] += delta
+            setattr(r, field, a)
+        return mutate
+
+    def p_half_fixed(r):
+        r.p_half["excess"] = np.minimum(r.p_half["excess"], 0.0)
+
+    def parallelogram_everywhere(r):
+        r.parallelogram = np.full_like(r.parallelogram, 1e-4)
+
+    assert_mutations_catch(report, {
+        "a p-norm off by 1e-5": (shifted("norm_rel_diff", 1e-5, (1, 0)),
+                                 {"p_norm_matches_numpy"}),
+        "||x + cx|| off by 1e-5": (shifted("triangle_tight", 1e-5, (2, 0)),
+                                   {"triangle_equality_same_direction"}),
+        "p = 1/2 obeys the triangle inequality": (p_half_fixed, {"p_half_not_a_norm"}),
+        "||x||_128 over its bound": (scaled("sup_gap", 5.0, -1), {"sup_norm_limit"}),
+        "Cauchy-Schwarz ratio 1 - 1e-5": (shifted("cauchy_schwarz_tight", -1e-5, 0),
+                                          {"cauchy_schwarz_equality_parallel"}),
+        "induced norm off by 1e-5": (shifted("induced_rel_diff", 1e-5, 0),
+                                     {"induced_norm_is_2_norm"}),
+        "projection residual not orthogonal": (shifted("orthogonality", 1e-4, 0),
+                                               {"projection_residual_orthogonal"}),
+        "parallelogram law fails at p = 2 too, holds elsewhere": (
+            parallelogram_everywhere, {"parallelogram_p2", "parallelogram_fails_other_p"}),
+    })
 
 
 def test_vectors_float64_other_seed(run_experiment):
