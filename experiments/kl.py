@@ -1,10 +1,11 @@
 """``kl``: cross-entropy and KL divergence; forward KL covers both bumps, reverse KL one.
 
 Discrete distributions through ``jax.scipy.special`` (``xlogy``, ``entr``, ``rel_entr``):
-KL = cross-entropy - entropy, KL >= 0 with equality only for equal distributions, KL is not
-symmetric, and the cross-entropy against a one-hot target is the negative log-probability of
-the true class (0 only when the prediction is that one-hot vector). All checked on random
-pmfs against SciPy's ``scipy.stats.entropy``.
+KL in both directions against SciPy's ``scipy.stats.entropy`` on random pmfs, KL(P||P) = 0,
+and the cross-entropy against a one-hot target is the negative log-probability of the true
+class (0 only when the prediction is that one-hot vector). KL = cross-entropy - entropy and
+Gibbs' KL >= 0 are drawn (``kl_identity``) and reported as metrics, not claimed: the first is
+an identity of the kernels, and random pairs cannot break the second.
 
 The classic picture: one Gaussian fitted to a two-bump mixture by gradient descent (optax
 Adam) on forward KL(P||Q), which covers both bumps (its optimum matches the mixture's mean and
@@ -158,41 +159,25 @@ def compute(cfg: Config, ctx: RunContext) -> Results:
 # ------------------------------------------------------------------------------ claims
 
 def _kl_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
+    """KL in both directions against SciPy; KL = CE - H and Gibbs' inequality on random pairs
+    are identities or cannot fail there: metrics and the ``kl_identity`` figure."""
     d = r.discrete
-    kl_pq, kl_qp = d["kl_pq"], d["kl_qp"]
     scale = max(1.0, float(np.abs(d["cross_entropy"]).max()))
-    err, w_err = tol.worst(np.abs(kl_pq - scipy.stats.entropy(d["P"], d["Q"], axis=1)))
-    dec, w_dec = tol.worst(np.abs(kl_pq - (d["cross_entropy"] - d["entropy"])))
-    both = np.stack([kl_pq, kl_qp])
-    names = [[f"KL({a}), pair {i}" for i in range(kl_pq.size)] for a in ("P||Q", "Q||P")]
-    gibbs, w_gibbs = tol.worst(both, names, largest=False)
+    refs = np.stack([scipy.stats.entropy(d["P"], d["Q"], axis=1),
+                     scipy.stats.entropy(d["Q"], d["P"], axis=1)])
+    names = [[f"KL({a}), pair {i}" for i in range(refs.shape[1])] for a in ("P||Q", "Q||P")]
+    err, w_err = tol.worst(np.abs(np.stack([d["kl_pq"], d["kl_qp"]]) - refs), names)
     self_kl, w_self = tol.worst(np.abs(d["self_kl"]))
-    smallest, w_small = tol.worst(kl_pq, largest=False)
-    asym, w_asym = tol.worst(np.abs(kl_pq - kl_qp))
     pairs = f"{cfg.num_pairs:,} random pairs, n = {cfg.num_outcomes}"
     return [
-        Claim.at_most("KL(P||Q) (rel_entr) = scipy.stats.entropy(P, Q) over random pairs "
-                      "(largest difference)", err, tol.roundoff(1e3, eps, scale=scale),
+        Claim.at_most("KL(P||Q) and KL(Q||P) (rel_entr) = scipy.stats.entropy over random "
+                      "pairs (largest difference)", err,
+                      tol.roundoff(2, eps, n=cfg.num_outcomes, scale=scale),
                       id="kl_matches_scipy", worst=w_err, detail=pairs,
                       reference="scipy.stats.entropy(P, Q) in float64"),
-        Claim.at_most("KL = cross-entropy - entropy (largest difference)", dec,
-                      tol.roundoff(1e3, eps, scale=scale), id="kl_is_cross_minus_entropy",
-                      worst=w_dec, detail=pairs,
-                      reference="cross-entropy (xlogy) minus entropy (entr)"),
-        Claim.at_least("Gibbs' inequality: KL(P||Q) >= 0 for every pair (smallest)", gibbs,
-                       tol.absolute(0.0, "Gibbs' inequality: exactly 0"), id="gibbs_inequality",
-                       worst=w_gibbs, detail=pairs, reference="Gibbs' inequality (theorem)"),
         Claim.at_most("KL(P||P) = 0 (largest over pairs)", self_kl, tol.roundoff(10, eps),
                       id="self_kl_zero", worst=w_self, reference="closed form 0",
                       detail="round-off of p/p inside rel_entr"),
-        Claim.at_least("KL is positive between distinct distributions: smallest KL over pairs "
-                       "with P != Q", smallest, tol.roundoff(100, eps), id="kl_positive",
-                       worst=w_small, detail=pairs,
-                       reference="Gibbs' inequality: equality only for P = Q"),
-        Claim.at_least("KL is not symmetric: largest |KL(P||Q) - KL(Q||P)|", asym,
-                       tol.absolute(0.1, "a clear asymmetry (a symmetric KL gives round-off)"),
-                       id="kl_not_symmetric", worst=w_asym, reference="KL(Q||P) of the same pairs",
-                       detail="a symmetric KL would give 0 up to round-off"),
     ]
 
 
@@ -200,34 +185,31 @@ def _cross_entropy_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
     d = r.discrete
     nll = -np.log(d["Q"][np.arange(d["y"].size), d["y"]])
     err, w_err = tol.worst(np.abs(d["ce_onehot"] - nll))
-    low, w_low = tol.worst(d["ce_onehot"], largest=False)
     return [
         Claim.at_most("cross-entropy against a one-hot target = -log q[true class] (largest "
-                      "difference)", err, tol.roundoff(1e3, eps, scale=max(1.0, nll.max())),
+                      "difference)", err, tol.roundoff(20, eps, scale=max(1.0, nll.max())),
                       id="one_hot_cross_entropy_is_nll", worst=w_err,
                       reference="NumPy float64 -log q[y]", detail=f"{cfg.num_pairs:,} targets"),
         Claim.close("cross-entropy is 0 when the prediction is the one-hot target (largest)",
                     np.abs(d["ce_perfect"]).max(), 0.0,
                     tol.absolute(0.0, "exact: xlogy(0, 0) = xlogy(1, 1) = 0"),
                     id="perfect_prediction_zero_cross_entropy", reference="closed form 0"),
-        Claim.at_least("... and positive for every other prediction (smallest)", low,
-                       tol.roundoff(100, eps), id="cross_entropy_positive", worst=w_low,
-                       reference="-log q[y] > 0 for q[y] < 1"),
     ]
 
 
-def _gaussian_kl_claim(r: Results) -> Claim:
+def _gaussian_kl_claim(r: Results, eps: float) -> Claim:
     m1, s1, m2, s2 = r.gaussian_kl["pairs"].T
     closed = np.log(s2 / s1) + (s1**2 + (m1 - m2) ** 2) / (2 * s2**2) - 0.5
     err, where = tol.worst(np.abs(r.gaussian_kl["quadrature"] - closed))
     return Claim.at_most(
         "KL between two Gaussians by quadrature = log(s2/s1) + (s1^2 + (m1-m2)^2)/(2 s2^2) - 1/2 "
-        "(largest difference over pairs)", err, tol.relative(1e-4, max(1.0, closed.max())),
+        "(largest difference over pairs)", err, tol.roundoff(20, eps, scale=max(1.0, closed.max())),
         id="gaussian_kl_quadrature", worst=where, reference="closed form in NumPy float64",
-        detail=f"{closed.size} pairs, trapezoid rule, 20001 points")
+        detail=f"{closed.size} pairs, trapezoid rule, 20001 points on +-12 sd (spectrally "
+               "accurate for a Gaussian integrand: round-off is the whole error)")
 
 
-def _fit_claims(cfg: Config, r: Results) -> list[Claim]:
+def _fit_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
     w, mus, _ = mixture_parameters(cfg)
     mix_mean, mix_sd = mixture_moments(cfg)
     f, rv = r.fits["forward"], r.fits["reverse"]
@@ -242,8 +224,9 @@ def _fit_claims(cfg: Config, r: Results) -> list[Claim]:
     return [
         Claim.at_most("forward KL(P||Q) covers both bumps: fitted (mean, sd) = the mixture's "
                       "(mean, sd) from every start (largest error)", fwd_err,
-                      tol.absolute(1e-2 * max(1.0, cfg.separation),
-                                   "1e-2 max(1, separation): Adam's final error"),
+                      tol.absolute(np.sqrt(eps) * max(1.0, cfg.separation),
+                                   "sqrt(eps) max(1, separation): an optimum of a smooth loss "
+                                   "is located to sqrt(eps)"),
                       id="forward_kl_moment_matching", worst=w_fwd,
                       reference="closed-form optimum: moment matching",
                       detail=f"mixture (mean, sd) = ({mix_mean:.3g}, {mix_sd:.3g})"),
@@ -267,11 +250,17 @@ def _fit_claims(cfg: Config, r: Results) -> list[Claim]:
 
 def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
     return (_kl_claims(cfg, r, ctx.eps) + _cross_entropy_claims(cfg, r, ctx.eps)
-            + [_gaussian_kl_claim(r)] + _fit_claims(cfg, r))
+            + [_gaussian_kl_claim(r, ctx.eps)] + _fit_claims(cfg, r, ctx.eps))
 
 
 def metrics(cfg: Config, r: Results) -> dict:
-    return {"kl_asymmetry_max": float(np.abs(r.discrete["kl_pq"] - r.discrete["kl_qp"]).max()),
+    d = r.discrete
+    return {"kl_asymmetry_max": float(np.abs(d["kl_pq"] - d["kl_qp"]).max()),
+            # identities shown rather than claimed: KL = CE - H (the kernel computes them from
+            # the same logs) and Gibbs' KL >= 0 (random pairs are far from equal)
+            "kl_minus_cross_entropy_plus_entropy_max": float(
+                np.abs(d["kl_pq"] - (d["cross_entropy"] - d["entropy"])).max()),
+            "kl_min_over_random_pairs": float(min(d["kl_pq"].min(), d["kl_qp"].min())),
             "forward_fit_sd": float(r.fits["forward"]["sd"][:, -1].mean()),
             "reverse_fit_sd": float(r.fits["reverse"]["sd"][:, -1].mean()),
             "mixture_sd": mixture_moments(cfg)[1]}
@@ -282,38 +271,72 @@ KEY_METRICS = ("kl_asymmetry_max", "forward_fit_sd", "reverse_fit_sd")
 
 # ------------------------------------------------------------------------------ figures
 
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
 def fits(cfg: Config, r: Results):
     x, p = r.mixture["x"], r.mixture["density"]
     mix_mean, mix_sd = mixture_moments(cfg)
-    fig, ax = plotting.figure("Forward KL covers both bumps; reverse KL locks onto one", width=8)
-    ax.fill_between(x, p, color="lightgray", label="P: two-bump mixture")
+    fig, ax = plotting.figure("Forward KL covers both bumps; reverse KL locks onto one", width=9,
+                              height=4.5)
+    ax.fill_between(x, p, color="lightgray", label="$P$: two-bump mixture")
     f, rv = r.fits["forward"], r.fits["reverse"]
     fwd = (f["mean"][0, -1], f["sd"][0, -1])
-    ax.plot(x, scipy.stats.norm.pdf(x, *fwd), color=plotting.color("forward"),
-            label=f"argmin KL(P||Q): N({fwd[0]:.2f}, {fwd[1]:.2f}^2)")
+    ax.plot(x, scipy.stats.norm.pdf(x, *fwd), color=plotting.color("forward kl"),
+            label=rf"argmin $\mathrm{{KL}}(P\|Q)$: $\mathcal{{N}}({fwd[0]:.2f}, {fwd[1]:.2f}^2)$")
     for i, (m, s) in enumerate(zip(rv["mean"][:, -1], rv["sd"][:, -1], strict=True)):
-        ax.plot(x, scipy.stats.norm.pdf(x, m, s), color=plotting.color("reverse"),
-                linestyle="--" if i else "-",
-                label=f"argmin KL(Q||P) from start {cfg.starts[i]:g}: N({m:.2f}, {s:.2f}^2)")
+        ax.plot(x, scipy.stats.norm.pdf(x, m, s), color=plotting.color("reverse kl"),
+                linestyle=_LINESTYLES[i % len(_LINESTYLES)],
+                label=rf"argmin $\mathrm{{KL}}(Q\|P)$ from start {cfg.starts[i]:g}: "
+                      rf"$\mathcal{{N}}({m:.2f}, {s:.2f}^2)$")
     ax.set_xlim(mix_mean - 3.5 * mix_sd, mix_mean + 3.5 * mix_sd)
-    ax.set_xlabel("x")
+    ax.set_ylim(0, 1.6 * max(p.max(), scipy.stats.norm.pdf(0, 0, rv["sd"][:, -1].min())))
+    ax.set_xlabel("$x$")
     ax.set_ylabel("density")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper center", ncols=2)
     return fig
 
 
 def kl_family(cfg: Config, r: Results):
     fam = r.family
-    fig, ax = plotting.figure(f"KL is not symmetric: over Q = N(m, {cfg.width:g}^2)", width=7)
-    ax.plot(fam["mean"], fam["forward_kl"], color=plotting.color("forward"),
-            label="KL(P||Q): one wide valley")
-    ax.plot(fam["mean"], fam["reverse_kl"], color=plotting.color("reverse"),
-            label="KL(Q||P): a valley per bump")
+    fig, ax = plotting.figure(rf"KL is not symmetric: over $Q = \mathcal{{N}}(m, {cfg.width:g}^2)$"
+                              ", forward KL has one valley, reverse KL one per bump", width=7)
+    ax.plot(fam["mean"], fam["forward_kl"], color=plotting.color("forward kl"),
+            label=r"$\mathrm{KL}(P\|Q)$: one wide valley")
+    ax.plot(fam["mean"], fam["reverse_kl"], color=plotting.color("reverse kl"),
+            label=r"$\mathrm{KL}(Q\|P)$: a valley per bump")
     ax.set_yscale("log")
-    ax.set_xlabel("mean m of Q")
+    ax.set_xlabel("mean $m$ of $Q$")
     ax.set_ylabel("divergence (nats, log scale)")
-    ax.legend()
+    ax.legend(loc="upper center")
     return fig
 
 
-FIGURES = (fits, kl_family)
+def kl_identity(cfg: Config, r: Results):
+    """KL = cross-entropy - entropy, and Gibbs' KL >= 0: the identities, drawn."""
+    d = r.discrete
+    gap = d["cross_entropy"] - d["entropy"]
+    fig, (a1, a2) = plotting.figure(r"$\mathrm{KL}(P\|Q) = H(P, Q) - H(P) \geq 0$: the "
+                                    "cross-entropy pays the entropy plus the KL", ncols=2,
+                                    height=4.2)
+    a1.plot(gap, d["kl_pq"], "o", color=plotting.color("forward kl"), markersize=3, alpha=0.5,
+            label=f"{gap.size:,} random pairs")
+    lim = np.array([0, max(gap.max(), d["kl_pq"].max()) * 1.05])
+    plotting.theory_line(a1, lim, lim, "identity line")
+    a1.set_xlabel("cross-entropy $-$ entropy, $H(P, Q) - H(P)$ (nats)")
+    a1.set_ylabel(r"$\mathrm{KL}(P\|Q)$ by rel_entr (nats)")
+    res = np.abs(d["kl_pq"] - gap).max()
+    a1.set_title(f"largest difference {res:.1e}", fontsize=10)
+    a1.legend(loc="upper left")
+    a2.hist([d["kl_pq"], d["kl_qp"]], bins=40, color=[plotting.color("forward kl"),
+                                                      plotting.color("reverse kl")],
+            alpha=0.7, label=[r"$\mathrm{KL}(P\|Q)$", r"$\mathrm{KL}(Q\|P)$"])
+    a2.axvline(0.0, label="Gibbs: KL $\\geq$ 0", **plotting.THEORY_STYLE)
+    a2.set_xlabel("divergence (nats)")
+    a2.set_ylabel("number of pairs")
+    a2.set_title(f"smallest KL {min(d['kl_pq'].min(), d['kl_qp'].min()):.3f}", fontsize=10)
+    a2.legend(loc="upper right")
+    return fig
+
+
+FIGURES = (fits, kl_family, kl_identity)

@@ -35,11 +35,15 @@ METHODS = ("classical GS", "modified GS", "Householder")
 METHOD_IDS = ("classical", "modified", "householder")
 EXPECTED_EXPONENT = (2.0, 1.0, 0.0)
 LAWS = ("eps kappa^2", "eps kappa", "eps")
-#: the claims tell the three laws eps kappa^2, eps kappa and eps apart, so a fitted exponent
-#: passes when it is nearer its own law than a neighbouring one: within half the gap of 1.
-#: Its bootstrap standard error over the random matrices is reported beside it, and the sizes
-#: of both profiles keep 4 SE well inside this (seeds 0-7: worst deviation 0.32, fast float32).
-EXPONENT_TOL = 0.5
+#: the claims tell the three laws eps kappa^2, eps kappa and eps apart. Classical GS passes
+#: when it is nearer its own law than the neighbouring one (half the gap of 1: its window is
+#: short in float32; seeds 0-7: worst deviation 0.32, fast float32); modified GS within a
+#: quarter of the gap (measured <= 0.05); Householder within a tenth (measured <= 0.002: over
+#: 7 to 16 decades of kappa an exponent 0.1 would raise the loss 5 to 40-fold). Each bootstrap
+#: standard error over the random matrices is reported beside it.
+EXPONENT_TOL = (0.5, 0.25, 0.1)
+EXPONENT_TOL_WHY = ("half the gap to the neighbouring law", "a quarter of the gap",
+                    "a tenth of the gap to eps kappa")
 #: the two studies of every run, whatever the job's precision
 PRECISIONS = ("float32", "float64")
 
@@ -175,17 +179,17 @@ def _factorisation_claims(cfg: Config, name: str, s: dict) -> list[Claim]:
     house, w_house = tol.worst(s["loss_all"][:, 2] / eps)
     return [
         Claim.at_most(f"{name}: every method gives A = Q R: max ||A - QR||_F / ||A||_F", resid,
-                      tol.roundoff(10, eps, n=n), id=f"{name}_a_equals_qr", worst=w_resid,
+                      tol.roundoff(2, eps, n=n), id=f"{name}_a_equals_qr", worst=w_resid,
                       reference="the matrix A itself",
                       detail=f"all {len(s['resid'])} matrices x 3 methods"),
         Claim.at_most(f"{name}: Gram-Schmidt Q spans the same space as Householder's: max "
                       "||(I - P_H) Q||_2 / (eps kappa)", gap,
-                      tol.absolute(10 * n, "10 n (the bound is 10 n eps kappa)"),
+                      tol.absolute(2 * n, "2 n (the bound is 2 n eps kappa)"),
                       id=f"{name}_gram_schmidt_span", worst=w_gap,
                       reference="the projector onto Householder's Q (float64)",
                       detail="projections agree"),
         Claim.at_most(f"{name}: Householder stays near eps: max ||Q^T Q - I||_2 / eps", house,
-                      tol.absolute(10 * n, "10 n (the bound is 10 n eps)"),
+                      tol.absolute(2 * n, "2 n (the bound is 2 n eps)"),
                       id=f"{name}_householder_near_eps", worst=w_house,
                       reference="the identity matrix",
                       detail=f"kappa up to {s['kappa'].max():.2g}"),
@@ -201,7 +205,7 @@ def _exponent_claims(cfg: Config, name: str, s: dict) -> list[Claim]:
         out.append(Claim.close(
             f"{name}: {method} loses orthogonality like {LAWS[m]}: fitted exponent",
             s["exponents"][m], EXPECTED_EXPONENT[m],
-            tol.absolute(EXPONENT_TOL, "half the gap to the neighbouring law"),
+            tol.absolute(EXPONENT_TOL[m], EXPONENT_TOL_WHY[m]),
             id=f"{name}_exponent_{METHOD_IDS[m]}",
             reference=("Giraud et al. 2005: eps kappa^2", "Bjorck 1967: eps kappa",
                        "Householder backward stability: eps")[m],
@@ -217,11 +221,11 @@ def _coordinate_claims(cfg: Config, name: str, s: dict) -> list[Claim]:
     err, where = tol.worst(np.abs(s["coords"] - c_ls) / xnorm)
     return [
         Claim.at_most(f"{name}: coordinates in an orthonormal basis are inner products: max "
-                      "|Q^T x - lstsq(Q, x)| / ||x||", err, tol.roundoff(10, eps, n=n),
+                      "|Q^T x - lstsq(Q, x)| / ||x||", err, tol.roundoff(1, eps, n=n),
                       id=f"{name}_coordinates_inner_products", worst=where,
                       reference="NumPy lstsq in float64"),
         Claim.close(f"{name}: Parseval ||Q^T x|| = ||x|| (relative)",
-                    np.linalg.norm(s["coords"]) / xnorm, 1.0, tol.roundoff(10, eps, n=n),
+                    np.linalg.norm(s["coords"]) / xnorm, 1.0, tol.roundoff(1, eps, n=n),
                     id=f"{name}_parseval", reference="||x|| in NumPy float64"),
     ]
 
@@ -251,23 +255,28 @@ KEY_METRICS = tuple(f"exponent_{m}_float64" for m in METHOD_IDS)
 # ------------------------------------------------------------------------------ figures
 
 def loss_of_orthogonality(cfg: Config, r: Results):
-    fig, axes = plotting.figure("Loss of orthogonality: CGS ~ eps kappa^2, MGS ~ eps kappa, "
-                                "Householder ~ eps", ncols=2)
+    fig, axes = plotting.figure(r"Loss of orthogonality: classical GS $\sim \epsilon\kappa^2$, "
+                                r"modified GS $\sim \epsilon\kappa$, Householder $\sim \epsilon$",
+                                ncols=2, height=4.6)
     for ax, name in zip(axes, PRECISIONS, strict=True):
         s = r.studies[name]
         kappa, loss, eps = s["kappa"], s["loss"], s["eps"]
         for m, method in enumerate(METHODS):
             ax.loglog(kappa, loss[:, m], "o-", markersize=3, color=plotting.color(method),
-                      label=f"{method} (exponent {s['exponents'][m]:.2f})")
-        ax.loglog(kappa, eps * kappa**2, color="gray", linestyle="--", lw=1,
-                  label="eps kappa^2")
-        ax.loglog(kappa, eps * kappa, color="gray", linestyle=":", lw=1.2, label="eps kappa")
-        ax.axhline(eps, color="black", lw=1, linestyle="-.", label="eps")
-        ax.set_ylim(eps / 10, 100)
-        ax.set_title(name)
-        ax.set_xlabel("condition number kappa(A)")
-        ax.set_ylabel("||Q^T Q - I||_2")
-        ax.legend(fontsize=8)
+                      label=f"{method} (slope {s['exponents'][m] + 0.0:.2f})".replace("-0.00",
+                                                                                       "0.00"))
+        k2 = kappa[eps * kappa**2 <= 10]  # the law holds until orthogonality is lost
+        ax.loglog(k2, eps * k2**2, **{**plotting.THEORY_STYLE, "linewidth": 1},
+                  label=r"$\epsilon\kappa^2$")
+        ax.loglog(kappa, eps * kappa, color="black", linestyle=":", lw=1.2,
+                  label=r"$\epsilon\kappa$")
+        ax.axhline(eps, color="black", lw=1, linestyle="-.", label=r"$\epsilon$")
+        ax.set_ylim(eps / 10, 1e6)  # room for the legend above the plateau
+        ax.set_title(rf"{name} ($\epsilon$ = {eps:.1e}), geometric mean of {cfg.per_kappa} "
+                     "matrices", fontsize=10)
+        ax.set_xlabel(r"condition number $\kappa(A)$ (log scale)")
+        ax.set_ylabel(r"$\|Q^T Q - I\|_2$ (log scale)")
+        ax.legend(loc="upper left", ncols=2)
     return fig
 
 

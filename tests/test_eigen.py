@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 import experiments.eigen as eigen_experiment
 from mathml_jax import series
@@ -107,6 +107,59 @@ def test_eigen_experiment_end_to_end_fast_profile(run_experiment):
     saved = series.load(job / "series.npz", eigen_experiment.Results)
     np.testing.assert_array_equal(saved.power["sin_angle"], report.results.power["sin_angle"])
     assert saved.general["eigenvalues"].dtype == np.complex128
+    _assert_mutations(report)
+
+
+def _scale(section, key, f):
+    def mutate(r):
+        d = getattr(r, section)
+        d[key] = f(np.array(d[key]))
+    return mutate
+
+
+def _assert_mutations(report):
+    steps = report.results.power["steps"]
+
+    def not_orthonormal(v):
+        v[:, 0] *= 1.01
+        return v
+
+    def faster_rate(s):  # every ratio's error contracts 1% faster
+        return s * 0.99 ** steps[None, :]
+
+    def rayleigh_off(q):
+        q[:, -1] += 1e-4
+        return q
+    assert_mutations_catch(report, {
+        "eigh eigenvalues shifted 1e-4": (_scale("symmetric", "eigenvalues", lambda x: x + 1e-4),
+                                          {"eigh_matches_numpy"}),
+        "eigh residuals 1000x": (_scale("symmetric", "residuals", lambda x: x * 1e3),
+                                 {"eigh_residual"}),
+        "an eigenvector 1% too long": (_scale("symmetric", "eigenvectors", not_orthonormal),
+                                       {"eigh_orthonormal"}),
+        "eig residuals 1000x": (_scale("general", "residuals", lambda x: x * 1e3),
+                                {"eig_residual"}),
+        "eig eigenvalues shifted 1e-3": (_scale("general", "eigenvalues", lambda x: x + 1e-3),
+                                         {"eig_matches_numpy"}),
+        "ellipse 1% larger": (_scale("circle", "image", lambda x: x * 1.01),
+                              {"ellipse_longest_axis", "ellipse_shortest_axis"}),
+        "eigenvectors of the 2x2 swapped": (_scale("circle", "eigenvectors",
+                                                   lambda v: v[:, ::-1].copy()),
+                                            {"ellipse_axis_is_eigenvector"}),
+        "power iteration 1% faster than theory": (_scale("power", "sin_angle", faster_rate),
+                                                  {"power_iteration_rate",
+                                                   "power_iteration_theory"}),
+        "power iteration error + 1e-4": (_scale("power", "sin_angle", lambda x: x + 1e-4),
+                                         {"power_iteration_theory"}),
+        "Rayleigh quotient 1e-4 off": (_scale("power", "rayleigh", rayleigh_off),
+                                       {"rayleigh_quotient"}),
+        "diagonalisation error 1e-2": (_scale("diagonal", "error", lambda x: x + 1e-2),
+                                       {"diagonalisation"}),
+        "A^k by eigenvalues 0.1% off": (_scale("diagonal", "by_eigen", lambda x: x * 1.001),
+                                        {"power_by_eigen"}),
+        "A^k by products 0.1% off": (_scale("diagonal", "by_products", lambda x: x * 1.001),
+                                     {"power_by_products"}),
+    })
 
 
 def test_eigen_runs_in_float64_with_another_seed(run_experiment):

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 import experiments.entropy as entropy_experiment
 from experiments.entropy import truncated_poisson
@@ -120,11 +120,72 @@ def test_entropy_end_to_end_fast_profile(run_experiment):
     ids = {c["id"] for c in rec["claims"]}
     assert {"uniform_entropy", "binary_search_ceil_log2", "binary_search_power_of_two_exact",
             "poisson_huffman_at_least_entropy", "simulated_huffman_average",
-            "families_match_scipy", "uniform_is_maximum", "base_change",
+            "families_match_scipy", "bases_match_scipy",
             "gaussian_differential_entropy"} <= ids
+    assert not {"uniform_is_maximum", "base_change"} & ids  # could not fail: metrics now
+    assert abs(rec["metrics"]["nats_per_bit"] - np.log(2)) < 1e-5
     saved = series.load(job / "series.npz", entropy_experiment.Results)
     assert np.array_equal(saved.poisson["huffman_questions"],
                           report.results.poisson["huffman_questions"])
+    _assert_mutations(report)
+
+
+def _set(path, f):
+    """A mutation: results.<section>[key] = f(old value)."""
+    section, key = path.split(".")
+
+    def mutate(r):
+        d = getattr(r, section)
+        d[key] = f(d[key])
+    return mutate
+
+
+def _assert_mutations(report):
+    p = report.results.poisson
+    se_bis = np.sqrt(p["pmf"] @ (p["binary_search_questions"]
+                                 - p["pmf"] @ p["binary_search_questions"]) ** 2 / 20_000)
+
+    def shorter_codes(r):  # Huffman lengths one shorter: L < H, the coding theorem broken
+        r.poisson["huffman_questions"] = np.maximum(r.poisson["huffman_questions"] - 1, 0)
+        r.rates["huffman"] = r.rates["huffman"] - 0.5
+    assert_mutations_catch(report, {
+        "binary search one question more": (
+            _set("uniform.questions", lambda q: q + 1),
+            {"binary_search_ceil_log2", "binary_search_power_of_two_exact"}),
+        "uniform entropy 0.1% high": (_set("uniform.entropy_bits", lambda h: h * 1.001),
+                                      {"uniform_entropy"}),
+        "Huffman codes one question shorter": (
+            shorter_codes, {"poisson_huffman_at_least_entropy", "simulated_huffman_average",
+                            "rates_huffman_at_least_entropy"}),
+        "Huffman codes one question longer": (
+            _set("poisson.huffman_questions", lambda q: q + 1),
+            {"poisson_huffman_within_one_of_entropy", "simulated_huffman_average"}),
+        "rates: Huffman averages one question longer": (
+            _set("rates.huffman", lambda x: x + 1.0), {"rates_huffman_within_one_of_entropy"}),
+        "binary search on 0..K two questions shorter": (
+            _set("poisson.binary_search_questions", lambda q: q - 2),
+            {"huffman_beats_bisection", "simulated_bisection_average"}),
+        "simulated binary search biased by 6 SE": (
+            _set("poisson.bisection_mean", lambda m: m + 6 * se_bis),
+            {"simulated_bisection_average"}),
+        "Poisson entropies 0.01% high": (_set("families.poisson_nats", lambda h: h * 1.0001),
+                                         {"families_match_scipy"}),
+        "Bernoulli entropies 0.01% high": (_set("families.bernoulli_nats",
+                                                lambda h: h * 1.0001),
+                                           {"families_match_scipy", "fair_coin_one_bit"}),
+        "uniform on n outcomes 0.01% high": (_set("extremes.uniform_nats", lambda h: h * 1.0001),
+                                             {"uniform_entropy_log_n"}),
+        "entr(0) = NaN": (_set("extremes.point_mass", lambda h: np.nan),
+                          {"point_mass_zero_entropy"}),
+        "bits computed in nats": (_set("bases.bits", lambda h: report.results.bases["nats"]),
+                                  {"bases_match_scipy"}),
+        "Gaussian differential entropy 1e-5 high": (
+            _set("differential.gaussian", lambda h: h + 1e-5),
+            {"gaussian_differential_entropy"}),
+        "exponential differential entropy 1e-5 high": (
+            _set("differential.exponential", lambda h: h + 1e-5),
+            {"exponential_differential_entropy"}),
+    })
 
 
 def test_entropy_other_settings_pass(run_experiment):

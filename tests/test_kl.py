@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.integrate
 import scipy.stats
-from conftest import assert_all_claims_pass, compose
+from conftest import assert_all_claims_pass, assert_mutations_catch, compose
 
 import experiments.kl as kl_experiment
 from experiments._cli import execute
@@ -87,15 +87,63 @@ def test_kl_end_to_end_fast_profile(run_experiment):
     status, report, job = run_experiment("kl")
     assert status == 0
     assert_all_claims_pass(report)
-    for name in ("fits", "kl_family"):
+    for name in ("fits", "kl_family", "kl_identity"):
         assert (job / f"{name}.png").stat().st_size > 10_000
-    assert {"kl_matches_scipy", "gibbs_inequality", "kl_not_symmetric",
-            "one_hot_cross_entropy_is_nll", "gaussian_kl_quadrature",
+    ids = {c.id for c in report.claims}
+    assert {"kl_matches_scipy", "one_hot_cross_entropy_is_nll", "gaussian_kl_quadrature",
             "forward_kl_moment_matching", "reverse_kl_locks_onto_bump",
-            "starts_pick_different_bumps"} <= {c.id for c in report.claims}
+            "starts_pick_different_bumps"} <= ids
+    # identities of the kernel, or inequalities random pairs cannot break: metrics and a figure
+    assert not {"kl_is_cross_minus_entropy", "gibbs_inequality", "kl_positive",
+                "kl_not_symmetric", "cross_entropy_positive"} & ids
+    assert report.metrics["kl_minus_cross_entropy_plus_entropy_max"] < 1e-5
     saved = series.load(job / "series.npz", kl_experiment.Results)
     np.testing.assert_array_equal(saved.fits["reverse"]["mean"],
                                   report.results.fits["reverse"]["mean"])
+    _assert_mutations(report)
+
+
+def _set(section, key, f):
+    def mutate(r):
+        d = getattr(r, section)
+        d[key] = f(d[key])
+    return mutate
+
+
+def _final(direction, key, f):
+    """A mutation of the final value of every fit (the last step)."""
+    def mutate(r):
+        a = r.fits[direction][key]
+        a[:, -1] = f(a[:, -1])
+    return mutate
+
+
+def _assert_mutations(report):
+    left_bump = -report.config.separation / 2
+    assert_mutations_catch(report, {
+        "KL(Q||P) computed as KL(P||Q) (a symmetric KL)": (
+            _set("discrete", "kl_qp", lambda _: report.results.discrete["kl_pq"]),
+            {"kl_matches_scipy"}),
+        "KL 0.1% high": (_set("discrete", "kl_pq", lambda k: k * 1.001), {"kl_matches_scipy"}),
+        "KL(P||P) = 1e-3 (a smoothing epsilon)": (_set("discrete", "self_kl",
+                                                       lambda k: k + 1e-3), {"self_kl_zero"}),
+        "cross-entropy 0.01 nats high": (_set("discrete", "ce_onehot", lambda c: c + 0.01),
+                                         {"one_hot_cross_entropy_is_nll"}),
+        "a perfect prediction costs 1e-7": (_set("discrete", "ce_perfect", lambda c: c + 1e-7),
+                                            {"perfect_prediction_zero_cross_entropy"}),
+        "Gaussian KL quadrature 1e-4 high": (_set("gaussian_kl", "quadrature",
+                                                  lambda q: q + 1e-4),
+                                             {"gaussian_kl_quadrature"}),
+        "forward fit stopped early: sd 1% low": (_final("forward", "sd", lambda s: s * 0.99),
+                                                 {"forward_kl_moment_matching"}),
+        "reverse fit 0.1 off its bump": (_final("reverse", "mean", lambda m: m + 0.1),
+                                         {"reverse_kl_locks_onto_bump"}),
+        "reverse KL value 0.02 high": (_final("reverse", "kl", lambda k: k + 0.02),
+                                       {"reverse_kl_value"}),
+        "every reverse fit on the left bump": (_final("reverse", "mean",
+                                                      lambda m: np.full_like(m, left_bump)),
+                                               {"starts_pick_different_bumps"}),
+    })
 
 
 def test_kl_unequal_weights_pass(run_experiment):

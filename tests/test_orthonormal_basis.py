@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 import experiments.orthonormal_basis as ob_experiment
 from mathml_jax import series
@@ -71,6 +71,52 @@ def test_orthonormal_basis_experiment_end_to_end_fast_profile(run_experiment):
     saved = series.load(job / "series.npz", ob_experiment.Results)
     np.testing.assert_array_equal(saved.studies["float32"]["loss"],
                                   report.results.studies["float32"]["loss"])
+    _assert_mutations(report)
+
+
+def _both(key, f):
+    """A mutation of results.studies[p][key] for both precisions p."""
+    def mutate(r):
+        for s in r.studies.values():
+            s[key] = f(np.array(s[key]))
+    return mutate
+
+
+def _ids(*names):
+    return {f"{p}_{n}" for p in ("float32", "float64") for n in names}
+
+
+def _assert_mutations(report):
+    def gram_schmidt_only(factor):
+        def f(x):
+            x[:, :2] *= factor
+            return x
+        return f
+
+    def householder_loss(x):
+        x[:, 2] *= 1e3
+        return x
+
+    def exponent(m, shift):
+        def f(x):
+            x[m] += shift
+            return x
+        return f
+    assert_mutations_catch(report, {
+        "A - QR residuals 100x": (_both("resid", lambda x: x * 100), _ids("a_equals_qr")),
+        "Gram-Schmidt Q leaves the span (1000x)": (_both("span_gap", gram_schmidt_only(1e3)),
+                                                   _ids("gram_schmidt_span")),
+        "Householder loses orthogonality (1000x)": (_both("loss_all", householder_loss),
+                                                    _ids("householder_near_eps")),
+        "classical GS exponent - 0.6": (_both("exponents", exponent(0, -0.6)),
+                                        _ids("exponent_classical")),
+        "modified GS exponent + 0.3": (_both("exponents", exponent(1, 0.3)),
+                                       _ids("exponent_modified")),
+        "Householder exponent + 0.15": (_both("exponents", exponent(2, 0.15)),
+                                        _ids("exponent_householder")),
+        "coordinates 0.1% long": (_both("coords", lambda c: c * 1.001),
+                                  _ids("coordinates_inner_products", "parseval")),
+    })
 
 
 def test_orthonormal_basis_float32_study_inside_a_float64_run(run_experiment):
