@@ -12,10 +12,15 @@ to reach a tolerance and of the final gap are reported per function and optimise
    rates match theory and heavy ball is faster (measured in float64 whatever the job's
    precision, for a long measurable window);
 2. every optimiser, with its tuned rate, reaches Rosenbrock's minimiser (1, 1) within a
-   tolerance from the standard start (-1.2, 1);
+   tolerance in the median over the held-out random starts (never used for tuning; a diverged
+   run counts as a failure);
 3. every optimiser escapes the saddle of x^2 - y^2 from every start (the unstable direction
    grows under any descent step);
-4. on the convex quadratic every optimiser's median run reaches the gap tolerance.
+4. on the convex quadratic every held-out run of every optimiser ends within the gap
+   tolerance.
+
+The learning rate is tuned on the standard start and tune_starts - 1 random starts drawn
+apart from the evaluation starts (another key), so no claim checks a start used for tuning.
 
 Everything runs in the job's dtype (``ctx.dtype``), the contour grids of the figures included;
 only the rate measurement of point 1 is float64 by design.
@@ -43,7 +48,6 @@ from mathml_jax.optimization.test_functions import (
     values_at,
 )
 from mathml_jax.runtime import RunContext, in_float64
-from mathml_jax.status import describe_divergence
 
 SECTION = "Optimisation: gradient descent and its modern variants (momentum, adaptive steps)"
 
@@ -55,8 +59,8 @@ BOXES = {"ill_quadratic": ((-3, 3), (-3, 3)), "rosenbrock": ((-2, 2), (-1, 3)),
          "beale": ((-1, 4.5), (-1.5, 2)), "himmelblau": ((-5, 5), (-5, 5)),
          "saddle": ((-1.5, 1.5), (-1.5, 1.5))}
 GRID = 120
-SUMMARY = ("lr", "reached", "diverged", "steps_median", "steps_q1", "steps_q3", "gap_median",
-           "gap_q1", "gap_q3")
+SUMMARY = ("lr", "reached", "diverged", "steps_median", "steps_q1", "steps_q3", "steps_all_median",
+           "gap_median", "gap_q1", "gap_q3")
 
 
 @dataclass
@@ -74,9 +78,11 @@ class Config:
     schedule: str = param("cosine", choices=SCHEDULES,
                           help="learning-rate schedule of the comparison runs")
     gap_tol: float = param(1e-6, gt=0, help="a run has converged once f - f* <= gap_tol")
-    rosenbrock_tol: float = param(2e-2, gt=0, help="required distance to (1, 1)")
+    rosenbrock_tol: float = param(0.1, gt=0, help="required median distance to (1, 1) over "
+                                  "the held-out starts (the starts are about 2.2 from it)")
     rate_steps: int = param(400, ge=20, le=1_000_000, help="steps of the rate measurement")
-    rate_rtol: float = param(0.01, gt=0, le=1, help="relative tolerance of the measured rates")
+    rate_rtol: float = param(0.002, gt=0, le=1, help="relative tolerance of the measured "
+                             "heavy-ball rate (its fit bias is about 3e-4)")
     animate: bool = param(False, help="also write trajectories.gif, the paths growing")
     animation_frames: int = param(60, ge=2, le=1000, help="frames of the animation")
 
@@ -99,6 +105,7 @@ class Results:
     paths: dict             # optimizer -> (nf, steps + 1, 2) the run from the first start
     standard_start: dict    # Rosenbrock from (-1.2, 1) with the tuned lr: "final" (no, 2),
                             # "diverged_at" (no,)
+    final: dict             # optimizer -> (nf, S, 2) final iterate of every held-out start
     rates: dict             # float64 rate study: "heavy_ball_error", "gd_error" (steps + 1,)
                             # and the fitted rates "heavy_ball", "gd"
     contours: dict          # function -> (GRID, GRID) f on BOXES[function], in the run dtype
@@ -144,12 +151,18 @@ def _batches(cfg: Config, ctx: RunContext) -> dict:
     compiles once)."""
     nf, S, G = len(FUNCTIONS), cfg.starts, cfg.lr_points
     _, _, std, spread = _targets(cfg)
-    starts = std[:, None, :] + spread[:, None, :] * np.asarray(
-        jax.random.uniform(ctx.key, (nf, S, 2), ctx.dtype, minval=-1.0, maxval=1.0),
-        np.float64)
-    T = min(cfg.tune_starts, S + 1)
+    T = cfg.tune_starts
+
+    def draw(key, n):
+        return std[:, None, :] + spread[:, None, :] * np.asarray(
+            jax.random.uniform(key, (nf, n, 2), ctx.dtype, minval=-1.0, maxval=1.0),
+            np.float64)
+
+    # the evaluation starts are held out: the tuning starts come from another key
+    starts = draw(ctx.key, S)
     grid = np.geomspace(cfg.lr_min, cfg.lr_max, G)
-    tune_starts = np.concatenate([std[:, None], starts[:, : T - 1]], axis=1)  # (nf, T, 2)
+    tuning = draw(jax.random.fold_in(ctx.key, 1), T)[:, : T - 1]
+    tune_starts = np.concatenate([std[:, None], tuning], axis=1)  # (nf, T, 2)
     return dict(
         grid=grid, T=T, B=max(nf * G * T, nf * S),
         tune_x0=np.broadcast_to(tune_starts[:, None], (nf, G, T, 2)).reshape(-1, 2),
@@ -208,8 +221,11 @@ def _summary(losses, div, lrs, fstar, gap) -> dict:
         hit = _steps_to_stay(g, gap[i])
         reached = hit >= 0
         steps = _quartiles(hit[reached])
+        # over ALL runs: one that never stays within the tolerance counts as never (inf)
+        all_med = float(np.median(np.where(reached, hit, np.inf)))
         gaps = _quartiles(g[:, -1] if name != "saddle" else losses[i, :, -1])
-        row = (float(lrs[i]), int(reached.sum()), int((div[i] >= 0).sum()), *steps, *gaps)
+        row = (float(lrs[i]), int(reached.sum()), int((div[i] >= 0).sum()), *steps, all_med,
+               *gaps)
         for k, v in zip(SUMMARY, row, strict=True):
             out[k].append(v)
     return {k: np.asarray(v) for k, v in out.items()}
@@ -226,9 +242,10 @@ def _compare_one(cfg: Config, ctx: RunContext, opt: str, b: dict, keep) -> dict:
                      b["eval_idx"], b["B"])
     losses = np.asarray(res.losses, np.float64).reshape(nf, S, -1)
     div = res.diverged_at.reshape(nf, S)
+    traj = res.trajectory.reshape(nf, S, -1, 2)
     return dict(summary=_summary(losses, div, lrs, fstar, gap), std_final=std_final,
                 std_div=std_div, losses=np.asarray(res.losses).reshape(nf, S, -1)[..., keep],
-                diverged_at=div, path=res.trajectory.reshape(nf, S, -1, 2)[:, 0])
+                diverged_at=div, path=traj[:, 0], final=np.asarray(traj[:, :, -1], np.float64))
 
 
 def _polyak_constants():
@@ -301,7 +318,7 @@ def compute(cfg: Config, ctx: RunContext) -> Results:
         diverged_at={o: runs[o]["diverged_at"] for o in opts},
         comparison={k: np.stack([runs[o]["summary"][k] for o in opts], axis=1)
                     for k in SUMMARY},
-        paths={o: runs[o]["path"] for o in opts},
+        paths={o: runs[o]["path"] for o in opts}, final={o: runs[o]["final"] for o in opts},
         standard_start={"final": np.stack([runs[o]["std_final"][i_r] for o in opts]),
                         "diverged_at": np.array([runs[o]["std_div"][i_r] for o in opts])},
         rates=_rate_study(cfg), contours=_contour_grids(ctx))
@@ -313,17 +330,21 @@ def _rate_claims(cfg: Config, r: Results) -> list[Claim]:
     mu, L, r_hb, r_gd, _, _ = _polyak_constants()
     about = f"kappa = {L / mu:.4g}; float64, {cfg.rate_steps} steps"
     closed = "closed form from NumPy eigvalsh of the quadratic's Hessian (float64)"
+    eps64 = float(np.finfo(np.float64).eps)
     return [
         Claim.close("heavy ball with optimal alpha and beta contracts at (sqrt(kappa)-1)/"
                     "(sqrt(kappa)+1) per step on the ill-conditioned quadratic",
                     r.rates["heavy_ball"], r_hb, tol.relative(cfg.rate_rtol, r_hb),
                     id="heavy_ball_optimal_rate", reference=closed,
                     detail=about + "; e_k/(k+1) fitted over the second half of the "
-                    "measurable errors"),
+                    "measurable errors (e_k = (a + b k) r^k: the fit leaves a bias of a few "
+                    "1e-4 relative, hence rate_rtol)"),
         Claim.close("gradient descent with step 2/(L+mu) contracts at (kappa-1)/(kappa+1) per "
                     "step on the ill-conditioned quadratic", r.rates["gd"], r_gd,
-                    tol.relative(cfg.rate_rtol, r_gd), id="gd_optimal_rate", reference=closed,
-                    detail=about + "; fitted over the second half of the measurable errors"),
+                    tol.roundoff(50, eps64, scale=r_gd), id="gd_optimal_rate",
+                    reference=closed,
+                    detail=about + "; e_k = r^k e_0 exactly, so only float64 round-off of the "
+                    "log-linear fit separates the two"),
         Claim.at_most("heavy ball is faster than gradient descent: measured rate ratio heavy "
                       "ball / GD", r.rates["heavy_ball"] / r.rates["gd"],
                       tol.absolute(1.0, "ratio 1 (equal rates)"), id="heavy_ball_beats_gd",
@@ -332,35 +353,52 @@ def _rate_claims(cfg: Config, r: Results) -> list[Claim]:
     ]
 
 
+def rosenbrock_distances(r: Results) -> dict:
+    """optimizer -> (S,) final distance to (1, 1) of every held-out Rosenbrock start, a
+    diverged run counted as infinitely far."""
+    i = FUNCTIONS.index("rosenbrock")
+    out = {}
+    for opt in r.optimizers:
+        d = np.linalg.norm(np.asarray(r.final[opt][i], np.float64) - 1.0, axis=1)
+        out[str(opt)] = np.where(np.asarray(r.diverged_at[opt][i]) >= 0, np.inf, d)
+    return out
+
+
 def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
     opts = [str(o) for o in r.optimizers]
     S = cfg.starts
-    dist = np.linalg.norm(r.standard_start["final"] - 1.0, axis=1)
-    worst_dist, who = tol.worst(dist, opts)
-    div_words = describe_divergence(r.standard_start["diverged_at"][opts.index(who)])
+    dist = rosenbrock_distances(r)
+    med = np.array([np.median(dist[o]) for o in opts])
+    worst_med, who = tol.worst(med, opts)
+    n_div = int(np.sum(np.isinf(dist[who])))
+    n_all = int(sum(np.sum(np.isinf(d)) for d in dist.values()))
     escaped = r.comparison["reached"][FUNCTIONS.index("saddle")]
     fewest, least = tol.worst(escaped, opts, largest=False)
-    worst_gap, slowest = tol.worst(r.comparison["gap_median"][FUNCTIONS.index("ill_quadratic")],
-                                   opts)
+    converged = r.comparison["reached"][FUNCTIONS.index("ill_quadratic")]
+    fewest_q, slowest = tol.worst(converged, opts, largest=False)
     return _rate_claims(cfg, r) + [
-        Claim.at_most("every optimizer reaches Rosenbrock's minimiser (1, 1) from the standard "
-                      "start (-1.2, 1) with its tuned learning rate: worst final distance",
-                      worst_dist, tol.absolute(cfg.rosenbrock_tol, "rosenbrock_tol (config)"),
-                      id="rosenbrock_all_reach_minimiser", worst=who,
+        Claim.at_most("Rosenbrock, held-out random starts (never used for tuning), every "
+                      "optimizer with its tuned learning rate: worst median final distance to "
+                      "the minimiser (1, 1), a diverged run counted as infinitely far",
+                      worst_med, tol.absolute(cfg.rosenbrock_tol, "rosenbrock_tol (config)"),
+                      id="rosenbrock_median_reaches_minimiser", worst=who,
                       reference="the known minimiser (1, 1)",
-                      detail=f"{len(opts)} optimizers, {cfg.steps} steps; worst run "
-                             f"{div_words}"),
+                      detail=f"{len(opts)} optimizers x {S} held-out starts, {cfg.steps} "
+                             f"steps; {n_div} of {S} runs of {who} diverged, "
+                             f"{n_all} of {S * len(opts)} runs of all optimizers"),
         Claim.holds("every optimizer escapes the saddle of x^2 - y^2 (reaches f <= -1) from "
                     "every start near it", bool(np.all(escaped == S)), measured=fewest,
                     id="all_escape_saddle", worst=least,
                     reference="the saddle value f(0, 0) = 0 (escape: f <= -1)",
                     detail=f"{S} starts (0.5, 0) + U(-spread, spread) x U(-1e-3, 1e-3); "
                            "measured: fewest starts escaped by one optimizer"),
-        Claim.at_most("ill-conditioned quadratic: every optimizer's median final gap f - f*",
-                      worst_gap, tol.absolute(cfg.gap_tol, "gap_tol (config)"),
-                      id="quadratic_median_gap", worst=slowest,
-                      reference="the known minimum f* = 0 at (1, -1)",
-                      detail=f"{S} random starts per optimizer"),
+        Claim.holds("ill-conditioned quadratic: every held-out run of every optimizer ends "
+                    "within gap_tol of f* and stays there (a diverged run counts as a "
+                    "failure)", bool(np.all(converged == S)), measured=fewest_q,
+                    id="quadratic_all_converge", worst=slowest,
+                    reference="the known minimum f* = 0 at (1, -1)",
+                    detail=f"{S} held-out starts per optimizer, gap_tol {cfg.gap_tol:g}; "
+                           "measured: fewest runs within the tolerance"),
     ]
 
 
@@ -373,11 +411,13 @@ def metrics(cfg: Config, r: Results) -> dict:
                 v = r.comparison[k][i, j]
                 out[f"{name}.{opt}.{k}"] = int(v) if k in ("reached", "diverged") else float(v)
     dist = np.linalg.norm(r.standard_start["final"] - 1.0, axis=1)
+    held_out = rosenbrock_distances(r)
     for j, opt in enumerate(opts):
-        out[f"rosenbrock.{opt}.standard_start_distance"] = float(dist[j])
+        # the standard start is a tuning start: a metric, never a claim
+        out[f"rosenbrock.{opt}.tuning_start_distance"] = float(dist[j])
+        out[f"rosenbrock.{opt}.held_out_median_distance"] = float(np.median(held_out[opt]))
     for i, name in enumerate(FUNCTIONS):
-        steps = np.where(r.comparison["reached"][i] > 0, r.comparison["steps_median"][i],
-                         np.inf)
+        steps = r.comparison["steps_all_median"][i]  # over all runs, failures as never
         out[f"{name}.fastest"] = opts[int(np.argmin(steps))]
     out["rosenbrock_fastest"] = out["rosenbrock.fastest"]
     return out
@@ -387,6 +427,12 @@ KEY_METRICS = ("heavy_ball_rate", "gd_rate", "rosenbrock_fastest")
 
 
 # ------------------------------------------------------------------------------ figures
+
+NAMES = {"ill_quadratic": "ill-conditioned quadratic", "rosenbrock": "Rosenbrock",
+         "beale": "Beale", "himmelblau": "Himmelblau", "saddle": "saddle $x^2 - y^2$"}
+OPT_NAMES = {"sgd": "SGD", "momentum": "heavy ball", "nesterov": "Nesterov",
+             "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adam": "Adam", "lion": "Lion"}
+
 
 def _first_start_paths(r: Results, i: int) -> dict:
     """optimizer -> the path from function i's first random start, cut at its divergence."""
@@ -404,91 +450,165 @@ def _grid(r: Results, name: str):
     return lambda X, Y: r.contours[name]
 
 
+def _legend_panel(ax, handles, title: str) -> None:
+    """The figure's one legend, in its otherwise unused last panel."""
+    ax.axis("off")
+    ax.legend(handles=handles, loc="center", title=title, fontsize=9)
+
+
+def _optimizer_handles(r: Results, extra=()):
+    from matplotlib.lines import Line2D
+
+    return [Line2D([], [], color=plotting.color(str(o)), label=OPT_NAMES.get(str(o), str(o)))
+            for o in r.optimizers] + list(extra)
+
+
 def trajectories(cfg: Config, r: Results):
-    fig, axes = plotting.figure("Optimizer paths from the first start, each with its tuned "
+    from matplotlib.lines import Line2D
+
+    fig, axes = plotting.figure("Each optimizer's path from one held-out start, with its tuned "
                                 "learning rate", ncols=3, nrows=2, width=4.6, height=4.4,
                                 squeeze=False)
     axes = axes.ravel()
     for ax, (i, name) in zip(axes, enumerate(FUNCTIONS), strict=False):
         tf = TEST_FUNCTIONS[name]
         xl, yl = BOXES[name]
+        paths = _first_start_paths(r, i)
         plotting.contour_with_trajectories(
-            ax, _grid(r, name), xl, yl, _first_start_paths(r, i), levels=25,
+            ax, _grid(r, name), xl, yl, paths, levels=25,
             log_levels=name in ("rosenbrock", "beale", "himmelblau"),
             marker_points={f"min {j + 1}": m for j, m in enumerate(tf.minimisers)} or None,
             resolution=GRID)
-        ax.set_title(name.replace("_", " "))
+        for opt, p in paths.items():
+            if int(r.diverged_at[opt][i, 0]) >= 0 and name != "saddle":
+                ax.plot(p[-1, 0], p[-1, 1], "X", color=plotting.color(opt), markersize=10)
+        ax.set_title(NAMES[name])
         ax.set_xlabel("x")
         ax.set_ylabel("y")
-    axes[0].legend(loc="lower left", fontsize=7)
-    axes[-1].axis("off")
+    diverged = Line2D([], [], color="black", marker="X", linestyle="none",
+                      label="diverged after this point")
+    _legend_panel(axes[-1], _optimizer_handles(r, [diverged]), "optimizer (dot: start)")
     return fig
+
+
+def _gap_with_failures(cfg: Config, r: Results, opt, i: int, ceiling: float):
+    """f - f* of every held-out run at the kept steps, a diverged run drawn at ``ceiling``
+    from its divergence on (statistics keep it: it is not dropped)."""
+    fstar = _targets(cfg)[0]
+    g = np.maximum(np.asarray(r.losses[opt][i], np.float64) - fstar[i], 1e-14)
+    div = np.asarray(r.diverged_at[opt][i])
+    after = (div[:, None] >= 0) & (r.step[None, :] >= div[:, None])
+    return np.where(after | ~np.isfinite(g), ceiling, np.minimum(g, ceiling))
 
 
 def _loss_panel(ax, cfg: Config, r: Results, i: int, name: str) -> None:
     fstar = _targets(cfg)[0]
+    start = max(float(np.nanmax(np.asarray(r.losses[o][i][:, 0], np.float64))) for o in
+                r.optimizers) - fstar[i]
+    ceiling = 10 ** np.ceil(np.log10(max(start, 1e-12)) + 1)
+    n_div = 0
     for opt in r.optimizers:
-        losses = np.asarray(r.losses[opt][i], np.float64)
-        y = losses if name == "saddle" else np.maximum(losses - fstar[i], 1e-14)
-        plotting.band(ax, r.step, y, str(opt), name=str(opt))
-    if name == "saddle":
-        ax.set_yscale("symlog", linthresh=1e-3)
-        ax.set_ylabel("f(x)  (unbounded below)")
-    else:
-        ax.set_yscale("log")
-        ax.axhline(cfg.gap_tol, color="gray", linestyle=":", linewidth=1)
-        ax.set_ylabel("f(x) - f*")
+        n_div += int(np.sum(np.asarray(r.diverged_at[opt][i]) >= 0))
+        y = _gap_with_failures(cfg, r, opt, i, ceiling)
+        plotting.band(ax, r.step, y, "_", color_=plotting.color(str(opt)))
+    ax.set_yscale("log")
+    ax.set_ylim(1e-15, ceiling * 3)
+    ax.axhline(cfg.gap_tol, color="black", linestyle=":", linewidth=1)
+    ax.set_ylabel("$f(x) - f^*$ (log scale)")
+    _step_axis(ax, cfg)
+    ax.set_title(f"{NAMES[name]}: {n_div} runs diverged" if n_div else NAMES[name])
+
+
+def _step_axis(ax, cfg: Config) -> None:
     ax.set_xscale("symlog", linthresh=10)
     ax.set_xlim(0, cfg.steps)
-    ax.set_xlabel("step")
-    ax.set_title(name.replace("_", " "))
+    ax.set_xticks([0, 10, 100, 1000, 10000][: 2 + int(np.log10(max(cfg.steps, 10)))])
+    ax.set_xlabel("step (log scale past 10)")
 
 
-def _steps_heatmap(fig, ax, r: Results) -> None:
-    """Median steps to the tolerance, function x optimizer ("never": no run stayed within)."""
-    opts = [str(o) for o in r.optimizers]
-    M = np.where(r.comparison["reached"] > 0, r.comparison["steps_median"], np.nan)
-    im = ax.imshow(np.log10(M), cmap="viridis_r", aspect="auto")
-    ax.set_xticks(range(len(opts)), opts, rotation=45, fontsize=8)
-    ax.set_yticks(range(len(FUNCTIONS)), [n.replace("_", " ") for n in FUNCTIONS], fontsize=8)
-    for a in range(len(FUNCTIONS)):
-        for b in range(len(opts)):
-            txt = "never" if np.isnan(M[a, b]) else f"{M[a, b]:.0f}"
-            ax.text(b, a, txt, ha="center", va="center", fontsize=7, color="white")
-    ax.set_title("median steps to tolerance")
-    ax.grid(False)
-    fig.colorbar(im, ax=ax, label="log10 steps")
+def _escape_panel(ax, cfg: Config, r: Results) -> None:
+    """Fraction of the held-out saddle starts with f <= ESCAPE at each kept step."""
+    i = FUNCTIONS.index("saddle")
+    for opt in r.optimizers:
+        frac = np.mean(np.asarray(r.losses[opt][i], np.float64) <= ESCAPE, axis=0)
+        ax.plot(r.step, frac, color=plotting.color(str(opt)), label="_")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_ylabel(f"fraction of starts with $f \\leq {ESCAPE:g}$")
+    _step_axis(ax, cfg)
+    ax.set_title(f"{NAMES['saddle']}: escaped")
 
 
 def loss_curves(cfg: Config, r: Results):
-    fig, axes = plotting.figure("Loss against step: median and 10-90% band over "
-                                f"{cfg.starts} starts", ncols=3, nrows=2, width=4.6,
-                                height=3.8, squeeze=False)
+    from matplotlib.lines import Line2D
+
+    fig, axes = plotting.figure(f"Loss against step, median and 10-90% of {cfg.starts} "
+                                "held-out starts: diverged runs stay in the statistics, drawn "
+                                "at the top", ncols=3, nrows=2, width=4.6, height=3.8,
+                                squeeze=False)
     axes = axes.ravel()
-    for ax, (i, name) in zip(axes, enumerate(FUNCTIONS), strict=False):
+    for ax, (i, name) in zip(axes, enumerate(FUNCTIONS[:-1]), strict=False):
         _loss_panel(ax, cfg, r, i, name)
-    axes[0].legend(fontsize=7)
-    _steps_heatmap(fig, axes[-1], r)
+    _escape_panel(axes[4], cfg, r)
+    tol_line = Line2D([], [], color="black", linestyle=":", label=f"gap_tol {cfg.gap_tol:g}")
+    _legend_panel(axes[-1], _optimizer_handles(r, [tol_line]),
+                  "band: 10-90% of all runs;\ndiverged runs drawn at the top")
+    return fig
+
+
+def steps_to_tolerance(cfg: Config, r: Results):
+    """Median steps to the tolerance over ALL held-out runs, a run that never stays within it
+    (diverged or too slow) counted as infinitely slow; each cell also says how many of the
+    runs reached it and how many diverged."""
+    opts = [str(o) for o in r.optimizers]
+    S = cfg.starts
+    fig, ax = plotting.figure("Median steps to the tolerance over all held-out runs, a run "
+                              f"that never gets there counted as never (below: runs of {S} "
+                              "that reached it, diverged)", width=9.5, height=5.0)
+    M = np.full((len(FUNCTIONS), len(opts)), np.nan)
+    for a in range(len(FUNCTIONS)):
+        reached = r.comparison["reached"][a]
+        for b in range(len(opts)):
+            # the median of all S runs is finite only when more than half reached
+            if reached[b] > S / 2:
+                M[a, b] = r.comparison["steps_all_median"][a, b]
+    im = ax.imshow(np.log10(np.maximum(M, 1)), cmap="viridis_r", aspect="auto")
+    ax.set_xticks(range(len(opts)), [OPT_NAMES.get(o, o) for o in opts], rotation=30,
+                  ha="right")
+    ax.set_yticks(range(len(FUNCTIONS)), [NAMES[n] for n in FUNCTIONS])
+    for a in range(len(FUNCTIONS)):
+        for b in range(len(opts)):
+            med = "never" if np.isnan(M[a, b]) else f"{M[a, b]:.0f}"
+            div = int(r.comparison["diverged"][a, b])
+            txt = f"{med}\n{int(r.comparison['reached'][a, b])}/{S}"
+            if div and FUNCTIONS[a] != "saddle":
+                txt += f", {div} div."
+            ax.text(b, a, txt, ha="center", va="center", fontsize=9,
+                    color="white" if np.isnan(M[a, b]) or np.log10(max(M[a, b], 1)) > 1.5
+                    else "black")
+    ax.set_facecolor("#444444")
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, label="$\\log_{10}$ median steps (dark cell: never)")
     return fig
 
 
 def heavy_ball_rate(cfg: Config, r: Results):
     e_hb, e_gd = r.rates["heavy_ball_error"], r.rates["gd_error"]
-    fig, ax = plotting.figure(f"Heavy ball beats GD on a kappa={ILL_KAPPA:g} quadratic, "
-                              "at the predicted rates", width=7.5)
+    fig, ax = plotting.figure(f"Heavy ball beats gradient descent on a $\\kappa = {ILL_KAPPA:g}$"
+                              " quadratic, at the predicted rates", width=7.5)
     k = np.arange(e_hb.size)
     _, _, r_hb, r_gd, _, _ = _polyak_constants()
     ax.semilogy(k, e_hb / e_hb[0], color=plotting.color("momentum"),
-                label="heavy ball (optimal)")
+                label="heavy ball, optimal $\\alpha, \\beta$ "
+                      f"(fitted rate {r.rates['heavy_ball']:.4f})")
     ax.semilogy(k, e_gd / e_gd[0], color=plotting.color("sgd"),
-                label="gradient descent 2/(L+mu)")
-    plotting.theory_line(ax, k, r_hb ** k, "theory ((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^t")
-    ax.semilogy(k, r_gd ** k, color="gray", linestyle="--",
-                label="theory ((kappa - 1)/(kappa + 1))^t")
+                label=f"gradient descent, step $2/(L+\\mu)$ (fitted rate {r.rates['gd']:.4f})")
+    plotting.theory_line(ax, k, r_hb ** k,
+                         f"theory $((\\sqrt{{\\kappa}}-1)/(\\sqrt{{\\kappa}}+1))^t$, {r_hb:.4f}")
+    plotting.theory_line(ax, k, r_gd ** k, f"theory $((\\kappa-1)/(\\kappa+1))^t$, {r_gd:.4f}")
     ax.set_ylim(1e-8, 10)
     ax.set_xlabel("step t")
-    ax.set_ylabel("||x_t - x*|| / ||x_0 - x*||")
-    ax.legend()
+    ax.set_ylabel("$\\|x_t - x^*\\| / \\|x_0 - x^*\\|$ (log scale)")
+    ax.legend(loc="lower left")
     return fig
 
 
@@ -517,7 +637,7 @@ def trajectories_animation(cfg: Config, r: Results):
     step_text = ax.text(0.02, 0.96, "", transform=ax.transAxes, va="top")
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=9)
 
     def draw(k):
         for opt, p in paths.items():
@@ -531,4 +651,5 @@ def trajectories_animation(cfg: Config, r: Results):
 
 
 # the animation is saved as trajectories.gif, beside the still trajectories.png
-FIGURES = (trajectories, loss_curves, heavy_ball_rate, ("trajectories", trajectories_animation))
+FIGURES = (trajectories, loss_curves, steps_to_tolerance, heavy_ball_rate,
+           ("trajectories", trajectories_animation))

@@ -53,6 +53,7 @@ REGISTRY = {
     "function": "#1f77b4",
     "gaussian": "#9467bd",
     "gd": "#1f77b4",
+    "growth_per_step": "#1f77b4",
     "heavy_ball": "#2ca02c",
     "householder": "#2ca02c",
     "huffman": "#2ca02c",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 from mathml_jax.linalg import (
     image_of_unit_square,
@@ -56,6 +56,45 @@ def test_determinant_experiment_end_to_end_fast_profile(run_experiment):
     assert_all_claims_pass(report)
     for name in ("unit_square_images", "monte_carlo"):
         assert (job / f"{name}.png").stat().st_size > 10_000
+    assert {c.id for c in report.claims} == {
+        "shoelace_equals_det", "monte_carlo_volume_2d", "monte_carlo_volume_3d",
+        "det_multiplicative", "singular_zero_area", "singular_rank_one"}
+    _mutations_are_caught(report)
+
+
+def _mutations_are_caught(report):
+    """Issue 13: perturbed results fail the claims that should catch them."""
+
+    def area_scaled(r):  # shoelace 1e-5 relative off on one matrix
+        r.area2 = r.area2.copy()
+        r.area2[0] = r.area2[0] * (1 + 1e-5) + 1e-5 * r.scale2.max()
+
+    def mc_biased(d):
+        def mutate(r):
+            m = r.monte_carlo[d]
+            m["estimate"] = m["estimate"] + 6 * m["standard_error"]
+        return mutate
+
+    def product_off(r):  # det(AB) 1e-5 of the scale off on one pair
+        r.det_ab = r.det_ab.copy()
+        r.det_ab[1] = r.det_ab[1] + 1e-5 * r.norm_ab[1]
+
+    def singular_not_flat(r):
+        r.singular_area = 1e-4
+
+    def corners_off_line(r):
+        r.singular_image = r.singular_image.copy()
+        r.singular_image[2, 1] += 1e-6
+
+    assert_mutations_catch(report, {
+        "shoelace area 1e-5 off": (area_scaled, {"shoelace_equals_det"}),
+        "2x2 Monte Carlo biased by 6 SE": (mc_biased("2d"), {"monte_carlo_volume_2d"}),
+        "3x3 Monte Carlo biased by 6 SE": (mc_biased("3d"), {"monte_carlo_volume_3d"}),
+        "det(AB) off by 1e-5 of its scale": (product_off, {"det_multiplicative"}),
+        "the singular image has area": (singular_not_flat, {"singular_zero_area"}),
+        "a corner of the singular image off the line": (corners_off_line,
+                                                        {"singular_rank_one"}),
+    })
 
 
 def test_determinant_experiment_float64_other_seed(run_experiment):

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 from experiments import optimizers
 from experiments.optimizers import _steps_to_stay
@@ -110,18 +110,60 @@ def test_optimizers_experiment_end_to_end_fast_profile(run_experiment):
     for opt in OPTIMIZERS:
         for name in ("ill_quadratic", "rosenbrock", "beale", "himmelblau", "saddle"):
             assert f"{name}.{opt}.steps_median" in m and f"{name}.{opt}.gap_q3" in m
-    for fig in ("trajectories", "loss_curves", "heavy_ball_rate"):
+    for fig in ("trajectories", "loss_curves", "steps_to_tolerance", "heavy_ball_rate"):
         assert (job / f"{fig}.png").stat().st_size > 10_000
     assert not (job / "trajectories.gif").exists()  # only with optimizers.animate=true
     assert {c["id"] for c in rec["claims"]} == {
         "heavy_ball_optimal_rate", "gd_optimal_rate", "heavy_ball_beats_gd",
-        "rosenbrock_all_reach_minimiser", "all_escape_saddle", "quadratic_median_gap"}
+        "rosenbrock_median_reaches_minimiser", "all_escape_saddle", "quadratic_all_converge"}
     assert all(c["reference"] for c in rec["claims"])
     r = series.load(job / "series.npz", optimizers.Results)
     assert list(r.optimizers) == list(OPTIMIZERS) and r.comparison["lr"].shape == (5, 7)
     assert set(r.contours) == set(optimizers.FUNCTIONS)
     assert r.contours["rosenbrock"].shape == (optimizers.GRID, optimizers.GRID)
     assert r.contours["rosenbrock"].dtype == np.float32  # the job's dtype (float32 here)
+    _mutations_are_caught(report)
+
+
+def _mutations_are_caught(report):
+    """Issue 13: perturbed results fail the claims that should catch them."""
+    F = optimizers.FUNCTIONS
+    i_r, i_s, i_q = F.index("rosenbrock"), F.index("saddle"), F.index("ill_quadratic")
+
+    def scale_rate(key, factor):
+        def mutate(r):
+            r.rates[key] = r.rates[key] * factor
+        return mutate
+
+    def hb_as_slow_as_gd(r):
+        r.rates["heavy_ball"] = r.rates["gd"] * 1.001
+
+    def rosenbrock_off(r):  # one optimizer stops 0.15 short of (1, 1) on every start
+        r.final["adam"][i_r] = r.final["adam"][i_r] - 0.15
+
+    def rosenbrock_diverges(r):  # more than half of one optimizer's runs diverge
+        r.diverged_at["lion"][i_r, : r.diverged_at["lion"].shape[1] // 2 + 1] = 7
+
+    def one_stuck_at_saddle(r):
+        r.comparison["reached"][i_s, 3] -= 1
+
+    def one_quadratic_run_short(r):
+        r.comparison["reached"][i_q, 0] -= 1
+
+    assert_mutations_catch(report, {
+        "heavy-ball rate 1% slower": (scale_rate("heavy_ball", 1.01),
+                                      {"heavy_ball_optimal_rate"}),
+        "GD rate off by 1e-12 relative": (scale_rate("gd", 1 + 1e-12), {"gd_optimal_rate"}),
+        "heavy ball no faster than GD": (hb_as_slow_as_gd,
+                                         {"heavy_ball_beats_gd", "heavy_ball_optimal_rate"}),
+        "Rosenbrock minimiser missed by 0.15": (rosenbrock_off,
+                                                {"rosenbrock_median_reaches_minimiser"}),
+        "half the Rosenbrock runs diverge": (rosenbrock_diverges,
+                                             {"rosenbrock_median_reaches_minimiser"}),
+        "one start stays at the saddle": (one_stuck_at_saddle, {"all_escape_saddle"}),
+        "one quadratic run short of gap_tol": (one_quadratic_run_short,
+                                               {"quadratic_all_converge"}),
+    })
 
 
 def test_animate_writes_a_gif_of_the_paths(run_experiment):
