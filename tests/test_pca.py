@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 from sklearn.decomposition import PCA
 
 from mathml_jax.linalg import (
@@ -70,6 +70,49 @@ def test_sampled_spectra_are_unbiased_for_the_covariance_trace():
         assert comps.shape == (400, 3, 3)
 
 
+def _scale(group: str, key: str, factor: float, rows=slice(None)):
+    def mutate(r):
+        getattr(r, group)[key][rows] = getattr(r, group)[key][rows] * factor
+    return mutate
+
+
+def _bias_mean(r):
+    s = r.synthetic
+    s["mean_error"][-1] += 6 * s["mean_se"][-1]
+
+
+def _constant_errors(key: str):
+    def mutate(r):
+        r.synthetic[key][:] = r.synthetic[key][:1]
+    return mutate
+
+
+def _turn_component_3(r):
+    c = r.digits["components"]
+    c[2] = np.cos(1e-3) * c[2] + np.sin(1e-3) * c[3]
+
+
+# perturbations of the computed results, and the claims each must fail
+PCA_MUTATIONS = {
+    "sample means 6 SE high": (_bias_mean, {"eigenvalues_unbiased"}),
+    "eigenvalue RMS error x2": (_scale("synthetic", "eigenvalue_rel_rms", 2.0, -1),
+                                {"eigenvalue_rms_anderson"}),
+    "direction RMS error x2": (_scale("synthetic", "direction_sin_rms", 2.0, -1),
+                               {"direction_rms_anderson"}),
+    "eigenvalue errors do not shrink": (_constant_errors("eigenvalue_rel_rms"),
+                                        {"eigenvalue_error_slope"}),
+    "direction errors do not shrink": (_constant_errors("direction_sin_rms"),
+                                       {"direction_error_slope"}),
+    "component 3 turned by 1e-3": (_turn_component_3, {"components_match_sklearn"}),
+    "variance ratios 0.1% high": (_scale("digits", "explained_variance_ratio", 1.001),
+                                  {"variance_ratios_match_sklearn"}),
+    "projection 0.1% stretched": (_scale("digits", "projection", 1.001),
+                                  {"projection_matches_sklearn"}),
+    "reconstruction errors 0.1% high": (_scale("digits", "reconstruction_mse", 1.001),
+                                        {"reconstruction_error_matches_sklearn"}),
+}
+
+
 def test_pca_experiment_end_to_end_fast_profile(run_experiment):
     status, report, job = run_experiment("pca")
     assert status == 0
@@ -80,7 +123,10 @@ def test_pca_experiment_end_to_end_fast_profile(run_experiment):
         "eigenvalues_unbiased", "eigenvalue_rms_anderson", "direction_rms_anderson",
         "eigenvalue_error_slope", "direction_error_slope", "components_match_sklearn",
         "variance_ratios_match_sklearn", "projection_matches_sklearn",
-        "reconstruction_error_is_discarded_variance"}
+        "reconstruction_error_matches_sklearn"}
+    # the identity reconstruction error = discarded variance stays visible, as a metric
+    assert report.metrics["reconstruction_minus_discarded_variance"] < 1e-4
+    assert_mutations_catch(report, PCA_MUTATIONS)
     from experiments import pca as pca_experiment
     from mathml_jax import series
 

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 from mathml_jax import timing
 from mathml_jax.linalg import (
@@ -125,6 +125,57 @@ def test_randomized_svd_cost_is_the_hand_count(q):
     assert got == pytest.approx(hand, rel=1e-12)
 
 
+def _scale(group: str, key: str, factor: float, rows=slice(None)):
+    def mutate(r):
+        getattr(r, group)[key][rows] = getattr(r, group)[key][rows] * factor
+    return mutate
+
+
+def _errors_times(factor: float, rows=slice(None)):
+    def mutate(r):
+        d = r.randomized
+        for key in ("spectral_errors", "spectral_error", "spectral_error_se"):
+            d[key][rows] = d[key][rows] * factor
+    return mutate
+
+
+def _power_does_nothing(r):
+    d = r.randomized
+    for key in ("spectral_errors", "spectral_error", "spectral_error_se"):
+        d[key][1] = d[key][0]
+
+
+def _flops_as_full_svd(r):
+    r.randomized["flops"][:] = 1.1 * r.randomized["full_svd_flops"]
+
+
+def _one_more_product(r):
+    r.randomized["matvecs"] += 1
+
+
+# perturbations of the computed results, and the claims each must fail
+SVD_MUTATIONS = {
+    "V^T x stretched by 0.1%": (_scale("circle", "rotate", 1.001), {"rotate_keeps_length"}),
+    "A x off by 1%": (_scale("circle", "image", 1.01),
+                      {"ellipse_semi_axis_1", "ellipse_semi_axis_2", "rotate_scale_rotate_is_a"}),
+    "U diag(s) V^T x stretched by 0.1%": (_scale("circle", "rotate_again", 1.001),
+                                          {"rotate_scale_rotate_is_a"}),
+    "singular values 0.1% high": (_scale("photo", "singular_values", 1.001),
+                                  {"singular_values_eig_ata", "singular_values_numpy"}),
+    "Frobenius residuals 0.1% high": (_scale("eckart_young", "frobenius", 1.001),
+                                      {"eckart_young_frobenius"}),
+    "spectral residuals 0.1% high": (_scale("eckart_young", "spectral", 1.001),
+                                     {"eckart_young_spectral"}),
+    "sketch errors x8": (_errors_times(8.0), {"randomized_error_q0", "randomized_error_power"}),
+    "sketch errors 10% below s_(k+1)": (_errors_times(0.9), {"randomized_not_below_optimum"}),
+    "power iterations change nothing": (_power_does_nothing, {"power_iterations_help"}),
+    "one more product with A": (_one_more_product, {"randomized_matvecs_q0",
+                                                    "randomized_matvecs_power"}),
+    "flops of the full SVD": (_flops_as_full_svd, {"randomized_fewer_flops_q0",
+                                                   "randomized_fewer_flops_power"}),
+}
+
+
 def test_svd_experiment_end_to_end_fast_profile(run_experiment):
     status, report, job = run_experiment("svd")
     assert status == 0
@@ -134,7 +185,9 @@ def test_svd_experiment_end_to_end_fast_profile(run_experiment):
         assert (job / f"{name}.png").stat().st_size > 10_000
     ids = {c.id for c in report.claims}
     assert {"eckart_young_frobenius", "eckart_young_spectral", "randomized_error_power",
-            "randomized_matvecs_q0", "power_iterations_help"} <= ids
+            "randomized_matvecs_q0", "power_iterations_help",
+            "randomized_not_below_optimum"} <= ids
+    assert_mutations_catch(report, SVD_MUTATIONS)
     from experiments import svd
     from mathml_jax import series
 
