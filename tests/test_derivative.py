@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 from jax.test_util import check_grads
 
 from experiments.derivative import REFERENCE, Results
@@ -77,6 +77,73 @@ def test_derivative_experiment_end_to_end_fast_profile(run_experiment):
             "autodiff_ulps_float64", "secants_approach_tangent"} <= ids and len(ids) == 15
     r = series.load(job / "series.npz", Results)
     assert r.errors["float32"]["sin"]["forward"].shape == r.h.shape
+    assert_mutations_catch(report, MUTATIONS)
+
+
+def _each_curve(method):
+    """A mutation applied to the ``method`` error curve of every function, in both dtypes."""
+    def outer(change):
+        def mutate(r):
+            for dname, per_fn in r.errors.items():
+                for errs in per_fn.values():
+                    errs[method] = change(r.h, r.eps[dname], errs[method])
+        return mutate
+    return outer
+
+
+def _tilt_truncation(power):
+    """Multiply the error curve by h^power: the fitted order moves by power."""
+    return lambda h, eps, e: e * h**power
+
+
+def _fake_minimum(method):
+    """A spurious minimum two decades above the theoretical best step."""
+    def change(h, eps, e):
+        e = e.copy()
+        floor = np.sqrt(eps) if method == "forward" else eps ** (1 / 3)
+        e[np.argmin(np.abs(np.log(h / (100 * floor))))] = e.min() / 10
+        return e
+    return change
+
+
+def _steeper_roundoff(h, eps, e):
+    """Round-off that grows like 1/h^2 instead of 1/h below the floor."""
+    return np.where(h < 1e-2 * eps ** (1 / 3), e * (1e-2 * eps ** (1 / 3) / h), e)
+
+
+def _autodiff_off(ulps):
+    def mutate(r):
+        for dname, per_fn in r.errors.items():
+            per_fn["sin"]["autodiff_max_rel"] += ulps * r.eps[dname]
+    return mutate
+
+
+def _reverse_secants(r):
+    r.secant["slope"] = r.secant["slope"][::-1].copy()
+
+
+def _ids(kind, methods=("forward", "central")):
+    return {f"{kind}_{m}_{d}" for m in methods for d in ("float32", "float64")}
+
+
+MUTATIONS = {
+    "forward difference of order 1.3": (_each_curve("forward")(_tilt_truncation(0.3)),
+                                        _ids("order", ["forward"])),
+    "central difference of order 1.7": (_each_curve("central")(_tilt_truncation(-0.3)),
+                                        _ids("order", ["central"])),
+    "forward best step 100x too large": (_each_curve("forward")(_fake_minimum("forward")),
+                                         _ids("best_step", ["forward"])),
+    "central best step 100x too large": (_each_curve("central")(_fake_minimum("central")),
+                                         _ids("best_step", ["central"])),
+    "forward round-off like 1/h^2": (_each_curve("forward")(_steeper_roundoff),
+                                     _ids("roundoff_slope", ["forward"])),
+    "central round-off like 1/h^2": (_each_curve("central")(_steeper_roundoff),
+                                     _ids("roundoff_slope", ["central"])),
+    "jax.grad off by 12 ulps at one function": (_autodiff_off(12),
+                                                {"autodiff_ulps_float32",
+                                                 "autodiff_ulps_float64"}),
+    "secants in reverse order (moving away)": (_reverse_secants, {"secants_approach_tangent"}),
+}
 
 
 def test_derivative_rejects_duplicate_functions(run_experiment):
