@@ -204,12 +204,13 @@ def _plot(sweep_dir: Path, rows: list[JobRow], metric: str, param: str,
     if not groups:
         return None
     fig, ax = plotting.figure(f"{metric} against {param}")
-    for label, pts in groups.items():
+    # the groups are the jobs' other settings, a sequence: ordered colours, not the registry's
+    for (label, pts), c in zip(groups.items(), plotting.ordered_colors(len(groups)),
+                               strict=True):
         if not categorical:
             pts.sort()
         xs, ys = zip(*pts, strict=True)
-        ax.plot([str(x) for x in xs] if categorical else xs, ys, "o-", label=label,
-                color=plotting.color(label))
+        ax.plot([str(x) for x in xs] if categorical else xs, ys, "o-", label=label, color=c)
     if not categorical and all(x > 0 for p in groups.values() for x, _ in p):
         xs_all = [x for p in groups.values() for x, _ in p]
         if max(xs_all) / min(xs_all) > 20:

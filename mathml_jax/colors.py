@@ -54,7 +54,6 @@ REGISTRY = {
     "function": "#1f77b4",
     "gaussian": "#9467bd",
     "gd": "#1f77b4",
-    "growth_per_step": "#1f77b4",
     "heavy_ball": "#2ca02c",
     "householder": "#2ca02c",
     "huffman": "#2ca02c",
@@ -103,9 +102,6 @@ REGISTRY = {
 }
 
 
-_STRICT = False
-
-
 class UnknownColorName(KeyError):
     """A name without a colour in :data:`REGISTRY`."""
 
@@ -123,11 +119,6 @@ def color(name: str) -> str:
     try:
         return REGISTRY[key]
     except KeyError:
-        if not _STRICT:  # transitional, while the issue-13 audit lands experiment by experiment
-            import zlib
-
-            palette = sorted(set(REGISTRY.values()))
-            return palette[zlib.crc32(key.encode()) % len(palette)]
         raise UnknownColorName(
             f"no colour registered for {name!r}: add it to mathml_jax.colors.REGISTRY (one colour "
             "per thing across the suite), or use plotting.ordered_colors for a sequence") from None

@@ -56,19 +56,13 @@ def run_experiment(tmp_path):
         if status == 0 and report is not None and report.results is not None:
             missing = [c.id for c in report.claims if not (c.reference and c.statement)]
             assert not missing, f"claims without a reference or statement: {missing}"
-            if name not in AUDIT_PENDING:
-                assert_figures_follow_checklist(report)
+            assert_figures_follow_checklist(report)
             assert_redrawn_without_kernels(report, job_dir)
         return status, report, job_dir
 
     return _run
 
 
-#: experiments whose claims-and-figures audit (issue 13) has not landed yet: their figures are
-#: not held to the checklist and they need no mutation test until it does
-AUDIT_PENDING = frozenset({
-    "benchmark", "derivative", "determinant", "gd", "linear_maps", "optimizers", "pca", "svd",
-})
 
 
 def assert_all_claims_pass(report) -> None:

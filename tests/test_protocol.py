@@ -203,10 +203,6 @@ def test_redraw_command_redraws_every_job_of_a_sweep_in_another_format(tmp_path,
 def test_every_experiment_has_a_mutation_test(name):
     """Issue 13: for every experiment a test perturbs the computed results and checks that the
     claims that should catch it fail, and that every claim is failed by some perturbation."""
-    from conftest import AUDIT_PENDING
-
-    if name in AUDIT_PENDING:
-        pytest.skip(f"{name}: claims-and-figures audit pending (issue 13)")
     path = ROOT / "tests" / f"test_{name}.py"
     assert path.is_file() and "assert_mutations_catch(" in path.read_text(), \
         f"tests/test_{name}.py has no mutation test (conftest.assert_mutations_catch)"
