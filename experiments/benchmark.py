@@ -26,8 +26,12 @@ Kernels (the suite's function; baselines):
 Timings are reported, never claimed (they depend on the machine and its load). The claims check
 that each kernel computed the right answer, against references that share no code with it:
 hand-derived float64 NumPy derivatives, the binomial distribution, SciPy's float64 QR-iteration
-SVD (gesvd) and the exact spectrum of the test matrix. The issue's speed targets are shown in
-the table, each marked met or not with the measured ratio.
+SVD (gesvd), and for the randomised SVD the excess error (over the Eckart-Young optimum of the
+test matrix's exact spectrum) of independent float64 NumPy runs with their own sketches. Each
+tolerance is a round-off bound (k eps times the steps or the size) or k standard errors, set
+from its reason; a mutation test in tests/test_benchmark.py shows that each claim can fail.
+The issue's speed targets are shown in the table, each marked met or not with the measured
+ratio.
 """
 
 from __future__ import annotations
@@ -137,6 +141,10 @@ class Config:
     rsvd_oversample: int = param(10, ge=0, le=10_000)
     rsvd_power_iters: int = param(2, ge=0, le=100)
     rsvd_decay: float = param(1.5, gt=0, le=10)
+    rsvd_reference_draws: int = param(12, ge=3, le=1000,
+                                      help="independent float64 NumPy sketches of the same "
+                                           "matrix: the distribution our excess error is "
+                                           "checked against")
     copy_mib: int = param(256, ge=1, le=65_536)
     matmul_n: int = param(1024, ge=16, le=65_536)
     z: float = param(5.0, gt=0, le=20, help="Monte Carlo claims: bound in standard errors")
@@ -177,7 +185,8 @@ class Results:
     - ``newton``: "M<m>" -> grad_over_scale (largest over converged starts), converged, starts.
     - ``coin``: PRNG implementation -> flips, heads (one per size).
     - ``svd``: "<m>x<n>" -> s (ours), s_ref (SciPy gesvd in float64), rows, cols.
-    - ``rsvd``: "<m>x<n>" -> error (||A - U S V^T||_F in float64), optimal (Eckart-Young).
+    - ``rsvd``: "<m>x<n>" -> error (||A - U S V^T||_F in float64), optimal (Eckart-Young),
+      reference_excess (error / optimal - 1 of each float64 NumPy run with its own sketch).
     """
 
     table: dict
@@ -413,6 +422,8 @@ def bench_classify(b: Bench) -> dict:
 
 #: Newton's convergence test: last step <= XTOL_EPS eps (1 + |x|)
 XTOL_EPS = 10
+#: the gradient at a converged Newton point, relative to its scale: its round-off floor, in eps
+NEWTON_FLOOR_EPS = 2
 
 
 def _newton_check(res, starts: int) -> dict:
@@ -548,9 +559,21 @@ def bench_rsvd(b: Bench) -> dict:
         for label, t in (("same algorithm in NumPy", t_np), ("SciPy full gesdd (all cores)", t_sp)):
             b.add(Row("rsvd", "ours", f"{m}x{n}", m * n, label, ours, t, fl, "flops", "matmul",
                       fl, f"k={k}, q={q}"))
-        out[f"{m}x{n}"] = {"error": _rsvd_error(a, u, s, vt), "optimal": math.sqrt(
-            float(np.sum(np.asarray(sv, np.float64)[k:] ** 2)))}
+        optimal = math.sqrt(float(np.sum(np.asarray(sv, np.float64)[k:] ** 2)))
+        out[f"{m}x{n}"] = {"error": _rsvd_error(a, u, s, vt), "optimal": optimal,
+                           "reference_excess": _rsvd_reference(cfg, a, optimal, b.ctx.seed)}
     return out
+
+
+def _rsvd_reference(cfg: Config, a: np.ndarray, optimal: float, seed: int) -> np.ndarray:
+    """Excess errors ||A - A_k||_F / optimal - 1 of ``rsvd_reference_draws`` runs of the same
+    algorithm in float64 NumPy (independent code), each with its own Gaussian sketch (a
+    generator apart from every other of the run): the distribution ours is one draw of."""
+    a64 = a.astype(np.float64)
+    rng = np.random.default_rng([seed, 0x5EED])
+    k, p, q = cfg.rsvd_rank, cfg.rsvd_oversample, cfg.rsvd_power_iters
+    return np.asarray([_rsvd_error(a64, *base.randomized_svd_numpy(a64, k, p, q, rng))
+                       / optimal - 1.0 for _ in range(cfg.rsvd_reference_draws)])
 
 
 BENCHES = {"gd": partial(bench_descent, name="gd"), "adam": partial(bench_descent, name="adam"),
@@ -592,7 +615,9 @@ def _descent_claims(cfg: Config, name: str, checks: dict, eps: float) -> list[Cl
       Stability, sec. 3.1): a contraction does not amplify what each step adds;
     - Adam: steps x eps + lr. Adam's step m/sqrt(v) has size about lr per coordinate whatever
       the gradient's size, so near the minimum the sign of a round-off-sized gradient decides
-      where the iterate goes next: float32 and float64 runs may differ by one step, lr.
+      where the iterate goes next: float32 and float64 runs may differ by one step, lr. The
+      default profile (1000 steps) measures 1.6e-3 (steps x eps alone, 1.2e-4, fails); the
+      fast one (100 steps, no start near the minimum) only 4e-6, far inside the bound.
 
     NumPy's own error in the run's dtype is reported next to ours."""
     labels = np.concatenate([[f"K={k[1:]}, start {i}" for i in range(len(c["error"]))]
@@ -602,7 +627,7 @@ def _descent_claims(cfg: Config, name: str, checks: dict, eps: float) -> list[Cl
     mismatch = cat("diverged") != cat("reference_diverged")
     bound = tol.roundoff(1, eps, n=cfg.gd_steps)
     if name == "adam":
-        bound = bound + tol.absolute(cfg.adam_lr, "lr (one Adam step)")
+        bound = bound + tol.absolute(cfg.adam_lr, "lr (one Adam step decided by round-off)")
     ref = "NumPy float64 " + ("GD" if name == "gd" else "Adam") + " with hand-derived gradients"
     detail = (f"|x - x_ref| / (1 + |x_ref|) on the first {REFERENCE_STARTS} starts of each K; "
               f"NumPy in the run's dtype: largest {float(np.max(cat('numpy_error'))):.2e}")
@@ -647,14 +672,18 @@ def _classify_claims(cfg: Config, checks: dict, eps: float) -> list[Claim]:
 
 def _newton_claim(checks: dict, eps: float) -> Claim:
     worst, where = tol.worst([c["grad_over_scale"] for c in checks.values()], list(checks))
+    conv = sum(int(c["converged"]) for c in checks.values())
+    starts = sum(int(c["starts"]) for c in checks.values())
     return Claim.at_most(
         "newton: every converged start ends at a critical point (|grad f| relative to "
         "2 (12 |x|^2 + 4 |x| + 42) (1 + |x|))", worst,
-        tol.roundoff(XTOL_EPS, eps), id="newton_converged_at_critical_points", worst=where,
-        reference="hand-derived Himmelblau gradient in float64 NumPy",
-        detail="bound: the convergence test's xtol; a converged start's last step, "
-        "xtol (1 + |x|), bounds its distance to the critical point, and |grad f| <= ||H||_2 "
-        "times that distance; ||H||_2 <= 2 (12 |x|^2 + 4 |x| + 42)")
+        tol.roundoff(NEWTON_FLOOR_EPS, eps), id="newton_converged_at_critical_points",
+        worst=where, reference="hand-derived Himmelblau gradient in float64 NumPy",
+        detail=f"covers the {conv} of {starts} starts that converged (the others are counted in "
+        "the metrics and the time figure's legend); bound: Newton stops where the float "
+        "gradient is round-off, eps times the size of its terms (4|x|^3 and smaller ones, "
+        "all below the scale), evaluated at a point rounded to the float grid: "
+        f"{NEWTON_FLOOR_EPS} eps of the scale")
 
 
 def _coin_claim(cfg: Config, coin: dict) -> Claim:
@@ -674,28 +703,48 @@ def _coin_claim(cfg: Config, coin: dict) -> Claim:
 
 def _svd_claim(svd: dict, eps: float) -> Claim:
     err = [np.max(np.abs(np.asarray(c["s"]) - np.asarray(c["s_ref"])))
-           / (max(int(c["rows"]), int(c["cols"])) * float(np.asarray(c["s_ref"])[0]))
+           / (math.sqrt(max(int(c["rows"]), int(c["cols"]))) * float(np.asarray(c["s_ref"])[0]))
            for c in svd.values()]
     worst, where = tol.worst(err, list(svd))
     return Claim.at_most(
         "svd: singular values equal SciPy's float64 gesvd to backward-stable round-off, "
-        "relative to max(m, n) s_1", worst, tol.roundoff(2, eps),
+        "relative to sqrt(max(m, n)) s_1", worst, tol.roundoff(2, eps),
         id="svd_singular_values_match_gesvd", worst=where,
-        reference="SciPy gesvd (QR iteration) in float64",
-        detail="max_i |s_i - s_ref,i| / (max(m, n) s_1); Weyl: |s_i - s~_i| <= ||E||_2, and a "
-        "Householder-based SVD has ||E||_2 <= c max(m, n) eps ||A||_2")
+        reference="SciPy gesvd (QR iteration) in float64 on the same matrix",
+        detail="max_i |s_i - s_ref,i| / (sqrt(max(m, n)) s_1); Weyl: |s_i - s~_i| <= ||E||_2 "
+        "for the backward error E of a Householder-based SVD, c max(m, n) eps ||A||_2 at "
+        "worst, with the round-off of its max(m, n)-term reflections adding up like a random "
+        "walk, sqrt(max(m, n)), in practice (Higham, sec. 2.8)")
+
+
+def _log_excess(x) -> np.ndarray:
+    """log of an excess error; one at or below 0 (beating Eckart-Young: impossible) is -inf."""
+    x = np.asarray(x, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), -np.inf)
 
 
 def _rsvd_claim(cfg: Config, rsvd: dict) -> Claim:
-    excess = [float(c["error"]) / float(c["optimal"]) - 1.0 for c in rsvd.values()]
-    worst, where = tol.worst(excess, list(rsvd))
+    z = []
+    for c in rsvd.values():
+        ref = _log_excess(c["reference_excess"])
+        ours = _log_excess(float(c["error"]) / float(c["optimal"]) - 1.0)
+        sd = float(np.std(ref, ddof=1)) * math.sqrt(1 + 1 / len(ref))
+        z.append(abs(float(tol.z_score(ours, np.mean(ref), sd))))
+    worst, where = tol.worst(z, list(rsvd))
     return Claim.at_most(
-        "rsvd: rank-k error within 0.1% of the optimal (Eckart-Young) error", worst,
-        tol.absolute(1e-3, "0.1%: the performance issue's accuracy target for this speed"),
-        id="rsvd_error_near_optimal", worst=where,
-        reference="Eckart-Young: sqrt(sum_(i>k) s_i^2) of the test matrix's exact spectrum",
-        detail=f"||A - A_k||_F / optimal - 1; k={cfg.rsvd_rank}, q={cfg.rsvd_power_iters}, "
-        f"s_i = (i+1)^-{cfg.rsvd_decay}")
+        "rsvd: the rank-k error's excess over the optimal (Eckart-Young) error is a draw from "
+        "the excess distribution of the same algorithm run in float64 NumPy", worst,
+        tol.sigmas(cfg.z), id="rsvd_excess_error_as_float64_reference", worst=where,
+        reference=f"{cfg.rsvd_reference_draws} float64 NumPy randomised SVDs of the same "
+        "matrix with independent sketches; optimal: sqrt(sum_(i>k) s_i^2) of its exact spectrum",
+        detail="|z| of log(||A - A_k||_F / optimal - 1) against the reference draws' mean, SE "
+        "= their SD sqrt(1 + 1/draws) (a new draw against an estimated mean). One draw's log "
+        "excess spreads by about 1 (a factor 3), so this catches a sketch without power "
+        "iterations (excess about 1e4 times larger) or an error below the optimum (impossible "
+        "for rank k), not one power iteration fewer; "
+        f"k={cfg.rsvd_rank}, "
+        f"q={cfg.rsvd_power_iters}, s_i = (i+1)^-{cfg.rsvd_decay}")
 
 
 def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
@@ -891,29 +940,25 @@ def markdown(records: list[dict], ceilings: dict, band: float,
 
 # ---------------------------------------------------------------------------- figures
 
-NAMES = {"gd": "gradient descent, Rosenbrock (1000 steps)", "adam": "Adam, Rosenbrock",
+NAMES = {"gd": "gradient descent, Rosenbrock", "adam": "Adam, Rosenbrock",
          "classify": "Hessian classification, Himmelblau", "newton": "Newton, Himmelblau",
          "coin": "fair coin flips counted", "svd": "thin SVD", "rsvd": "randomised SVD, top k"}
+#: the kernels' human names in one line of the speed-up figure
+SHORT = {"gd": "gradient descent", "adam": "Adam", "classify": "Hessian classification",
+         "newton": "Newton", "coin": "coin flips", "svd": "thin SVD", "rsvd": "randomised SVD"}
 X_LABELS = {"gd": "starts K", "adam": "starts K", "classify": "grid points M",
             "newton": "starts M", "coin": "flips n", "svd": "entries m n",
             "rsvd": "entries m n"}
-
-
-#: one colour per kernel (the speed-up figure) and per line of a time panel, none grey
-KERNEL_COLORS = {"gd": "#1f77b4", "adam": "#e377c2", "classify": "#2ca02c", "newton": "#9467bd",
-                 "coin": "#17becf", "svd": "#8c564b", "rsvd": "#7b4173"}
-LINE_COLORS = {"ours (threefry2x32)": "#17becf", "ours (rbg)": "#bcbd22",
-               "ours (unsafe_rbg)": "#1f77b4", "jitted step in a Python loop": "#bcbd22",
-               "PCG64 raw bits + popcount": "#393b79", SCIPY_1T: "#d62728",
-               "SciPy full gesdd (all cores)": "#d62728"}
-
-
-def _line_color(label: str, kernel: str) -> str:
-    """Ours in its kernel's colour (per PRNG for the coin), NumPy baselines orange, the rest
-    from :data:`LINE_COLORS`."""
-    if label == "ours":
-        return KERNEL_COLORS[kernel]
-    return LINE_COLORS.get(label, "#ff7f0e")
+#: each line of a time panel: its name in the colour registry (one colour per thing)
+LINE_NAMES = {"ours": "ours", "ours (threefry2x32)": "threefry2x32", "ours (rbg)": "rbg",
+              "ours (unsafe_rbg)": "unsafe_rbg", "NumPy loop": "NumPy baseline",
+              "NumPy Adam": "NumPy baseline", "NumPy finite differences": "NumPy baseline",
+              "NumPy closed-form Newton": "NumPy baseline", "rng.random(n) < p": "NumPy baseline",
+              "same algorithm in NumPy": "NumPy baseline",
+              "jitted step in a Python loop": "jitted step in a Python loop",
+              "PCG64 raw bits + popcount": "PCG64 raw bits", SCIPY_1T: "SciPy baseline",
+              "SciPy full gesdd (all cores)": "SciPy baseline"}
+IQR_NOTE = "bars: interquartile range of the timed runs"
 
 
 def _series(records: list[dict], kernel: str):
@@ -934,42 +979,74 @@ def _series(records: list[dict], kernel: str):
     return {k: np.asarray(sorted(v)).T for k, v in lines.items()}
 
 
-def _time_panel(ax, records, kernel: str) -> None:
+def _log_ticks(axis, lo: float, hi: float) -> None:
+    """Decade labels; 1-2-5 labels where the data span less than a decade and a half (a
+    decade-only axis would then have no label at all)."""
+    subs = (1.0,) if hi / lo > 30 else (1.0, 2.0, 5.0)
+    axis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(matplotlib.ticker.LogFormatterSciNotation(labelOnlyBase=False))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def _failures(cfg: Config, r: Results, kernel: str) -> str:
+    """The failed starts of a kernel, counted for its legend: diverged descent starts (all
+    K), Newton starts that did not converge (all M)."""
+    if kernel in ("gd", "adam") and r.descent.get(kernel):
+        d = r.descent[kernel]
+        bad = sum(int(c["diverged_count"]) for c in d.values())
+        total = sum(int(k[1:]) for k in d)
+        return f"; {bad} of {total} starts diverged"
+    if kernel == "newton" and r.newton:
+        bad = sum(int(c["starts"]) - int(c["converged"]) for c in r.newton.values())
+        total = sum(int(c["starts"]) for c in r.newton.values())
+        return f"; {bad} of {total} starts not converged in {cfg.newton_steps} steps"
+    return ""
+
+
+def _time_panel(ax, records, kernel: str, failures: str = "") -> None:
+    ns, ts = [], []
     for label, (n, med, q1, q3) in _series(records, kernel).items():
         ours = label.startswith("ours")
-        ax.errorbar(n, med, yerr=[med - q1, q3 - med], color=_line_color(label, kernel),
+        ax.errorbar(n, med, yerr=[med - q1, q3 - med], color=plotting.color(LINE_NAMES[label]),
                     marker="o" if ours else "s", linestyle="-" if ours else "--",
-                    markersize=4, capsize=2, label=label)
+                    markersize=4, capsize=2, label=label + (failures if ours else ""))
+        ns += list(n)
+        ts += list(q1) + list(q3)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    for axis in (ax.xaxis, ax.yaxis):  # decades only: minor labels collide on short ranges
-        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    _log_ticks(ax.xaxis, min(ns), max(ns))
+    _log_ticks(ax.yaxis, min(ts), max(ts))
     ax.set_title(NAMES[kernel], fontsize=11)
     ax.set_xlabel(X_LABELS[kernel] + " (log scale)")
     ax.set_ylabel("seconds per run (log scale)")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=9, title=IQR_NOTE)
 
 
-def _time_figure(records: list[dict], group: tuple[str, ...]):
+def _faster_count(records: list[dict], kernels) -> tuple[int, int]:
+    """(comparisons at each kernel's largest size where ours is really faster, comparisons)."""
+    recs = [x for x in _largest_compared(records) if x["kernel"] in kernels]
+    return sum(x["verdict"] == "faster" for x in recs), len(recs)
+
+
+def _time_figure(cfg: Config, r: Results, group: tuple[str, ...]):
     """Log-log time against size, one panel per kernel of ``group``, ours against every
-    baseline; bars are the interquartile range of the repeated runs."""
-    kernels = [k for k in group if any(r["kernel"] == k for r in records)]
-    title = ("Time against problem size: the suite's kernels (circles) and the NumPy/SciPy "
-             "baselines (squares); bars: IQR")
+    baseline; bars are the interquartile range of the repeated runs; the title counts the
+    comparisons ours wins at the largest size."""
+    recs = records(r.table, r.ceilings, cfg.noise_band)
+    kernels = [k for k in group if any(x["kernel"] == k for x in recs)]
     if not kernels:
-        fig, ax = plotting.figure(title)
-        ax.text(0.5, 0.5, "none of these kernels was timed in this run", ha="center",
-                va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return fig
+        return None
+    won, of = _faster_count(recs, kernels)
+    title = (f"At the largest size ours (circles) is faster than {won} of {of} NumPy/SciPy "
+             "baselines (squares) beyond the noise band")
     ncols = min(2 if len(kernels) == 4 else 3, len(kernels))
     nrows = -(-len(kernels) // ncols)
     fig, axes = plotting.figure(title, ncols=ncols, nrows=nrows,
                                 width=3.3 if ncols == 3 else 4.6,
-                                height=3.3 if ncols == 3 else 3.6)
+                                height=4.6 if ncols == 3 else 4.4)
     axes = np.atleast_1d(axes).ravel()
     for ax, k in zip(axes, kernels, strict=False):
-        _time_panel(ax, records, k)
+        _time_panel(ax, recs, k, _failures(cfg, r, k))
     for ax in axes[len(kernels):]:
         ax.remove()
     return fig
@@ -977,13 +1054,12 @@ def _time_figure(records: list[dict], group: tuple[str, ...]):
 
 def times_optimization(cfg: Config, r: Results):
     """Time against size of the optimisation kernels (descent, Hessians, Newton)."""
-    return _time_figure(records(r.table, r.ceilings, cfg.noise_band),
-                        ("gd", "adam", "classify", "newton"))
+    return _time_figure(cfg, r, ("gd", "adam", "classify", "newton"))
 
 
 def times_sampling_linalg(cfg: Config, r: Results):
     """Time against size of the coin counter and the SVDs."""
-    return _time_figure(records(r.table, r.ceilings, cfg.noise_band), ("coin", "svd", "rsvd"))
+    return _time_figure(cfg, r, ("coin", "svd", "rsvd"))
 
 
 def _largest_compared(records: list[dict]) -> list[dict]:
@@ -995,33 +1071,54 @@ def _largest_compared(records: list[dict]) -> list[dict]:
     return [r for r in records if r["n"] == largest[r["kernel"]]]
 
 
+def _speedup_label(x: dict) -> str:
+    who = SHORT[x["kernel"]] + ("" if x["variant"] == "ours" else f" ({x['variant']})")
+    return f"{who}, {_size_text(x['size'])}, vs {x['baseline']}"
+
+
+def _size_text(size: str) -> str:
+    """A size as a slide reads it: $10^{9}$ for a power of ten, 40,000 otherwise, shapes as
+    they are."""
+    if not size.isdigit():
+        return size
+    k = math.log10(int(size))
+    return f"$10^{{{round(k)}}}$" if int(size) >= 1000 and k == round(k) else f"{int(size):,}"
+
+
 def speedups(cfg: Config, r: Results):
     """Each ratio baseline/ours at the kernel's largest size measured against baselines, with
-    its quartile interval (log scale), the noise band around 1 and the issue's targets."""
+    its quartile interval (log scale), the noise band around 1 and the issue's targets; each
+    point coloured by its verdict, counted in the legend and the title."""
     band = cfg.noise_band
     recs = _largest_compared(records(r.table, r.ceilings, band))
+    if not recs:
+        return None
     n = len(recs)
-    fig, ax = plotting.figure("Speed-up over each baseline at the largest size (baseline time "
-                              f"/ ours): real when the interval clears the {band:.0%} noise band",
-                              width=9.5, height=max(3.0, 0.24 * n + 1.2))
+    count = {v: sum(x["verdict"] == v for x in recs) for v in ("faster", "within noise",
+                                                                "slower")}
+    fig, ax = plotting.figure(f"Ours is faster than {count['faster']} of {n} baselines at the "
+                              f"largest size and slower than {count['slower']} (a verdict needs "
+                              f"the ratio's interval to clear 1 ± {band:.0%})",
+                              width=10, height=max(3.4, 0.27 * n + 1.6))
     y = np.arange(n)[::-1]
     for yi, rec in zip(y, recs, strict=True):
-        c = KERNEL_COLORS[rec["kernel"]]
+        c = plotting.color(rec["verdict"])
         ax.plot([rec["ratio_low"], rec["ratio_high"]], [yi, yi], color=c, linewidth=3, alpha=0.5)
         ax.plot(rec["ratio"], yi, "o", color=c, markersize=5)
         if rec["target"] is not None:
             ax.plot(rec["target"], yi, marker="|", color="black", markersize=12,
                     markeredgewidth=2)
-    ax.axvspan(1 / (1 + band), 1 + band, color="#ff7f0e", alpha=0.15,
-               label=f"noise band 1 +- {band:.0%}")
+    ax.axvspan(1 / (1 + band), 1 + band, color="#cccccc", alpha=0.5,
+               label=f"noise band 1 ± {band:.0%}")
+    for v, k in count.items():
+        ax.plot([], [], "o-", color=plotting.color(v), label=f"{v}: {k} (median, bar: "
+                "quartile interval of the ratio)" if v == "faster" else f"{v}: {k}")
     ax.plot([], [], marker="|", color="black", linestyle="none", markersize=12,
-            markeredgewidth=2, label="target")
+            markeredgewidth=2, label="the issue's target")
     ax.set_xscale("log")
-    ax.set_yticks(y, [f"{x['kernel']} {x['size']} vs {x['baseline']}"
-                      + ("" if x["variant"] == "ours" else f" ({x['variant']})")
-                      for x in recs], fontsize=8)
+    ax.set_yticks(y, [_speedup_label(x) for x in recs], fontsize=9)
     ax.set_xlabel("baseline time / our time (log scale; > 1: ours faster)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14 - 0.5 / max(n, 4)), ncol=2)
     return fig
 
 

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import assert_all_claims_pass
+from conftest import assert_all_claims_pass, assert_mutations_catch
 
 from mathml_jax import timing
 from mathml_jax.bench import baselines as base
@@ -159,7 +159,7 @@ CLAIM_IDS = ("gd_end_points_match_float64", "gd_divergence_status_matches",
              "adam_end_points_match_float64", "adam_divergence_status_matches",
              "classify_eigenvalues_exact", "classify_codes_exact",
              "newton_converged_at_critical_points", "coin_heads_within_z_se",
-             "svd_singular_values_match_gesvd", "rsvd_error_near_optimal")
+             "svd_singular_values_match_gesvd", "rsvd_excess_error_as_float64_reference")
 
 
 def test_benchmark_fast_profile_writes_a_sane_table(run_experiment):
@@ -211,6 +211,65 @@ def test_benchmark_fast_profile_writes_a_sane_table(run_experiment):
         record["metrics"]["blas_threads"]
     ids = [c["id"] for c in record["claims"]]
     assert ids == list(CLAIM_IDS) and all(c["reference"] for c in record["claims"])
+    assert_mutations_catch(report, _mutations(report.run_context.eps))
+
+
+def _first(checks: dict) -> dict:
+    return next(iter(checks.values()))
+
+
+def _set(d: dict, key: str, i: int, value) -> None:
+    a = np.array(d[key], copy=True)
+    a.flat[i] = value
+    d[key] = a
+
+
+def _mutations(eps: float) -> dict:
+    """Perturbations of a fast run's Results, each a bug a claim must catch."""
+    def descent(name, key, value):
+        return lambda r: _set(_first(r.descent[name]), key, 0, value)
+
+    def coin_bias(r):  # one count biased by 6 SE
+        d = _first(r.coin)
+        _set(d, "heads", 0, d["heads"][0] + 6 * np.sqrt(d["flips"][0] / 4))
+
+    def svd_shift(r):  # one singular value off by 1e3 eps of s_1
+        c = _first(r.svd)
+        _set(c, "s", -1, c["s"][-1] + 1e3 * eps * c["s"][0])
+
+    def rsvd_no_power_iterations(r):  # q = 0: the excess of a plain sketch, about 10-30%
+        c = _first(r.rsvd)
+        c["error"] = 1.1 * c["optimal"]
+
+    def rsvd_below_optimum(r):  # beating Eckart-Young: the factors are not rank k
+        c = _first(r.rsvd)
+        c["error"] = 0.999 * c["optimal"]
+
+    return {
+        "gd end point off by 100 steps of round-off": (
+            descent("gd", "error", 100 * 100 * eps), {"gd_end_points_match_float64"}),
+        "gd start reported diverged": (
+            descent("gd", "diverged", True), {"gd_divergence_status_matches"}),
+        "adam end point off by 5 steps (5 lr)": (
+            descent("adam", "error", 0.05), {"adam_end_points_match_float64"}),
+        "adam start reported diverged": (
+            descent("adam", "diverged", True), {"adam_divergence_status_matches"}),
+        "Hessian eigenvalue off by 100 eps of its scale": (
+            lambda r: _first(r.classify).update(error_over_scale=100 * eps),
+            {"classify_eigenvalues_exact"}),
+        "a code wrong far from the tolerance": (
+            lambda r: _first(r.classify).update(disagree_clearance=np.array([0.5])),
+            {"classify_codes_exact"}),
+        "Newton stops a step short of the critical point": (
+            lambda r: _first(r.newton).update(grad_over_scale=1e3 * eps),
+            {"newton_converged_at_critical_points"}),
+        "coin count biased by 6 SE": (coin_bias, {"coin_heads_within_z_se"}),
+        "singular value shifted": (svd_shift, {"svd_singular_values_match_gesvd"}),
+        "rsvd without its power iterations": (rsvd_no_power_iterations,
+                                              {"rsvd_excess_error_as_float64_reference"}),
+        "rsvd error below the Eckart-Young optimum": (rsvd_below_optimum,
+                                                      {"rsvd_excess_error_as_float64_reference"}),
+    }
 
 
 def test_rate_targets_and_ratio_targets_are_judged_from_the_records():
