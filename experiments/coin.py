@@ -231,10 +231,8 @@ def frequency(cfg: Config, r: Results):
     for i, path in enumerate(r.plot_heads):
         ax.plot(idx, path / idx, linewidth=1.0, alpha=0.9, color=cols[i],
                 label=f"{len(r.plot_heads)} independent paths" if i == 0 else None)
-    band = plotting.SE_BAND * np.sqrt(p * (1 - p) / idx)
-    ax.plot(idx, np.clip(p + band, 0, 1), color="black", linestyle=":", linewidth=1.2,
-            label=rf"$p \pm {plotting.SE_BAND}\sqrt{{p(1-p)/n}}$ (±{plotting.SE_BAND} SE)")
-    ax.plot(idx, np.clip(p - band, 0, 1), color="black", linestyle=":", linewidth=1.2)
+    plotting.se_envelope(ax, idx, p, np.sqrt(p * (1 - p) / idx),
+                         rf"$p \pm {plotting.SE_BAND}\sqrt{{p(1-p)/n}}$", clip=(0, 1))
     ax.axhline(p, **plotting.THEORY_STYLE, label=f"$p = {p:g}$")
     chk = _checked(cfg, r)
     cps = r.checkpoints[chk]

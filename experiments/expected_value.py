@@ -369,10 +369,8 @@ def _running_panel(ax, cfg: Config, r: Results, mu: float, sd: float) -> None:
     for i, totals in enumerate(r.first_players):
         ax.plot(n, totals / n, linewidth=1, alpha=0.9, color=cols[i],
                 label=f"running average of {len(cols)} players" if i == 0 else None)
-    band = plotting.SE_BAND * sd / np.sqrt(n)
-    ax.plot(n, mu + band, color="black", linestyle=":", linewidth=1.2,
-            label=rf"$E \pm {plotting.SE_BAND}\,\mathrm{{sd}}/\sqrt{{n}}$ (±{plotting.SE_BAND} SE)")
-    ax.plot(n, mu - band, color="black", linestyle=":", linewidth=1.2)
+    plotting.se_envelope(ax, n, mu, sd / np.sqrt(n),
+                         rf"$E \pm {plotting.SE_BAND}\,\mathrm{{sd}}/\sqrt{{n}}$")
     ax.axhline(mu, **plotting.THEORY_STYLE,
                label=rf"exact $E = (2 \cdot {cfg.win:g} - 4 \cdot {cfg.lose:g})/6 = {mu:.2f}$")
     ax.set_xscale("log")
@@ -412,10 +410,8 @@ def continuous(cfg: Config, r: Results):
                               f"the density, {_describe_tex(cfg)}", width=7.5, height=4.6)
     ax.plot(m, r.running_average, color=plotting.color("monte carlo"),
             label="Monte Carlo running average")
-    band = plotting.SE_BAND * sd_g / np.sqrt(m)
-    ax.plot(m, quad + band, color="black", linestyle=":", linewidth=1.2,
-            label=rf"$\pm {plotting.SE_BAND}\,\mathrm{{sd}}/\sqrt{{n}}$ (±{plotting.SE_BAND} SE)")
-    ax.plot(m, quad - band, color="black", linestyle=":", linewidth=1.2)
+    plotting.se_envelope(ax, m, quad, sd_g / np.sqrt(m),
+                         rf"$\pm {plotting.SE_BAND}\,\mathrm{{sd}}/\sqrt{{n}}$")
     ax.axhline(quad, **plotting.THEORY_STYLE,
                label=f"integral: SciPy quadrature {quad:.6f}, JAX trapezoid {r.trapezoid:.6f}")
     ax.set_xscale("log")

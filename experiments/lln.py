@@ -338,10 +338,8 @@ def running_averages(cfg: Config, r: Results):
         for j, c in enumerate(plotting.ordered_colors(shown)):
             ax.plot(at, m[j], linewidth=1, alpha=0.9, color=c,
                     label=f"{shown} of {m.shape[0]} paths" if j == 0 else None)
-        band = plotting.SE_BAND * sigma / np.sqrt(at)
-        ax.plot(at, mu + band, color="black", linestyle=":", linewidth=1.2,
-                label=rf"$\mu \pm {plotting.SE_BAND}\sigma/\sqrt{{n}}$ (±{plotting.SE_BAND} SE)")
-        ax.plot(at, mu - band, color="black", linestyle=":", linewidth=1.2)
+        plotting.se_envelope(ax, at, mu, sigma / np.sqrt(at),
+                             rf"$\mu \pm {plotting.SE_BAND}\sigma/\sqrt{{n}}$")
         ax.axhline(mu, **plotting.THEORY_STYLE, label=r"mean $\mu$")
         ax.set_xscale("log")
         ax.set_ylim(mu - 3 * sigma, mu + 3 * sigma)
@@ -389,10 +387,8 @@ def cauchy(cfg: Config, r: Results):
     for q in (-1, 1):  # the quartiles of Cauchy(0, 1), which every average of n draws is
         a1.plot(at, np.full_like(at, q, dtype=float), **{**plotting.THEORY_STYLE, "linestyle": ":"},
                 label="quartiles $\\pm 1$ of Cauchy(0, 1), for every n" if q == 1 else None)
-    band = plotting.SE_BAND * sigma_p / np.sqrt(at)
-    a2.plot(at, mu_p + band, color="black", linestyle=":", linewidth=1.2,
-            label=rf"$\mu \pm {plotting.SE_BAND}\sigma/\sqrt{{n}}$ (±{plotting.SE_BAND} SE)")
-    a2.plot(at, mu_p - band, color="black", linestyle=":", linewidth=1.2)
+    plotting.se_envelope(a2, at, mu_p, sigma_p / np.sqrt(at),
+                         rf"$\mu \pm {plotting.SE_BAND}\sigma/\sqrt{{n}}$")
     for a, center, name in ((a1, 0.0, "median 0"), (a2, mu_p, rf"mean $\mu = {mu_p:g}$")):
         a.set_xscale("log")
         a.set_ylim(center - 6, center + 6)

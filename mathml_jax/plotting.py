@@ -160,6 +160,19 @@ def se_band(ax, x, mean, se, label: str, *, color_: str) -> None:
                     linewidth=0)
 
 
+def se_envelope(ax, x, centre, se, formula: str, *, clip: tuple[float, float] | None = None
+                ) -> None:
+    """Where theory says an estimate should lie: ``centre`` +- SE_BAND ``se`` as two black dotted
+    lines, labelled ``formula`` and "(+-SE_BAND SE)" (e.g. a running average's sqrt(n) funnel).
+    ``clip`` keeps the lines inside a range (a probability stays in [0, 1])."""
+    band = SE_BAND * np.asarray(se, np.float64)
+    lo, hi = centre - band, centre + band
+    if clip is not None:
+        lo, hi = np.clip(lo, *clip), np.clip(hi, *clip)
+    ax.plot(x, hi, color="black", linestyle=":", linewidth=1.2, label=f"{formula} (±{SE_BAND} SE)")
+    ax.plot(x, lo, color="black", linestyle=":", linewidth=1.2)
+
+
 def contour_with_trajectories(ax, f: Callable[[np.ndarray, np.ndarray], np.ndarray],
                               xlim: Sequence[float], ylim: Sequence[float],
                               trajectories: dict[str, np.ndarray] | None = None, *,

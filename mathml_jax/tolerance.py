@@ -7,8 +7,7 @@ that produced it in words, so the claims table can say *why* a bound is what it 
     roundoff(4, eps, n=256, scale=norm)     # 4 n eps scale     (a sum or product of n terms)
     standard_errors(4, se)                  # 4 SE              (a Monte Carlo estimate)
     bootstrap(4, slope_se)                  # 4 bootstrap SE    (a fitted slope or order)
-    binomial_upper(n, p, alpha)             # exact binomial tail: the largest count that is
-                                            # still plausible at level alpha
+    binomial_tail(count, n, p)              # exact binomial tail P(X >= count)
 
 Where the dtype matters, ``eps`` is the unit round-off of the arithmetic in use
 (:attr:`mathml_jax.runtime.RunContext.eps`), never a literal.
@@ -88,16 +87,6 @@ def relative(rtol: float, scale: float) -> Tol:
 def absolute(value: float, why: str) -> Tol:
     """A fixed tolerance with its reason (a discretisation error bound, a grid spacing...)."""
     return Tol(float(value), why)
-
-
-def binomial_upper(n: int, p: float, alpha: float) -> int:
-    """The largest count c with P(X >= c) > alpha for X ~ Binomial(n, p): a count above it
-    happens with probability at most ``alpha`` when the success probability is p (exact tail,
-    SciPy's binomial survival function)."""
-    from scipy.stats import binom
-
-    c = int(binom.isf(alpha, n, p))  # smallest c with P(X > c) <= alpha
-    return c
 
 
 def binomial_tail(count: int, n: int, p: float) -> float:
