@@ -306,5 +306,5 @@ class Report:
             res = "PASS" if c.passed else "FAIL"
             lines.append(f"{stmt:<{width}} {meas:>11} {c.expected:>16} {tol:>9}  {res}")
         n = len(self.claims)
-        lines.append(f"{n - self.n_failed} of {n} claims passed")
+        lines.append(f"{self.n_passed} of {n} claims passed")
         return "\n".join(lines)
