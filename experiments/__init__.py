@@ -6,7 +6,10 @@ The module defines:
 - ``SECTION``: the roadmap section it illustrates (a string);
 - ``Config``: a dataclass, the schema of the YAML's ``NAME:`` section (fields made with
   :func:`experiments._schema.param`, so ranges and choices are checked before anything runs);
-- ``run(cfg: Config, ctx: RunContext) -> Report``: does the work and returns the report.
+- ``Results``, ``compute(cfg, ctx) -> Results`` (the only phase that calls kernels),
+  ``claims(cfg, results, ctx)``, optional ``metrics``/``KEY_METRICS``, ``FIGURES`` and ``TEXTS``:
+  the three phases the runner (``experiments/_runner.py``) turns into a report; README "Adding an
+  experiment" has the whole shape.
 """
 
 from __future__ import annotations
