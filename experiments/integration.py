@@ -502,7 +502,7 @@ def convergence(cfg: Config, r: Results):
     fig, axes = plotting.figure(
         "Error against the number of points: orders 1, 2 and 4 for the panel rules, faster "
         r"than any power for Gauss-Legendre, $n^{-1/2}$ for Monte Carlo",
-        ncols=ncols, nrows=nrows, width=4.6, height=3.6)
+        ncols=ncols, nrows=nrows, width=3.3, height=5.4)
     axes = np.atleast_1d(axes).ravel()
     labels = _legend_labels(cfg, r)
     for ax, name in zip(axes, names, strict=False):

@@ -133,10 +133,13 @@ def _is_grey(rgb) -> bool:
     return abs(r - g) < 0.02 and abs(g - b) < 0.02 and 0.15 < r < 0.9
 
 
+MIN_PANEL_IN = 1.4  # a panel's plotting area, in inches a side: less is unreadable on a slide
+
+
 def _figure_problems(name: str, fig) -> list[str]:
     """What of FIGURES.md's checkable lines ``fig`` breaks: width, panels in a row, text size,
-    legend frames, a colour shared by two labelled curves, a grey method, an empty panel, no
-    title."""
+    legend frames, a colour shared by two labelled curves, a grey method, an empty panel, a
+    panel squeezed by its legend or title, no title."""
     import matplotlib.colors as mcolors
     from matplotlib.text import Text
 
@@ -155,8 +158,15 @@ def _figure_problems(name: str, fig) -> list[str]:
         if leg is not None and leg.get_frame_on():
             out.append("a legend with a frame")
             break
+    fig.draw_without_rendering()  # the layout engine's final panel positions
+    W, H = fig.get_size_inches()
     for ax in fig.axes:
         spec = ax.get_subplotspec()
+        box = ax.get_position()
+        if (spec is not None and ax.get_visible() and ax.axison and not hasattr(ax, "_colorbar")
+                and min(box.width * W, box.height * H) < MIN_PANEL_IN):
+            out.append(f"panel {ax.get_title()[:30]!r} squeezed to {box.width * W:.1f} x "
+                       f"{box.height * H:.1f} in (at least {MIN_PANEL_IN} in a side)")
         if spec is not None and spec.get_gridspec().ncols > 3:
             out.append(f"{spec.get_gridspec().ncols} panels in a row (at most 3)")
         if ax.get_visible() and ax.axison and not (ax.lines or ax.collections or ax.images
