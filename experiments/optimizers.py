@@ -626,7 +626,7 @@ def heavy_ball_rate(cfg: Config, r: Results):
 
 def trajectories_animation(cfg: Config, r: Results):
     """The optimizers' paths on Rosenbrock grow step by step from a start near (-1.2, 1), showing
-    how each enters the curved valley and moves along it toward (1, 1).
+    which of them find the curved valley and how fast each then moves along it toward (1, 1).
 
     The optimizers' paths on Rosenbrock from its first random start (near (-1.2, 1)),
     growing step by step: saved as trajectories.gif beside trajectories.png, only with
