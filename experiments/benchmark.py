@@ -1053,12 +1053,14 @@ def _time_figure(cfg: Config, r: Results, group: tuple[str, ...]):
 
 
 def times_optimization(cfg: Config, r: Results):
-    """Time against size of the optimisation kernels (descent, Hessians, Newton)."""
+    """Each optimisation kernel (gradient descent, Adam, Hessian classification, Newton) is timed
+    against the NumPy code a user would write at several sizes: seconds per run on log axes."""
     return _time_figure(cfg, r, ("gd", "adam", "classify", "newton"))
 
 
 def times_sampling_linalg(cfg: Config, r: Results):
-    """Time against size of the coin counter and the SVDs."""
+    """The coin counter, under each PRNG, and the thin and randomised SVDs are timed against
+    NumPy and SciPy baselines at several sizes: seconds per run on log axes."""
     return _time_figure(cfg, r, ("coin", "svd", "rsvd"))
 
 
@@ -1086,7 +1088,10 @@ def _size_text(size: str) -> str:
 
 
 def speedups(cfg: Config, r: Results):
-    """Each ratio baseline/ours at the kernel's largest size measured against baselines, with
+    """A speed-up is a ratio with an interval: baseline time over ours at each kernel's largest
+    size, called faster or slower only when its quartile interval clears the noise band.
+
+    Each ratio baseline/ours at the kernel's largest size measured against baselines, with
     its quartile interval (log scale), the noise band around 1 and the issue's targets; each
     point coloured by its verdict, counted in the legend and the title."""
     band = cfg.noise_band

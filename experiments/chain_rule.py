@@ -267,6 +267,9 @@ def _parts_panels(cfg: Config, sc: dict, ax1, ax2):
 
 
 def chain_rule(cfg: Config, r: Results):
+    """The derivative of a composition is the product of its parts' derivatives: f'(g(x)) g'(x)
+    for one example, then the rule and jax.grad within a few eps of a complex step on random
+    compositions."""
     fig, axes = plotting.figure(
         r"Chain rule: $(f \circ g)' = f'(g(x))\,g'(x)$ matches a float64 complex-step "
         "difference to a few eps on every random composition", ncols=2, nrows=2,

@@ -199,6 +199,8 @@ KEY_METRICS = ("p_mode", "final_frequency_mean")
 # ------------------------------------------------------------------------------- figures
 
 def pmf(cfg: Config, r: Results):
+    """The number of heads in n tosses follows the binomial pmf: the empirical frequencies of
+    many repetitions match the exact probabilities within their error bars."""
     p, n, R = cfg.p, cfg.num_tosses, cfg.repetitions
     exact = _pmf(cfg)
     mode = int(np.argmax(exact))
@@ -223,6 +225,8 @@ def pmf(cfg: Config, r: Results):
 
 
 def frequency(cfg: Config, r: Results):
+    """The relative frequency of heads settles at p along every path, its spread shrinking like
+    the standard error sqrt(p(1-p)/n) as the number of tosses n grows."""
     p = cfg.p
     fig, ax = plotting.figure(f"The frequency of heads settles at $p = {p:g}$ with a spread "
                               r"shrinking like $\sqrt{p(1-p)/n}$", width=7.5, height=4.6)

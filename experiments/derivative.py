@@ -258,6 +258,8 @@ KEY_METRICS = tuple(f"{k}_{d}" for d in DTYPES for k in ("order_central", "autod
 
 # ----------------------------------------------------------------------------------- figures
 def secants(cfg: Config, r: Results):
+    """As the step h shrinks, the secants through x0 and x0 + h turn into the tangent, and their
+    slopes converge to the exact derivative f'(x0)."""
     x0, s = cfg.secant_point, r.secant
     f_np, name = REFERENCE[cfg.secant_function][0], TEX[cfg.secant_function]
     fig, (ax1, ax2) = plotting.figure(
@@ -325,6 +327,9 @@ def _errors_panel(ax, cfg: Config, r: Results, dname: str) -> None:
 
 
 def errors(cfg: Config, r: Results):
+    """Forward differences converge at order 1 and central ones at order 2 until round-off takes
+    over below h near sqrt(eps) and eps^(1/3), while jax.grad, with no step, errs by round-off
+    only."""
     fig, axes = plotting.figure(
         "Finite differences converge at order 1 and 2 until round-off takes over near "
         r"$\sqrt{\varepsilon}$ and $\varepsilon^{1/3}$; jax.grad has no step", ncols=2,

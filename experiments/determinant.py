@@ -143,6 +143,8 @@ EXAMPLES = {"$\\det A > 0$: orientation kept": np.asarray([[1.5, 0.5], [0.3, 1.0
 
 
 def unit_square_images(cfg: Config, r: Results):
+    """A 2x2 matrix A scales the area of the unit square by |det A|: its image for det A > 0
+    (orientation kept), det A < 0 (flipped) and det A = 0 (flattened onto a line)."""
     examples = dict(EXAMPLES, **{"$\\det A = 0$: flattened to a line": r.singular})
     fig, axes = plotting.figure("The unit square under $A$: its area scales by $|\\det A|$, and "
                                 "$\\det A < 0$ flips its orientation", ncols=3, width=4.2,
@@ -170,6 +172,8 @@ def unit_square_images(cfg: Config, r: Results):
 
 
 def monte_carlo(cfg: Config, r: Results):
+    """A hit-or-miss Monte Carlo volume of the image of the unit square or cube, which never
+    calls det, lies on the line volume = |det A| for random 2x2 and 3x3 matrices."""
     k = plotting.SE_BAND
     fig, ax = plotting.figure("Monte Carlo volume of the image of the unit square (cube) "
                               "equals $|\\det A|$", width=6.5)

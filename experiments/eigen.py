@@ -340,6 +340,8 @@ KEY_METRICS = ("power_rate_0.9", "eigh_residual")
 # ------------------------------------------------------------------------------ figures
 
 def circle_to_ellipse(cfg: Config, r: Results):
+    """A symmetric 2x2 matrix maps the unit circle to an ellipse whose semi-axes are its
+    eigenvectors v stretched to A v = lambda v, of lengths |lambda|."""
     img, lam2, V2 = r.circle["image"], r.circle["eigenvalues"], r.circle["eigenvectors"]
     fig, ax = plotting.figure(r"Circle to ellipse: the semi-axes are the eigenvectors scaled "
                               r"by $|\lambda|$", width=6.0, height=5.5)
@@ -373,6 +375,8 @@ def circle_to_ellipse(cfg: Config, r: Results):
 
 
 def power_iteration(cfg: Config, r: Results):
+    """Power iteration's angle to the top eigenvector shrinks like |lambda_2/lambda_1|^k: its
+    sine against step k on a log axis, for several eigenvalue ratios, down to round-off."""
     p, eps = r.power, r.eps
     theory = power_theory(p)
     fitted, _ = power_rates(p, eps)

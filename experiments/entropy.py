@@ -390,6 +390,9 @@ KEY_METRICS = ("uniform_entropy_bits", "poisson_entropy_bits", "huffman_average_
 # ------------------------------------------------------------------------------ figures
 
 def poisson_questions(cfg: Config, r: Results):
+    """The optimal (Huffman) strategy asks about -log2 P(X = k) questions for the hidden number
+    k, fewer for likely numbers and more for rare ones, while binary search asks about as many
+    for every k."""
     p = r.poisson
     pmf, k, lengths, bis = p["pmf"], p["k"], p["huffman_questions"], p["binary_search_questions"]
     show = pmf > 1e-4 * pmf.max()
@@ -415,6 +418,8 @@ def poisson_questions(cfg: Config, r: Results):
 
 
 def questions_vs_entropy(cfg: Config, r: Results):
+    """Huffman's average number of questions lies between H and H + 1 for Poisson distributions
+    of growing entropy H, as the source coding theorem says, while binary search asks more."""
     Hs, Ls, Bs = r.rates["entropy_bits"], r.rates["huffman"], r.rates["binary_search"]
     fig, ax = plotting.figure(r"Average questions: $H \leq L_{\rm Huffman} < H + 1$ "
                               "(source coding theorem)", width=7)
@@ -434,6 +439,8 @@ def questions_vs_entropy(cfg: Config, r: Results):
 
 
 def entropy_families(cfg: Config, r: Results):
+    """Entropy peaks at the fair coin among Bernoulli pmfs, grows like (1/2) log2(2 pi e lambda)
+    for Poisson, and no random pmf on n outcomes reaches the uniform pmf's log2 n."""
     f, e = r.families, r.extremes
     ps, lam = f["p"], f["rate"]
     fig, (a1, a2, a3) = plotting.figure(

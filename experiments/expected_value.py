@@ -381,6 +381,9 @@ def _running_panel(ax, cfg: Config, r: Results, mu: float, sd: float) -> None:
 
 
 def die_game(cfg: Config, r: Results):
+    """Players' running average winnings in the die game settle at the exact expected value,
+    payoff times probability summed over the faces, and the fraction ahead follows the exact
+    binomial tail."""
     mu, sd = game_moments(cfg)
     fig, (ax1, ax2) = plotting.figure(
         f"Win {cfg.win:g} on a 1 or 2, lose {cfg.lose:g} on 3 to 6: the expected winnings "
@@ -405,6 +408,8 @@ def die_game(cfg: Config, r: Results):
 
 
 def continuous(cfg: Config, r: Results):
+    """The Monte Carlo average of g(X) converges to E[g(X)], the integral of g times the density
+    found by quadrature, its spread narrowing like 1/sqrt(n) as the draws n grow."""
     quad, sd_g, m = r.quadrature, r.mc_sd, r.running_n
     fig, ax = plotting.figure("The Monte Carlo average converges to the integral of g times "
                               f"the density, {_describe_tex(cfg)}", width=7.5, height=4.6)

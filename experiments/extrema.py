@@ -313,6 +313,8 @@ def _draw_function(ax, name: str, r: dict) -> None:
 
 
 def critical_points(cfg: Config, r: Results):
+    """Newton's method on f' finds each function's critical points, and the sign of f'' there
+    types them as minima (f'' > 0) or maxima (f'' < 0), the test staying silent where f'' = 0."""
     n = len(r.functions)
     ncols = min(3, n)
     nrows = -(-(n + 1) // ncols)  # one panel more: the legend
@@ -335,7 +337,8 @@ def critical_points(cfg: Config, r: Results):
 
 
 def silent_test(cfg: Config, r: Results):
-    """x^3 and x^4 at 0: the same f' = f'' = 0, different answers from the sign of f'."""
+    """At 0, x^3 and x^4 both have f' = f'' = 0, so the second-derivative test is silent, yet f'
+    keeps its sign for x^3 (no extremum) and changes it for x^4 (a minimum)."""
     show = [n for n in ("cube", "quartic") if n in r.functions]
     fig, axes = plotting.figure("$f'' = 0$ cannot tell them apart: $f'$ keeps its sign for "
                                 "$x^3$ (no extremum) and changes it for $x^4$ (a minimum)",

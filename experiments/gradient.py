@@ -422,6 +422,8 @@ KEY_METRICS = ("worst_partial_ulps", "worst_orthogonality_cos")
 # ------------------------------------------------------------------------------ figures
 
 def tangent_plane(cfg: Config, r: Results):
+    """The tangent plane touches the surface f(x, y) at a point, and its slopes along the x and y
+    slices through that point are the partial derivatives there."""
     sc = r.showcase
     x0, g0, f0, s = sc["x0"], sc["g0"], sc["f0"], sc["surface_s"]
     title = (f"The partial derivatives of f = {sc['label']} at the black dot are the slopes "
@@ -447,6 +449,8 @@ def tangent_plane(cfg: Config, r: Results):
 
 
 def gradient_field(cfg: Config, r: Results):
+    """The gradient field of f(x, y) crosses every level curve at right angles: the arrows over
+    the contours, and jax.grad at one point against the level curve through it."""
     sc = r.showcase
     x0, g0 = sc["x0"], sc["g0"]
     fig, ax = plotting.figure(rf"$\nabla f$ is perpendicular to the level curves of "
@@ -472,6 +476,9 @@ def gradient_field(cfg: Config, r: Results):
 
 
 def directional_derivative(cfg: Config, r: Results):
+    """The directional derivative along a unit direction u, the dot product of the gradient with
+    u, is a cosine in the angle of u, peaking where u points along the gradient, at the
+    gradient's norm."""
     fig, ax = plotting.figure(r"$D_u f$ peaks where $u$ points along $\nabla f$ and the "
                               r"peak height is $\|\nabla f\|$", width=9, height=4.5)
     th = np.degrees(r.angles)

@@ -472,6 +472,9 @@ def _mark_points(ax, pts, types, colors=None, size=9, legend=True):
 
 
 def critical_points(cfg: Config, r: Results):
+    """Newton's method on grad f = 0 finds the critical points of each two-variable test
+    function, and the signs of the Hessian's eigenvalues type each as minimum, maximum, saddle
+    or degenerate."""
     names = list(r.functions)
     ncols = min(3, len(names))
     nrows = int(np.ceil(len(names) / ncols))
@@ -555,6 +558,9 @@ def _curvature_panel(ax, r: Results, t: float, zero_tol: float):
 
 
 def hessian_test(cfg: Config, r: Results):
+    """The determinant test places each critical point by D = f_xx f_yy - f_xy^2 and f_xx, and
+    the curvature of f along each Hessian eigenvector, from values of f alone, equals its
+    eigenvalue."""
     fig, (ax1, ax2) = plotting.figure("The second-derivative test, drawn: $D$ and $f_{xx}$ place "
                                       "each critical point, and $f$ curves along each "
                                       "eigenvector as its eigenvalue says", ncols=2,
@@ -565,6 +571,9 @@ def hessian_test(cfg: Config, r: Results):
 
 
 def basins(cfg: Config, r: Results):
+    """Newton's method on grad f = 0 converges to saddles and maxima as well as minima: each
+    start is coloured by the critical point it reaches, with tangled basin borders on
+    Himmelblau."""
     show = [n for n in ("himmelblau", "double_well") if n in r.functions] or list(r.functions)[:1]
     fig, axes = plotting.figure("Basins of Newton's method: which critical point each start "
                                 "reaches", ncols=len(show), width=5.2, height=4.8, squeeze=False)
@@ -586,6 +595,9 @@ def basins(cfg: Config, r: Results):
 
 
 def hvp_spectrum(cfg: Config, r: Results):
+    """Lanczos on Hessian-vector products finds the extreme eigenvalues of a large Hessian
+    without forming it: they sit at the edges of the full spectrum, the error falling to
+    round-off with the steps."""
     fig, (ax1, ax2) = plotting.figure(f"$d = {cfg.dim}$: Hessian-vector products find the "
                                       "extreme eigenvalues without the matrix", ncols=2)
     ax1.hist(r.full_eigenvalues, bins=40, color=plotting.color("full hessian"), alpha=0.7,

@@ -410,6 +410,9 @@ KEY_METRICS = ("order_trapezoid", "order_simpson", "ftc_max_error_ulps")
 
 # ----------------------------------------------------------------------------------- figures
 def signed_area(cfg: Config, r: Results):
+    """The integral is a signed area: area below the axis counts as negative, so a function whose
+    areas above and below cancel integrates to zero, rectangle by rectangle in the midpoint
+    sum."""
     _, fn, label, (a, b), _ = CATALOGUE["signed"]
     fig, (ax1, ax2) = plotting.figure(
         "Signed area: the integral counts area below the axis as negative", ncols=2)
@@ -497,6 +500,9 @@ def _convergence_panel(ax, cfg: Config, r: Results, name: str, labels: dict) -> 
 
 
 def convergence(cfg: Config, r: Results):
+    """Error against the number of points on log axes: orders 1, 2 and 4 for the Riemann sums,
+    trapezoid and Simpson, faster than any power for Gauss-Legendre, and n^(-1/2) for Monte
+    Carlo."""
     names = list(r.per_function)
     ncols, nrows = (len(names), 1) if len(names) <= 3 else (2, (len(names) + 1) // 2)
     fig, axes = plotting.figure(
@@ -520,6 +526,8 @@ def convergence(cfg: Config, r: Results):
 
 
 def fundamental_theorem(cfg: Config, r: Results):
+    """The integral F(x) of f from a to x has derivative f: jax.grad through the quadrature lands
+    on f at every point, and F itself on SciPy's quadrature."""
     fig, (ax1, ax2) = plotting.figure(
         r"Fundamental theorem: the integral $F(x) = \int_a^x f$ has derivative $f$; "
         "jax.grad through the quadrature (dots) lands on $f$ (lines)", ncols=2, width=4.8,

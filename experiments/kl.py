@@ -275,6 +275,8 @@ _LINESTYLES = ("-", "--", ":", "-.")
 
 
 def fits(cfg: Config, r: Results):
+    """One Gaussian fitted to a two-bump mixture by minimising forward KL(P||Q) spreads to cover
+    both bumps, while minimising reverse KL(Q||P) locks onto one bump, chosen by the start."""
     x, p = r.mixture["x"], r.mixture["density"]
     mix_mean, mix_sd = mixture_moments(cfg)
     fig, ax = plotting.figure("Forward KL covers both bumps; reverse KL locks onto one", width=9,
@@ -298,6 +300,8 @@ def fits(cfg: Config, r: Results):
 
 
 def kl_family(cfg: Config, r: Results):
+    """KL is not symmetric: over Gaussians Q of fixed width and moving mean, forward KL(P||Q) has
+    one wide valley while reverse KL(Q||P) has a valley at each bump of the mixture P."""
     fam = r.family
     fig, ax = plotting.figure(rf"KL is not symmetric: over $Q = \mathcal{{N}}(m, {cfg.width:g}^2)$"
                               ", forward KL has one valley, reverse KL one per bump", width=7)
@@ -313,7 +317,8 @@ def kl_family(cfg: Config, r: Results):
 
 
 def kl_identity(cfg: Config, r: Results):
-    """KL = cross-entropy - entropy, and Gibbs' KL >= 0: the identities, drawn."""
+    """KL(P||Q) equals the cross-entropy minus the entropy, on the identity line for random pairs
+    of pmfs, and is never negative in either direction (Gibbs' inequality)."""
     d = r.discrete
     gap = d["cross_entropy"] - d["entropy"]
     fig, (a1, a2) = plotting.figure(r"$\mathrm{KL}(P\|Q) = H(P, Q) - H(P) \geq 0$: the "

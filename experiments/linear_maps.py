@@ -256,6 +256,8 @@ def _draw_map(ax, M: np.ndarray, F: np.ndarray, color: str, image=None) -> None:
 
 
 def maps_on_grid(cfg: Config, r: Results):
+    """A linear map sends e1 and e2 to its columns, moves the whole grid with them and scales
+    every area by one factor, and rotating then shearing differs from shearing then rotating."""
     maps, factors = r.maps, area_factors(cfg)
     fig, axes = plotting.figure("Each matrix moves the whole grid; its columns are where "
                                 "$e_1$, $e_2$ go, and it scales area by a fixed factor",
@@ -299,6 +301,8 @@ def _highlight(ax, kind: str, k, n: int) -> None:
 
 
 def product_element(cfg: Config, r: Results):
+    """The entry (i, j) of AB is the inner product of row i of A and column j of B: the row, the
+    column and the entry framed in heat maps, with the first terms of the sum written out."""
     A, B = r.product["A"], r.product["B"]
     i, j = 1, 2
     C = A @ B

@@ -327,6 +327,8 @@ def _names(cfg: Config) -> dict:
 
 
 def running_averages(cfg: Config, r: Results):
+    """Running averages of a coin, a die and a heavy-tailed Pareto variable settle at their means
+    as the draws n grow, mostly inside the band mu ± 2 sigma/sqrt(n)."""
     fig, axes = plotting.figure(r"Running averages settle at the mean, inside "
                                 rf"$\mu \pm {plotting.SE_BAND}\sigma/\sqrt{{n}}$",
                                 ncols=3, width=4.6, height=4.4)
@@ -351,6 +353,9 @@ def running_averages(cfg: Config, r: Results):
 
 
 def spread(cfg: Config, r: Results):
+    """The spread of the running average over paths shrinks like sigma/sqrt(n), slope -1/2 on log
+    axes, for the coin, the die and the Pareto variable, but not at all for the Cauchy, which
+    has no mean."""
     fig, ax = plotting.figure(r"The spread of the average shrinks like $\sigma/\sqrt{n}$ "
                               r"with a slope of $-1/2$ unless there is no mean",
                               width=7.5, height=4.6)
@@ -372,6 +377,9 @@ def spread(cfg: Config, r: Results):
 
 
 def cauchy(cfg: Config, r: Results):
+    """Without a mean there is no law of large numbers: Cauchy running averages never settle, as
+    spread after many draws as after one, while those of a Pareto variable with finite
+    variance do."""
     fig, (a1, a2) = plotting.figure("No law of large numbers without a mean: the Cauchy "
                                     "average never settles, the Pareto average does",
                                     ncols=2, width=5, height=4.4)
@@ -401,6 +409,9 @@ def cauchy(cfg: Config, r: Results):
 
 
 def gamblers_fallacy(cfg: Config, r: Results):
+    """After k losses in a row the next toss still wins with probability p: the measured
+    frequency of a win after a losing streak stays at p for every streak length k, up to
+    sampling error."""
     fig, ax = plotting.figure(f"Gambler's fallacy: after $k$ losses in a row a win still has "
                               f"probability $p = {cfg.p:g}$", width=7.5, height=4.4)
     trials, wins = r.streak_trials, r.streak_wins

@@ -464,6 +464,9 @@ def _optimizer_handles(r: Results, extra=()):
 
 
 def trajectories(cfg: Config, r: Results):
+    """From one held-out start, each optimizer with its tuned learning rate takes its own path
+    over the level sets of five test functions, momentum overshooting, and every path leaves
+    the saddle."""
     from matplotlib.lines import Line2D
 
     fig, axes = plotting.figure("Each optimizer's path from one held-out start, with its tuned "
@@ -539,6 +542,9 @@ def _escape_panel(ax, cfg: Config, r: Results) -> None:
 
 
 def loss_curves(cfg: Config, r: Results):
+    """Which optimizer is fastest depends on the function: the loss gap against step on each test
+    function, median and 10-90% band over held-out starts with diverged runs kept, and escapes
+    from the saddle."""
     from matplotlib.lines import Line2D
 
     fig, axes = plotting.figure(f"Loss against step, median and 10-90% of {cfg.starts} "
@@ -556,7 +562,10 @@ def loss_curves(cfg: Config, r: Results):
 
 
 def steps_to_tolerance(cfg: Config, r: Results):
-    """Median steps to the tolerance over ALL held-out runs, a run that never stays within it
+    """No optimizer is fastest on every function: the median steps each needs to reach the
+    tolerance on each test function, a run that never gets there counted as never.
+
+    Median steps to the tolerance over ALL held-out runs, a run that never stays within it
     (diverged or too slow) counted as infinitely slow; each cell also says how many of the
     runs reached it and how many diverged."""
     opts = [str(o) for o in r.optimizers]
@@ -592,6 +601,9 @@ def steps_to_tolerance(cfg: Config, r: Results):
 
 
 def heavy_ball_rate(cfg: Config, r: Results):
+    """Heavy ball contracts at (sqrt(kappa) - 1)/(sqrt(kappa) + 1) per step on an ill-conditioned
+    quadratic, far faster than gradient descent's (kappa - 1)/(kappa + 1), both as theory
+    predicts."""
     e_hb, e_gd = r.rates["heavy_ball_error"], r.rates["gd_error"]
     fig, ax = plotting.figure(f"Heavy ball beats gradient descent on a $\\kappa = {ILL_KAPPA:g}$"
                               " quadratic, at the predicted rates", width=7.5)
@@ -613,7 +625,10 @@ def heavy_ball_rate(cfg: Config, r: Results):
 
 
 def trajectories_animation(cfg: Config, r: Results):
-    """The optimizers' paths on Rosenbrock from its first random start (near (-1.2, 1)),
+    """The optimizers' paths on Rosenbrock grow step by step from a start near (-1.2, 1), showing
+    which of them find the curved valley and how fast each then moves along it toward (1, 1).
+
+    The optimizers' paths on Rosenbrock from its first random start (near (-1.2, 1)),
     growing step by step: saved as trajectories.gif beside trajectories.png, only with
     ``optimizers.animate=true``. Frames sit at geometrically spaced steps, because the
     interesting motion is early.

@@ -295,6 +295,9 @@ KEY_METRICS = ("eigenvalue_error_slope", "direction_error_slope",
 # ------------------------------------------------------------------------------ figures
 
 def sampling_error(cfg: Config, r: Results):
+    """PCA's sampling errors shrink like 1/sqrt(n): the RMS relative error of each eigenvalue and
+    the RMS sine of each direction's angle follow Anderson's asymptotics as the sample size n
+    grows."""
     s = r.synthetic
     sizes, lam = s["sample_sizes"], s["eigenvalues"]
     fig, (a1, a2) = plotting.figure(r"PCA on Gaussian data: sampling errors shrink like "
@@ -323,6 +326,8 @@ def sampling_error(cfg: Config, r: Results):
 
 
 def projection_2d(cfg: Config, r: Results):
+    """Projected on their first two principal components, found without labels, the handwritten
+    digits already fall into partly separated clusters by class."""
     Z2, y = r.digits["projection"], r.digits["labels"]
     fig, ax = plotting.figure("Digits projected on the first two principal components: "
                               "several classes already separate", width=6.5, height=5.5)
@@ -339,6 +344,9 @@ def projection_2d(cfg: Config, r: Results):
 
 
 def explained_variance(cfg: Config, r: Results):
+    """The explained variance of the digits climbs steeply over the first components and then
+    flattens, and a reconstruction from k components has mean squared error equal to the
+    variance left out."""
     d = r.digits
     cum = np.cumsum(d["explained_variance_ratio"])
     k90 = _components_for(cum, 0.9)
@@ -367,6 +375,8 @@ def explained_variance(cfg: Config, r: Results):
 
 
 def reconstructions(cfg: Config, r: Results):
+    """Digits rebuilt from their first k principal components go from a blur to the original as k
+    grows, a handful of components already making them legible."""
     d = r.digits
     ks, originals, recs = d["reconstruct_ks"], d["originals"], d["reconstructions"]
     shown, cols = len(originals), len(ks) + 1

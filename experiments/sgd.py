@@ -375,6 +375,9 @@ def _human(label: str) -> str:
 
 
 def training(cfg: Config, r: Results):
+    """Minibatch SGD reaches the logistic-regression optimum's neighbourhood in far fewer
+    per-example gradient evaluations than full-batch descent: the loss gap against epochs and
+    against evaluations."""
     floor = 1e-9
     fig, (ax1, ax2) = plotting.figure(
         "Loss gap to the optimum: small batches make progress per example seen", ncols=2)
@@ -403,6 +406,8 @@ def training(cfg: Config, r: Results):
 
 
 def unbiasedness(cfg: Config, r: Results):
+    """The average of m minibatch gradients converges to the full gradient: its RMS error against
+    m on log axes falls like 1/sqrt(m), on the theory line sqrt(Var(g_B)/m)."""
     m, sq = r.unbiasedness["m"], r.unbiasedness["sq_errors"]
     theory_mse = exact_variance(r.sigma2, r.num_examples, cfg.batch_size) / m
     fig, ax = plotting.figure(
@@ -418,6 +423,8 @@ def unbiasedness(cfg: Config, r: Results):
 
 
 def variance(cfg: Config, r: Results):
+    """The minibatch gradient's variance is sigma^2/B times (N - B)/(N - 1) when sampling without
+    replacement, falling below the with-replacement line sigma^2/B and to zero at B = N."""
     v, n = r.variance, r.num_examples
     fig, ax = plotting.figure(
         r"Minibatch gradient variance is $\sigma^2/B \cdot (N - B)/(N - 1)$ when sampling "

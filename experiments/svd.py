@@ -451,6 +451,8 @@ KEY_METRICS = ("eckart_young_frobenius_gap",
 # ------------------------------------------------------------------------------ figures
 
 def rotate_scale_rotate(cfg: Config, r: Results):
+    """A = U Sigma V^T turns the plane, stretches it along the axes by the singular values and
+    turns it again: the unit circle carried through V^T, Sigma and U lands exactly on A x."""
     c = r.circle
     s2 = c["singular_values"]
     fig, axes = plotting.figure(r"$A = U\Sigma V^\top$: rotate, scale along the axes, rotate "
@@ -483,6 +485,8 @@ def rotate_scale_rotate(cfg: Config, r: Results):
 
 
 def image_ranks(cfg: Config, r: Results):
+    """Truncating a photograph's SVD at rank k keeps its coarse structure at small k and its
+    detail as k grows, each truncation's relative error in its title."""
     p = r.photo
     img, ranks = p["image"], [int(k) for k in p["approx_ranks"]]
     norm_f = np.linalg.norm(img)
@@ -509,6 +513,8 @@ def image_ranks(cfg: Config, r: Results):
 
 
 def singular_values(cfg: Config, r: Results):
+    """The singular values of a photograph fall over orders of magnitude, so a few carry most of
+    the picture, beside the built-in power law recovered for the randomised SVD's test matrix."""
     s, sf = r.photo["singular_values"], r.randomized["singular_values"]
     fig, ax = plotting.figure("Singular values decay: most of the photo lives in a few",
                               width=6.5, height=4.2)
@@ -525,6 +531,8 @@ def singular_values(cfg: Config, r: Results):
 
 
 def eckart_young(cfg: Config, r: Results):
+    """Truncating the SVD at rank k reaches the Eckart-Young optimum at every k: the measured
+    errors lie on sqrt(sum of s_i^2 for i > k) (Frobenius) and on s_(k+1) (spectral)."""
     e = r.eckart_young
     meas_f, ey_f, ks = e["frobenius"], e["frobenius_theory"], e["spectral_k"]
     rank = r.photo["singular_values"].size
@@ -547,6 +555,9 @@ def eckart_young(cfg: Config, r: Results):
 
 
 def randomized_svd(cfg: Config, r: Results):
+    """A randomised SVD finds the top k singular directions with error within a small factor of
+    the optimum s_(k+1), power iterations closing the gap, for a fraction of the full SVD's
+    flops."""
     d = r.randomized
     qs, full_flops = [int(q) for q in d["power_iters"]], d["full_svd_flops"]
     labels = [f"$q$ = {q}" for q in qs]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import json
 from pathlib import Path
 
@@ -206,3 +207,62 @@ def test_every_experiment_has_a_mutation_test(name):
     path = ROOT / "tests" / f"test_{name}.py"
     assert path.is_file() and "assert_mutations_catch(" in path.read_text(), \
         f"tests/test_{name}.py has no mutation test (conftest.assert_mutations_catch)"
+
+
+FIGURE_POINT_MAX_CHARS = 200
+ABBREVIATIONS = ("e.g.", "i.e.", "vs.", "cf.", "etc.")
+NOT_A_POINT = ("plot", "draw", "figure", "show")
+
+
+def figure_point(fn) -> str:
+    """The first paragraph of a drawing function's docstring, its lines joined: the sentence the
+    gallery shows under the figure."""
+    doc = inspect.getdoc(fn) or ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def figure_point_problems(point: str) -> list[str]:
+    """What keeps ``point`` from being one sentence stating a figure's point (empty: nothing)."""
+    if not point:
+        return ["no docstring"]
+    problems = []
+    if not point.endswith("."):
+        problems.append("does not end with a full stop")
+    body = point[:-1]
+    for abbreviation in ABBREVIATIONS:
+        body = body.replace(abbreviation, "")
+    if ". " in body:
+        problems.append("more than one sentence")
+    if len(point) > FIGURE_POINT_MAX_CHARS:
+        problems.append(f"{len(point)} characters, more than {FIGURE_POINT_MAX_CHARS}")
+    if point.split()[0].lower().startswith(NOT_A_POINT):
+        problems.append(f"starts with {point.split()[0]!r}: state the point, not the drawing")
+    return problems
+
+
+def test_figure_point_problems_catches_each_rule():
+    good = "Central differences converge at order 2, e.g. for sin, until round-off takes over."
+    assert figure_point_problems(good) == []
+    assert figure_point_problems("") == ["no docstring"]
+    assert figure_point_problems(good[:-1]) == ["does not end with a full stop"]
+    assert figure_point_problems("Errors fall. Round-off wins.") == ["more than one sentence"]
+    assert figure_point_problems("A" + " a" * 99 + ".") == []  # 200 characters
+    assert figure_point_problems("A" + " a" * 100 + ".") == ["202 characters, more than 200"]
+    for start in ("Plot", "Draws", "Figure", "Shows"):
+        assert len(figure_point_problems(f"{start} of the error against h.")) == 1
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_figure_states_its_point_in_one_sentence(name):
+    """Issue 14: the gallery shows under each figure the first paragraph of its drawing
+    function's docstring; it is one sentence stating the figure's point, at most 200
+    characters, and no two figures of an experiment share it."""
+    points, bad = {}, {}
+    for out, fn in drawers(experiments.load(name)):
+        point = figure_point(fn)
+        if problems := figure_point_problems(point):
+            bad[f"{out} ({fn.__name__})"] = problems
+        points.setdefault(point, []).append(fn.__name__)
+    assert not bad, f"{name}: figures whose docstring does not state the point: {bad}"
+    shared = [fns for fns in points.values() if len(fns) > 1]
+    assert not shared, f"{name}: figures sharing one sentence: {shared}"
