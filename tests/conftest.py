@@ -4,8 +4,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
+import re
 import sys
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -42,18 +48,109 @@ def compose(*overrides: str):
         return hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
 
 
+# ------------------------------------------------------------------ compilations of a run
+# Counted from JAX's own logs (jax.log_compiles, jax.explain_cache_misses): every compilation
+# logs "Finished XLA compilation of NAME" and, with a cache folder set, a persistent-cache miss
+# or hit with the program's key. A program compiled twice in one run shows up as a second
+# lookup of the same key (tests/test_startup.py explains more).
+
+_COMPILED = re.compile(r"Finished XLA compilation of (.+?) in [0-9.e+-]+ sec")
+_MISS = re.compile(r"PERSISTENT COMPILATION CACHE MISS for '([^']+)' with key '([^']+)'")
+_HIT = re.compile(r"Persistent compilation cache hit for '([^']+)' with key '([^']+)'")
+
+
+@dataclass
+class CompileLog:
+    compiled: list[str] = field(default_factory=list)  # "jit(train_seeds)", one per compile
+    misses: list[tuple[str, str]] = field(default_factory=list)  # (module, cache key)
+    hits: list[tuple[str, str]] = field(default_factory=list)
+
+    def per_name(self) -> Counter:
+        return Counter(self.compiled)
+
+    def keys_seen_twice(self, names: set[str] | None = None) -> dict[str, int]:
+        """Cache keys looked up more than once, for programs named ``jit_NAME`` with NAME in
+        ``names`` (all programs if None)."""
+        counts = Counter(key for module, key in self.misses + self.hits
+                         if names is None or module.removeprefix("jit_") in names)
+        return {k: n for k, n in counts.items() if n > 1}
+
+
+@functools.cache
+def kernel_names() -> frozenset[str]:
+    """Names of the functions defined in mathml_jax/ and experiments/: a program named after
+    one of them is one of this suite's kernels. (Eager operations outside any jit compile as
+    programs named after a JAX primitive or jax.numpy function instead; JAX's in-memory cache
+    may compile one of those twice with the same code, e.g. inside and outside
+    ``jax.enable_x64``, or for a weakly and a strongly typed input; so a name that is also a
+    jax.numpy, jax.lax or jax.nn function, e.g. a helper called ``add``, is left out.)"""
+    import jax
+
+    names = set()
+    for path in [*(ROOT / "mathml_jax").rglob("*.py"), *(ROOT / "experiments").glob("*.py")]:
+        names |= set(re.findall(r"^\s*def (\w+)", path.read_text(), re.M))
+    eager = set(dir(jax.numpy)) | set(dir(jax.lax)) | set(dir(jax.nn))
+    return frozenset(names - eager)
+
+
+class _Collect(logging.Handler):
+    def __init__(self, out: CompileLog):
+        super().__init__(logging.DEBUG)
+        self.out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if m := _COMPILED.search(msg):
+            self.out.compiled.append(m.group(1))
+        elif m := _MISS.search(msg):
+            self.out.misses.append((m.group(1), m.group(2)))
+        elif m := _HIT.search(msg):
+            self.out.hits.append((m.group(1), m.group(2)))
+
+
+@contextmanager
+def compile_log():
+    """Collects every compilation (and persistent-cache miss/hit) JAX logs in the block."""
+    import mathml_jax.runtime  # noqa: F401  its first import quiets JAX's loggers: before we open them
+
+    out = CompileLog()
+    handler = _Collect(out)
+    root = logging.getLogger("jax")
+    # runtime.py quiets the compiler's logger (backend probing noise); open it for the count
+    quiet = logging.getLogger("jax._src.compiler")
+    levels = (root.level, quiet.level)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    quiet.setLevel(logging.WARNING)
+    try:
+        import jax
+
+        with jax.log_compiles(True), jax.explain_cache_misses(True):
+            yield out
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(levels[0])
+        quiet.setLevel(levels[1])
+
+
 @pytest.fixture
 def run_experiment(tmp_path):
     """``run_experiment(name, *overrides)`` runs experiment ``name`` in the fast profile with
-    ``strict=true`` and returns ``(status, report, job_dir)``."""
+    ``strict=true`` and returns ``(status, report, job_dir)``. A successful run is also
+    checked: no kernel compiled twice, claims with references, the figure checklist, and every
+    figure redrawn from the saved folder with kernels forbidden."""
 
     def _run(name: str, *overrides: str):
         from experiments._cli import execute
 
         job_dir = tmp_path / name
         cfg = compose(f"experiment={name}", "profile=fast", "strict=true", *overrides)
-        status, report = execute(cfg, name, job_dir, overrides=list(overrides))
+        with compile_log() as log:
+            status, report = execute(cfg, name, job_dir, overrides=list(overrides))
         if status == 0 and report is not None and report.results is not None:
+            twice = log.keys_seen_twice(kernel_names())
+            assert not twice, ("kernels compiled more than once in one run (same cache key):\n"
+                               + "\n".join(f"{n} x {k}" for k, n in twice.items()))
             missing = [c.id for c in report.claims if not (c.reference and c.statement)]
             assert not missing, f"claims without a reference or statement: {missing}"
             assert_figures_follow_checklist(report)

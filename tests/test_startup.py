@@ -14,92 +14,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 from collections import Counter
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
-from conftest import assert_all_claims_pass, compose
+from conftest import assert_all_claims_pass, compile_log, compose, kernel_names
 
 ROOT = Path(__file__).resolve().parent.parent
-
-_COMPILED = re.compile(r"Finished XLA compilation of (.+?) in [0-9.e+-]+ sec")
-_MISS = re.compile(r"PERSISTENT COMPILATION CACHE MISS for '([^']+)' with key '([^']+)'")
-_HIT = re.compile(r"Persistent compilation cache hit for '([^']+)' with key '([^']+)'")
-
-
-@dataclass
-class CompileLog:
-    compiled: list[str] = field(default_factory=list)  # "jit(train_seeds)", one per compile
-    misses: list[tuple[str, str]] = field(default_factory=list)  # (module, cache key)
-    hits: list[tuple[str, str]] = field(default_factory=list)
-
-    def per_name(self) -> Counter:
-        return Counter(self.compiled)
-
-    def keys_seen_twice(self, names: set[str] | None = None) -> dict[str, int]:
-        """Cache keys looked up more than once, for programs named ``jit_NAME`` with NAME in
-        ``names`` (all programs if None)."""
-        counts = Counter(key for module, key in self.misses + self.hits
-                         if names is None or module.removeprefix("jit_") in names)
-        return {k: n for k, n in counts.items() if n > 1}
-
-
-def kernel_names() -> set[str]:
-    """Names of the functions defined in mathml_jax/ and experiments/: a program named after
-    one of them is one of this suite's kernels. (Eager operations outside any jit compile as
-    programs named after a JAX primitive or jax.numpy function instead; JAX's in-memory cache
-    may compile one of those twice with the same code, e.g. inside and outside
-    ``jax.enable_x64``, or for a weakly and a strongly typed input.)"""
-    names = set()
-    for path in [*(ROOT / "mathml_jax").rglob("*.py"), *(ROOT / "experiments").glob("*.py")]:
-        names |= set(re.findall(r"^\s*def (\w+)", path.read_text(), re.M))
-    return names
-
-
-class _Collect(logging.Handler):
-    def __init__(self, out: CompileLog):
-        super().__init__(logging.DEBUG)
-        self.out = out
-
-    def emit(self, record: logging.LogRecord) -> None:
-        msg = record.getMessage()
-        if m := _COMPILED.search(msg):
-            self.out.compiled.append(m.group(1))
-        elif m := _MISS.search(msg):
-            self.out.misses.append((m.group(1), m.group(2)))
-        elif m := _HIT.search(msg):
-            self.out.hits.append((m.group(1), m.group(2)))
-
-
-@contextmanager
-def compile_log():
-    """Collects every compilation (and persistent-cache miss/hit) JAX logs in the block."""
-    import mathml_jax.runtime  # noqa: F401  its first import quiets JAX's loggers: before we open them
-
-    out = CompileLog()
-    handler = _Collect(out)
-    root = logging.getLogger("jax")
-    # runtime.py quiets the compiler's logger (backend probing noise); open it for the count
-    quiet = logging.getLogger("jax._src.compiler")
-    levels = (root.level, quiet.level)
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    quiet.setLevel(logging.WARNING)
-    try:
-        with jax.log_compiles(True), jax.explain_cache_misses(True):
-            yield out
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(levels[0])
-        quiet.setLevel(levels[1])
-
 
 def _cache_files(folder: Path) -> set[str]:
     return {p.name for p in folder.glob("*-cache")} if folder.is_dir() else set()
@@ -115,8 +40,10 @@ MAIN_KERNELS = {
 }
 
 
-@pytest.mark.parametrize("name", ["sgd", "gd", "hessian", "optimizers", "lln", "svd"])
+@pytest.mark.parametrize("name", ["sgd"])
 def test_no_kernel_is_compiled_twice_in_one_run(tmp_path, run_experiment, name):
+    """From empty caches, with the expected count of each main kernel. (Every experiment's
+    end-to-end test checks the same "never twice" through the ``run_experiment`` fixture.)"""
     cache = tmp_path / "cache"
     jax.clear_caches()  # every program of the run is compiled here, none is left from before
     with compile_log() as log:
