@@ -37,3 +37,20 @@ def digits_split(num_train: int, seed: int) -> tuple[np.ndarray, ...]:
     order = np.random.default_rng(seed).permutation(len(X))
     X, y = X[order] / 16.0, y[order].astype(np.int32)
     return X[:num_train], y[:num_train], X[num_train:], y[num_train:]
+
+
+def two_moons_bayes_posterior(X: np.ndarray, noise: float, num_t: int = 721) -> np.ndarray:
+    """P(class 1 | x) of the two-moons distribution itself: the class densities are the
+    averages over t of N(x; curve(t), noise^2 I) (midpoint rule on ``num_t`` points of
+    [0, pi]), the classes equally likely. Its argmax is the Bayes classifier, the best any
+    classifier can do on this problem."""
+    t = (np.arange(num_t) + 0.5) * np.pi / num_t
+    curves = (np.stack([np.cos(t), np.sin(t)], axis=1),
+              np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], axis=1))
+    logs = []
+    for c in curves:
+        d2 = ((np.asarray(X, np.float64)[:, None, :] - c[None]) ** 2).sum(axis=2)
+        e = -d2 / (2 * noise**2)
+        m = e.max(axis=1, keepdims=True)
+        logs.append(m[:, 0] + np.log(np.exp(e - m).mean(axis=1)))
+    return 0.5 * (1.0 + np.tanh(0.5 * (logs[1] - logs[0])))
