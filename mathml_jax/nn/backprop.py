@@ -86,7 +86,7 @@ def np_backprop(theta: np.ndarray, sizes: Sequence[int], X: np.ndarray, y: np.nd
       theta: flat parameters (P,); sizes: layer widths.
       X, y: inputs (N, d) and integer labels (N,).
       per_example: return every example's gradient (N, P) instead of their mean (P,).
-      absolute: run the same products on absolute values (|softmax - e_y|, |A|, |sigma'|,
+      absolute: run the same products on absolute values (softmax + e_y, |A|, |sigma'|,
         |h|): the componentwise scale of the sums the gradient is made of, the scale of its
         round-off (Higham's |fl(a.b) - a.b| <= gamma_n |a|.|b|).
 
@@ -98,8 +98,8 @@ def np_backprop(theta: np.ndarray, sizes: Sequence[int], X: np.ndarray, y: np.nd
     f = np.abs if absolute else (lambda a: a)
     n = len(y)
     delta = np.exp(_log_softmax(z))
-    delta[np.arange(n), y] -= 1.0                  # dl_i/dz_L = softmax - e_y   (N, C)
-    delta = f(delta)
+    # dl_i/dz_L = softmax - e_y (N, C); on absolute values a difference is a sum, |p| + |e_y|
+    delta[np.arange(n), y] += 1.0 if absolute else -1.0
     grads = []
     for layer in range(len(params) - 1, -1, -1):
         A, _ = params[layer]
