@@ -1,0 +1,130 @@
+"""The edge of stability: full-batch gradient descent theta <- theta - eta grad L(theta) and the
+top Hessian eigenvalue (the sharpness) along its path.
+
+On a quadratic with Hessian H, gradient descent is stable iff eta lambda_max(H) < 2 (the ``gd``
+experiment's threshold). On a network's loss, Cohen et al. (ICLR 2021) found the sharpness
+rises during training (progressive sharpening) until it reaches about 2/eta, and then hovers
+there while the loss keeps decreasing, non-monotonically: the edge of stability.
+
+:func:`gd_sharpness` runs gradient descent for several start points and step sizes at once
+(two ``vmap``), each in one ``lax.scan``, and every ``record_every`` steps measures the loss and
+the sharpness by a few Lanczos steps on Hessian-vector products, warm-started from the previous
+top Ritz vector (the top eigenvector moves little between records, so a few steps suffice; a
+Ritz value never exceeds lambda_max, so the record is a lower bound, within its residual bound).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mathml_jax.nn.spectrum import _tridiagonalise
+
+
+class SharpnessPath(NamedTuple):
+    """Records at steps 0, record_every, 2 record_every, ... (K = num_steps // record_every of
+    them, :func:`record_steps`), for S start points and E step sizes, each (S, E, K):
+    loss, sharpness (the top Ritz value, a lower bound on lambda_max) and bound (its Ritz
+    residual norm: an eigenvalue of H lies within it)."""
+
+    loss: jax.Array
+    sharpness: jax.Array
+    bound: jax.Array
+
+
+def record_steps(num_steps: int, record_every: int) -> np.ndarray:
+    """The steps at which :func:`gd_sharpness` records: 0, record_every, ... (K,)."""
+    return np.arange(num_steps // record_every) * record_every
+
+
+def _one_path(theta0, v0, eta, data, *, f, num_steps, record_every, num_matvecs):
+    grad = jax.grad(f)
+
+    def gd_step(theta, _):
+        return theta - eta * grad(theta, data), None
+
+    def record_then_descend(carry, _):
+        theta, v = carry
+        run = _tridiagonalise(f, theta, data, v, num_matvecs)
+        out = (f(theta, data), run.ritz[-1], run.bounds[-1])
+        theta, _ = jax.lax.scan(gd_step, theta, None, length=record_every)
+        return (theta, run.top_vector), out
+
+    _, (loss, lam, bound) = jax.lax.scan(record_then_descend, (theta0, v0), None,
+                                         length=num_steps // record_every)
+    return loss, lam, bound
+
+
+@partial(jax.jit, static_argnames=("f", "num_steps", "record_every", "num_matvecs"))
+def gd_sharpness(thetas: jax.Array, data, etas: jax.Array, key: jax.Array, *, f: Callable,
+                 num_steps: int, record_every: int, num_matvecs: int = 8) -> SharpnessPath:
+    """Full-batch gradient descent on f(., data) from each row of ``thetas`` (S, d) with each
+    step size in ``etas`` (E,) (traced: a new eta does not recompile), recording the loss and
+    the sharpness before every ``record_every`` steps (static, as are ``num_steps`` and the
+    Lanczos steps ``num_matvecs`` per record; the first record starts Lanczos from a normal
+    vector drawn with ``key``, each later one from the previous top Ritz vector). A diverging
+    run gives non-finite records.
+
+    Returns :class:`SharpnessPath`."""
+    if thetas.ndim != 2:
+        raise ValueError(f"thetas must be (starts, d), got shape {thetas.shape}")
+    if num_steps < record_every or record_every < 1:
+        raise ValueError(f"need 1 <= record_every={record_every} <= num_steps={num_steps}")
+    if not 1 <= num_matvecs <= thetas.shape[1]:
+        raise ValueError(f"num_matvecs={num_matvecs} must be in 1..{thetas.shape[1]}")
+    etas = jnp.asarray(etas, thetas.dtype)
+    v0 = jax.random.normal(key, thetas.shape[1:], thetas.dtype)
+    path = partial(_one_path, f=f, num_steps=num_steps, record_every=record_every,
+                   num_matvecs=num_matvecs)
+    per_eta = jax.vmap(path, in_axes=(None, None, 0, None))
+    loss, lam, bound = jax.vmap(per_eta, in_axes=(0, None, None, None))(thetas, v0, etas, data)
+    return SharpnessPath(loss, lam, bound)
+
+
+# ------------------------------------------------------------------ NumPy statistics (no JAX)
+
+class EdgeBand(NamedTuple):
+    """The edge-of-stability statistics of one sharpness path, in units of 2/eta
+    (q = eta lambda_max / 2): ``onset``, the first record where q >= threshold after q first
+    was below it (1 if it never was: the path started at or above the edge, and record 0 is
+    the initialisation; -1 if it dipped and never came back); ``min_before``, the lowest q
+    before the onset from record 1 on (progressive sharpening: how far below the edge the path
+    was); ``median``, ``q10``, ``q90``, ``max_after``: of q over the records from the onset
+    on (NaN if none); ``count``: how many records that is."""
+
+    onset: int
+    min_before: float
+    median: float
+    q10: float
+    q90: float
+    max_after: float
+    count: int
+
+
+def eos_band(sharpness, eta: float, threshold: float = 0.9) -> EdgeBand:
+    """:class:`EdgeBand` of the records ``sharpness`` (K,) of a run with step size eta.
+
+    The onset is a crossing from below, so that a start above 2/eta (the sharpness at
+    initialisation can exceed it: gradient descent first throws the iterate to a flatter
+    region, the catapult of Lewkowycz et al. 2020) does not count as having reached the edge."""
+    q = np.asarray(sharpness, np.float64) * float(eta) / 2.0
+    nan = float("nan")
+    if q.size < 2 or not np.all(np.isfinite(q)):
+        return EdgeBand(-1, nan, nan, nan, nan, nan, 0)
+    below = np.nonzero(q < threshold)[0]
+    if below.size == 0:
+        onset = 1
+    else:
+        back = np.nonzero(q[below[0]:] >= threshold)[0]
+        if back.size == 0:
+            return EdgeBand(-1, float(q[1:].min()), nan, nan, nan, nan, 0)
+        onset = int(below[0] + back[0])
+    after = q[onset:]
+    min_before = float(q[1:onset].min()) if onset > 1 else float(q[onset])
+    return EdgeBand(onset, min_before, float(np.median(after)), float(np.quantile(after, 0.1)),
+                    float(np.quantile(after, 0.9)), float(after.max()), int(after.size))
