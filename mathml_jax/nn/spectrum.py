@@ -112,7 +112,13 @@ class Lanczos(NamedTuple):
     top_vector: jax.Array
 
 
-def _tridiagonalise(f: Callable, theta, data, v0, num_matvecs: int) -> Lanczos:
+def tridiagonalise(f: Callable, theta, data, v0, num_matvecs: int) -> Lanczos:
+    """The un-jitted step under :func:`lanczos`, :func:`slq` and the sharpness tracker of
+    :mod:`mathml_jax.nn.stability`: ``num_matvecs`` steps of matfree's ``tridiag_sym`` (full
+    re-orthogonalisation) on v -> H v from v0, then the eigen-decomposition of T.
+    A start vector in an invariant subspace of H (an exact eigenvector) breaks the iteration
+    down (a zero residual, then NaN); a random or warm start is not one, to round-off."""
+
     def matvec(v, theta, data):
         return hvp(f, theta, v, data)
 
@@ -138,7 +144,7 @@ def lanczos_from(theta: jax.Array, data, v0: jax.Array, *, f: Callable, num_matv
     vector v0 (d,) (normalised inside): e.g. the previous ``top_vector``, to track the top
     eigenvalue along training with few steps."""
     _check_steps(theta, num_matvecs)
-    return _tridiagonalise(f, theta, data, v0.astype(theta.dtype), num_matvecs)
+    return tridiagonalise(f, theta, data, v0.astype(theta.dtype), num_matvecs)
 
 
 @partial(jax.jit, static_argnames=("f", "num_matvecs"))
@@ -150,7 +156,7 @@ def lanczos(theta: jax.Array, data, key: jax.Array, *, f: Callable, num_matvecs:
     ``bounds[-1]`` (plus round-off) of an eigenvalue of H."""
     _check_steps(theta, num_matvecs)
     v0 = jax.random.normal(key, theta.shape, theta.dtype)
-    return _tridiagonalise(f, theta, data, v0, num_matvecs)
+    return tridiagonalise(f, theta, data, v0, num_matvecs)
 
 
 # ------------------------------------------------------------------- Hutchinson and SLQ
@@ -190,7 +196,7 @@ def slq(theta: jax.Array, data, key: jax.Array, *, f: Callable, num_matvecs: int
     delta(t - nodes_i) (:func:`slq_density` smooths it)."""
     _check_steps(theta, num_matvecs)
     probes = stochtrace.sampler_signs(theta, num=num_probes)(key)
-    runs = jax.vmap(lambda v: _tridiagonalise(f, theta, data, v, num_matvecs))(probes)
+    runs = jax.vmap(lambda v: tridiagonalise(f, theta, data, v, num_matvecs))(probes)
     return SLQ(runs.ritz, runs.weights, runs.bounds)
 
 
