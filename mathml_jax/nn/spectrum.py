@@ -262,10 +262,9 @@ def spectral_cdf(eigenvalues, thresholds) -> np.ndarray:
 def slq_density(nodes, weights, grid, sigma: float) -> np.ndarray:
     """The probe-averaged quadrature measures smoothed by a Gaussian of width sigma, on
     ``grid`` (G,): (1/P) sum_p sum_i tau_pi N(t; theta_pi, sigma^2). Integrates to ~1."""
-    x = np.asarray(nodes, np.float64).reshape(-1)
-    w = np.asarray(weights, np.float64).reshape(-1) / np.asarray(nodes).reshape(
-        -1, np.shape(nodes)[-1]).shape[0]
-    return _gaussian_mixture(x, w, grid, sigma)
+    x, w = np.asarray(nodes, np.float64), np.asarray(weights, np.float64)
+    num_probes = x.reshape(-1, x.shape[-1]).shape[0]
+    return _gaussian_mixture(x.reshape(-1), w.reshape(-1) / num_probes, grid, sigma)
 
 
 def dense_density(eigenvalues, grid, sigma: float) -> np.ndarray:

@@ -26,8 +26,9 @@ them, the statistics do not):
   edge within 425-1150 steps) and hovers at 2/eta while the loss keeps falling.
 * Recommended (clean, cheap): a dataset of its own for this part, n = 256 points at noise 0.3
   (the classes overlap, so the loss cannot go to 0, where a cross-entropy Hessian vanishes and
-  the sharpness would decay late in training), etas (1, 2, 4), record_every = 25 (odd: the
-  sharpness oscillates with period 2 at the edge; an even stride samples one phase only),
+  the sharpness would decay late in training), etas (1, 2, 4), record_every = 25 (odd: at the
+  edge the iterate and the sharpness can oscillate with period 2, strongly so with tanh; an
+  even stride would sample one phase only),
   num_matvecs = 8; default 3000 steps and 3 starts, fast 2000 steps and 2 starts.
   Over all 30 paths (default and fast, float32 and float64): every path reaches the edge
   (onset <= 1150 steps for eta = 1, <= 775 for eta = 2, 4); median q after onset in
