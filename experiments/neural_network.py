@@ -57,8 +57,27 @@ Z_BOUND = 4.0
 #: Higham & Mary's probabilistic round-off model: a sum of n terms errs by at most
 #: lambda sqrt(n) eps sum|terms|, except with probability ~2 exp(-lambda^2 / 2) (1.5e-8 at 6)
 LAMBDA = 6.0
-#: gallery reproducibility: None marks a metric read from a clock
-METRIC_TOLERANCES: dict[str, float | None] = {}
+#: gallery reproducibility (relative tolerances; None: read from a clock, none here). Training
+#: 4000 minibatch steps is chaotic: another machine's last-bit differences in a reduction
+#: (XLA's vector width, thread count) grow into another final theta, so what depends on the
+#: trained parameters reproduces to sampling accuracy (an accuracy to a few held-out points,
+#: a loss or an eigenvalue to tens of percent), not to 16 eps; the data and the Bayes accuracy
+#: are exact.
+_ACC, _TRAINED = 0.03, 0.5
+METRIC_TOLERANCES: dict[str, float | None] = {
+    **{f"{p}_{o}_test_accuracy": _ACC for p in ("moons", "digits") for o in ("sgd", "adam")},
+    **{f"{p}_{o}_final_loss": _TRAINED for p in ("moons", "digits") for o in ("sgd", "adam")},
+    **{k: _TRAINED for k in ("hessian_lambda_max", "hessian_lambda_min", "hessian_trace",
+                             "hutchinson_trace")},
+    **{f"eos_final_eta_lambda_over_2_eta{e:g}": 0.3 for e in (1.0, 1.5, 2.0)},
+    **{f"{p}_{w}_accuracy": _ACC for p in ("moons", "digits") for w in ("train", "test")},
+    # claims whose measured value is itself a round-off, sampling or fitted quantity
+    **{k: 1.0 for k in ("backprop_matches_hand_chain_rule",
+                        "gradient_matches_central_differences", "minibatch_gradient_unbiased",
+                        "minibatch_average_slope", "seeds_agree", "hessian_extremes_lanczos",
+                        "hessian_trace_hutchinson", "hessian_density_slq",
+                        "sharpness_reaches_edge", "sharpness_hovers_at_2_over_eta")},
+}
 
 
 @dataclass
@@ -84,12 +103,12 @@ class Config:
     fd_coordinates: int = param(24, ge=1, le=10_000, help="parameters checked by central "
                                                           "differences")
     num_batches: int = param(256, ge=8, le=1_000_000, help="minibatch gradients averaged")
-    num_paths: int = param(32, ge=2, le=100_000, help="independent averaging paths")
+    num_paths: int = param(64, ge=2, le=100_000, help="independent averaging paths")
     lanczos_matvecs: int = param(60, ge=2, le=100_000, help="Hessian-vector products, Lanczos")
     hutchinson_probes: int = param(200, ge=2, le=1_000_000)
     slq_probes: int = param(16, ge=2, le=100_000)
     slq_matvecs: int = param(30, ge=2, le=100_000)
-    eos_lrs: list[float] = param([0.5, 1.0, 2.0], gt=0, le=1000, help="full-batch GD steps eta")
+    eos_lrs: list[float] = param([1.0, 1.5, 2.0], gt=0, le=1000, help="full-batch GD steps eta")
     eos_steps: int = param(4000, ge=2, le=10_000_000)
     eos_record_every: int = param(50, ge=1, le=1_000_000)
     eos_matvecs: int = param(8, ge=2, le=1000)
@@ -482,29 +501,32 @@ def _hessian_claims(r: Results, ctx: RunContext) -> list[Claim]:
 
 def _edge_claims(cfg: Config, r: Results) -> list[Claim]:
     e = r.edge
-    bands = {}
+    bands, climbs = {}, {}
     for s in range(e["sharpness"].shape[0]):
         for j, eta in enumerate(e["etas"]):
-            bands[f"eta={eta:g}, start {s}"] = stability.eos_band(e["sharpness"][s, j], eta,
-                                                                  cfg.eos_onset)
-    onset = {k: b.onset for k, b in bands.items()}
-    reached = sum(v >= 0 for v in onset.values())
+            key = f"eta={eta:g}, start {s}"
+            q = e["sharpness"][s, j] * eta / 2
+            bands[key] = stability.eos_band(e["sharpness"][s, j], eta, cfg.eos_onset)
+            # the highest eta lambda / 2 after the path's lowest point (NaN: diverged)
+            climbs[key] = float(q[int(np.argmin(q)):].max()) if np.isfinite(q).all() else np.nan
+    climb, cwhere = tol.worst(list(climbs.values()), list(climbs), largest=False)
     lo, hi = cfg.eos_band
     med = np.array([b.median if b.onset >= 0 else np.nan for b in bands.values()])
     dev = np.where(np.isnan(med), np.inf, np.maximum(lo - med, med - hi))
     worst, where = tol.worst(dev, list(bands))
     return [
         Claim.at_least("progressive sharpening: under full-batch GD the top Hessian eigenvalue "
-                       "reaches the edge eta lambda_max / 2 >= onset in every run (count)",
-                       reached, tol.absolute(len(bands), "every run"),
-                       id="sharpness_reaches_edge", worst=min(onset, key=onset.get),
+                       "climbs from its lowest point to the edge 2/eta (highest eta lambda_max "
+                       "/ 2 after the lowest, worst run)", climb,
+                       tol.absolute(cfg.eos_onset, "the onset level eos_onset"),
+                       slack=1.0 - cfg.eos_onset + 0.5 * (hi - lo),
+                       id="sharpness_reaches_edge", worst=cwhere,
                        reference="2/eta, the stability threshold of GD on a quadratic (gd)",
-                       detail=f"onset {cfg.eos_onset:g}; runs " + ", ".join(
-                           f"{k}: record {v}" for k, v in onset.items())),
+                       detail=", ".join(f"{k}: {v:.3f}" for k, v in climbs.items())),
         Claim.at_most("edge of stability: after reaching it, the median of eta lambda_max / 2 "
                       "stays in the stated band (distance outside the band, worst run)",
                       worst, tol.absolute(0.0, f"inside [{lo:g}, {hi:g}]"),
-                      slack=hi - lo, id="sharpness_hovers_at_2_over_eta", worst=where,
+                      slack=0.5 * (hi - lo), id="sharpness_hovers_at_2_over_eta", worst=where,
                       reference="Cohen et al. (ICLR 2021): the sharpness hovers at 2/eta",
                       detail=", ".join(f"{k}: {m:.3f}" for k, m in zip(bands, med, strict=True))),
     ]
@@ -602,21 +624,25 @@ def hessian_spectrum(cfg: Config, r: Results):
     sigma = span / 150
     fig, ax = plotting.figure("The Hessian of the trained loss: most eigenvalues near 0, a few "
                               "outliers; SLQ sees both", width=8.0, height=4.4)
-    ax.hist(lam, bins=120, density=True, color=plotting.color("dense eigvalsh"), alpha=0.35,
-            label=f"dense eigvalsh, all {lam.size} eigenvalues (histogram)")
-    ax.plot(grid, spectrum.dense_density(lam, grid, sigma), color=plotting.color("dense eigvalsh"),
-            linewidth=1.2, label="dense spectrum, smoothed alike")
+    dense = spectrum.dense_density(lam, grid, sigma)
+    ax.plot(grid, dense, color=plotting.color("dense eigvalsh"), linewidth=2.4,
+            label=f"dense eigvalsh (float64), all {lam.size} eigenvalues, smoothed")
     ax.plot(grid, spectrum.slq_density(h["slq_nodes"], h["slq_weights"], grid, sigma),
             color=plotting.color("slq"), linestyle="--",
             label=f"SLQ ({h['slq_nodes'].shape[0]} probes x {h['slq_nodes'].shape[1]} "
-                  f"steps), Gaussian width {sigma:.2g}")
+                  f"Hessian-vector products)")
+    floor = dense.max() * 1e-6
+    ax.plot(lam, np.full(lam.size, 2 * floor), "|", color=plotting.color("dense eigvalsh"),
+            markersize=12, label="dense eigenvalues (rug)")
     top = lam[-5:]
-    ax.plot(top, np.full(top.size, 1e-3), "v", color="black", markersize=8,
-            label="5 largest eigenvalues (outliers)")
-    ax.plot([h["ritz"][0], h["ritz"][-1]], [3e-3, 3e-3], "o", color=plotting.color("lanczos"),
-            markerfacecolor="none", markersize=9, label="Lanczos extremes")
+    ax.plot(top, np.full(top.size, 6 * floor), "v", color="black", markersize=8,
+            label="the 5 largest (outliers)")
+    ax.plot([h["ritz"][0], h["ritz"][-1]], [20 * floor] * 2, "o", markerfacecolor="none",
+            color=plotting.color("lanczos"), markersize=10, markeredgewidth=2,
+            label=f"Lanczos extremes ({h['ritz'].size} HVPs)")
     ax.set_yscale("log")
-    ax.set_ylim(5e-4, None)
+    ax.set_ylim(floor, 5 * dense.max())
+    ax.set_title(f"Gaussian smoothing of width {sigma:.2g} for both curves", fontsize=10)
     ax.set_xlabel(r"eigenvalue $\lambda$ of $\nabla^2 L(\theta)$")
     ax.set_ylabel("density (log scale)")
     ax.legend(loc="upper right")
