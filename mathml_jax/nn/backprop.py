@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.special import expit
 
 from mathml_jax.nn.mlp import np_sigma_and_derivative
 
@@ -40,16 +41,31 @@ def np_unravel(theta: np.ndarray, sizes: Sequence[int]) -> NpParams:
     return out
 
 
-def np_forward(params: NpParams, X: np.ndarray, activation: str):
-    """Pre-activations z_l (N, m_l) and sigma'(z_l) of the hidden layers, the layer inputs
-    h_{l-1}, and the logits (N, classes)."""
+def derivative_scale(z: np.ndarray, activation: str) -> np.ndarray:
+    """The size of the operands sigma'(z) may be computed from, the scale of its round-off:
+    autodiff's sigmoid' = s (1 - s) takes the difference 1 - s of two numbers near 1 where the
+    sigmoid saturates (relative error eps / (1 - s)), so its scale is s (1 + s); tanh's
+    1 - t^2 has scale 1 + t^2."""
+    if activation == "sigmoid":
+        s = expit(z)
+        return s * (1.0 + s)
+    if activation == "tanh":
+        return 1.0 + np.tanh(z) ** 2
+    if activation == "softplus":
+        return expit(z)
+    return np_sigma_and_derivative(z, activation)[1]
+
+
+def np_forward(params: NpParams, X: np.ndarray, activation: str, *, absolute: bool = False):
+    """Pre-activations z_l (N, m_l) and sigma'(z_l) of the hidden layers (with ``absolute``,
+    :func:`derivative_scale` instead), the layer inputs h_{l-1}, and the logits (N, classes)."""
     h, zs, dsig, inputs = np.asarray(X, np.float64), [], [], []
     for A, b in params[:-1]:
         inputs.append(h)
         z = h @ A.T + b
         h, d = np_sigma_and_derivative(z, activation)
         zs.append(z)
-        dsig.append(d)
+        dsig.append(derivative_scale(z, activation) if absolute else d)
     inputs.append(h)
     A, b = params[-1]
     return zs, dsig, inputs, h @ A.T + b
@@ -86,15 +102,16 @@ def np_backprop(theta: np.ndarray, sizes: Sequence[int], X: np.ndarray, y: np.nd
       theta: flat parameters (P,); sizes: layer widths.
       X, y: inputs (N, d) and integer labels (N,).
       per_example: return every example's gradient (N, P) instead of their mean (P,).
-      absolute: run the same products on absolute values (softmax + e_y, |A|, |sigma'|,
-        |h|): the componentwise scale of the sums the gradient is made of, the scale of its
-        round-off (Higham's |fl(a.b) - a.b| <= gamma_n |a|.|b|).
+      absolute: run the same products on the absolute values of their operands (softmax +
+        e_y, |A|, :func:`derivative_scale`, |h|): the componentwise scale of the sums the
+        gradient is made of, the scale of its round-off (Higham's |fl(a.b) - a.b| <=
+        gamma_n |a|.|b|).
 
     Returns:
       (P,) or (N, P), float64, in the order of :func:`mathml_jax.nn.mlp.ravel`.
     """
     params = np_unravel(theta, sizes)
-    _, dsig, inputs, z = np_forward(params, X, activation)
+    _, dsig, inputs, z = np_forward(params, X, activation, absolute=absolute)
     f = np.abs if absolute else (lambda a: a)
     n = len(y)
     delta = np.exp(_log_softmax(z))

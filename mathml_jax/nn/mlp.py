@@ -88,14 +88,17 @@ def flat_loss(unravel: Callable[[jax.Array], Params], x: jax.Array, y: jax.Array
 
 def np_sigma_and_derivative(z: np.ndarray, activation: str) -> tuple[np.ndarray, np.ndarray]:
     """(sigma(z), sigma'(z)) in closed form, NumPy: the independent side of backprop checks."""
+    from scipy.special import expit
+
+    # sigma' = sigma(z) sigma(-z), not s (1 - s): no difference of two numbers near 1, so the
+    # reference keeps its relative accuracy where the sigmoid saturates (either side)
     if activation == "sigmoid":
-        s = 0.5 * (1.0 + np.tanh(0.5 * z))
-        return s, s * (1.0 - s)
+        return expit(z), expit(z) * expit(-z)
     if activation == "tanh":
         t = np.tanh(z)
         return t, 1.0 / np.cosh(z) ** 2
     if activation == "softplus":
-        return np.logaddexp(0.0, z), 0.5 * (1.0 + np.tanh(0.5 * z))
+        return np.logaddexp(0.0, z), expit(z)
     if activation == "relu":
         return np.maximum(z, 0.0), (z > 0).astype(z.dtype)
     raise ValueError(f"unknown activation {activation!r}; allowed: {', '.join(ACTIVATIONS)}")
