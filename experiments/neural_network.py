@@ -94,7 +94,7 @@ class Config:
     schedule: str = param("constant", choices=SCHEDULES)
     moons_lr: list[float] = param([10.0, 0.05], gt=0, le=100, help="[SGD, Adam] step, moons")
     digits_lr: list[float] = param([1.0, 0.01], gt=0, le=100, help="[SGD, Adam] step, digits")
-    moons_steps: int = param(4000, ge=1, le=10_000_000)
+    moons_steps: int = param(6000, ge=1, le=10_000_000)
     digits_steps: int = param(2000, ge=1, le=10_000_000)
     record_every: int = param(50, ge=1, le=1_000_000, help="steps between records")
     moons_bayes_gap: float = param(0.05, gt=0, lt=1,
@@ -106,7 +106,7 @@ class Config:
     num_paths: int = param(64, ge=2, le=100_000, help="independent averaging paths")
     lanczos_matvecs: int = param(60, ge=2, le=100_000, help="Hessian-vector products, Lanczos")
     hutchinson_probes: int = param(200, ge=2, le=1_000_000)
-    slq_probes: int = param(16, ge=2, le=100_000)
+    slq_probes: int = param(32, ge=2, le=100_000)
     slq_matvecs: int = param(30, ge=2, le=100_000)
     eos_lrs: list[float] = param([1.0, 1.5, 2.0], gt=0, le=1000, help="full-batch GD steps eta")
     eos_steps: int = param(4000, ge=2, le=10_000_000)
