@@ -106,7 +106,7 @@ class Config:
     num_paths: int = param(64, ge=2, le=100_000, help="independent averaging paths")
     lanczos_matvecs: int = param(60, ge=2, le=100_000, help="Hessian-vector products, Lanczos")
     hutchinson_probes: int = param(200, ge=2, le=1_000_000)
-    slq_probes: int = param(32, ge=2, le=100_000)
+    slq_probes: int = param(200, ge=2, le=100_000)
     slq_matvecs: int = param(30, ge=2, le=100_000)
     eos_lrs: list[float] = param([1.0, 1.5, 2.0], gt=0, le=1000, help="full-batch GD steps eta")
     eos_steps: int = param(4000, ge=2, le=10_000_000)
