@@ -671,7 +671,10 @@ def edge_of_stability(cfg: Config, r: Results):
     ax2.set_yscale("log")
     ax2.set_xlabel("full-batch GD step")
     ax2.set_ylabel("training loss (log scale)")
-    ax1.legend(loc="lower right", title=f"{e['sharpness'].shape[0]} starts (pale: second)")
+    h, t = ax1.get_legend_handles_labels()
+    fig.legend(h, t, loc="outside lower center", ncol=len(t),
+               title=f"full-batch GD from {e['sharpness'].shape[0]} initialisations (pale: "
+                     "the second)")
     return fig
 
 
