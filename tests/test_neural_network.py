@@ -174,6 +174,10 @@ def _edge_scaled(factor):
     return mutate
 
 
+def _smallest_eta_scaled(r):
+    r.edge["sharpness"][:, np.argmin(r.edge["etas"])] *= 1.5
+
+
 def _central_off(r):
     c = r.central
     bound = c["h"] ** 2 * c["third"] / 6 + c["loss_roundoff"] / c["h"] + c["grad_roundoff"]
@@ -220,4 +224,6 @@ MUTATIONS = {
     "sharpness stays at half the edge": (_edge_scaled(0.5), {"sharpness_reaches_edge"}),
     "sharpness overshoots the edge by 40%": (_edge_scaled(1.4),
                                              {"sharpness_hovers_at_2_over_eta"}),
+    "the smallest eta's plateau 1.5x too high": (_smallest_eta_scaled,
+                                                 {"sharpness_plateau_slope"}),
 }
