@@ -703,7 +703,7 @@ def edge_of_stability(cfg: Config, r: Results):
     h, t = ax1.get_legend_handles_labels()
     fig.legend(h, t, loc="outside lower center", ncol=len(t),
                title=f"full-batch GD from {e['sharpness'].shape[0]} initialisations (pale: "
-                     "the second)")
+                     "all but the first)")
     return fig
 
 
