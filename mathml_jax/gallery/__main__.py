@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
 
         status, drifts, notes = build.check(args.out, args.check or None)
         print(drift_table(drifts))
-        for note in notes:
-            print(f"note: made with another {note}")
+        if notes:
+            print("\nmade with something else (not drift, but the likely cause of one):")
+            print("\n".join(f"  {note}" for note in notes))
         return status
     status, _ = build.build(args.out, args.only)
     print(f"gallery written to {args.out}")

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-#: files of a job folder the gallery keeps (series.npz only up to SERIES_MAX_BYTES)
+#: files of a job folder the gallery keeps, besides metrics.json. Not series.npz: the series of
+#: all experiments weigh ~10 MB (gradient's and optimizers' 2.5 MB each), as much as every
+#: figure together, and the command under each figure makes them again in seconds
 KEPT_SUFFIXES = (".png", ".gif", ".svg", ".pdf", ".md")
-#: a run's series.npz is kept beside its figures (so ``python -m mathml_jax.redraw`` can
-#: redraw them) only when it is at most this large: the repository stays small
-SERIES_MAX_BYTES = 128 * 1024
 
 
 @dataclass
@@ -82,14 +81,12 @@ def run_experiment(name: str, out_dir: Path, overrides: Iterable[str] = (),
 
 def install(job: Path, dest: Path) -> None:
     """Replaces ``dest`` by the gallery's part of the job folder ``job``: figures, texts,
-    claims.md, metrics.json (and series.npz when small)."""
+    claims.md and metrics.json."""
     staged = dest.with_name(f".{dest.name}.new")
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
     for p in sorted(job.iterdir()):
-        small_series = p.name == "series.npz" and p.stat().st_size <= SERIES_MAX_BYTES
-        if p.is_file() and (p.suffix in KEPT_SUFFIXES or p.name == "metrics.json"
-                            or small_series):
+        if p.is_file() and (p.suffix in KEPT_SUFFIXES or p.name == "metrics.json"):
             shutil.copy2(p, staged / p.name)
     shutil.rmtree(dest, ignore_errors=True)
     staged.rename(dest)
@@ -104,7 +101,7 @@ class Progress:
         self.total, self.stream, self.head = total, stream or sys.stderr, ""
 
     def start(self, i: int, name: str) -> None:
-        self.head = f"[{i:>2}/{self.total}] {name} ..."
+        self.head = f"[{i:>{len(str(self.total))}}/{self.total}] {name} ..."
         print(self.head, end="", file=self.stream, flush=True)
 
     def step(self, label: str, done: int, total: int) -> None:
@@ -209,7 +206,8 @@ def check(gallery: Path, names: Iterable[str] | None = None,
                     for folder in (gallery / name, job)]
             if figs[0] != figs[1]:
                 found.append(Drift(name, "figures", figs[0], figs[1], "exact"))
-            notes += [f"{name}: {c}" for c in context_differences(committed, o.record)]
+            context = context_differences(committed, o.record)
+            notes += [f"{name}: " + "; ".join(context)] if context else []
             drifts += found
-            progress.done(f"{o.summary}; {len(found) or 'no'} drift(s)")
+            progress.done(f"{o.summary}; " + (f"{len(found)} drift(s)" if found else "no drift"))
     return (1 if drifts else 0), drifts, notes

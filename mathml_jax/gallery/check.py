@@ -197,7 +197,8 @@ def context_differences(committed: dict[str, Any], fresh: dict[str, Any]) -> lis
     for key, sub in CONTEXT_KEYS:
         a, b = (committed.get(key) or {}).get(sub), (fresh.get(key) or {}).get(sub)
         if a != b:
-            out.append(f"{key}.{sub}: {a} -> {b}")
+            a, b = (str(x)[:12] if sub == "commit" and x else x for x in (a, b))
+            out.append(f"{key}.{sub} {a} -> {b}")
     return out
 
 
