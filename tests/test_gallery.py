@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import io
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import experiments
 from experiments._runner import drawers
 from mathml_jax.gallery import ROADMAP, UnknownSection, ordered, place
 from mathml_jax.gallery.__main__ import main
+from mathml_jax.gallery.build import build, install
 from mathml_jax.gallery.html import page
 from mathml_jax.gallery.index import (
     figures_of,
@@ -125,6 +127,48 @@ def test_unknown_experiment_is_a_one_line_error(capsys):
     assert err.startswith("Error: unknown experiment 'nope'") and "\n" not in err
     assert main(["--check", "eigen", "nope2"]) == 2
     assert "'nope2'" in capsys.readouterr().err
+
+
+def test_index_only_rewrites_both_pages_from_the_files(tmp_path, capsys):
+    name = EXPERIMENTS[0]
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "metrics.json").write_text(json.dumps(
+        {"experiment": name, "status": "ok", "claims_passed": 0, "claims_total": 0}))
+    assert main(["--index-only", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "index.md").read_text(encoding="utf-8") == markdown(tmp_path)
+    assert (tmp_path / "index.html").read_text(encoding="utf-8") == page(tmp_path)
+    assert main(["--index-only", "--out", str(tmp_path / "absent")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_install_keeps_figures_texts_and_metrics_only(tmp_path):
+    job, dest = tmp_path / "job", tmp_path / "gallery" / "x"
+    job.mkdir()
+    for f in ("a.png", "b.gif", "claims.md", "table.md", "metrics.json", "series.npz",
+              "error.txt", "run.log"):
+        (job / f).write_text(f)
+    dest.mkdir(parents=True)
+    (dest / "old.png").write_text("a figure the experiment no longer draws")
+    install(job, dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["a.png", "b.gif", "claims.md",
+                                                       "metrics.json", "table.md"]
+
+
+def test_a_crashing_experiment_keeps_its_old_folder_and_fails_the_build(tmp_path, monkeypatch):
+    name = "expected_value"
+
+    def boom(cfg, ctx):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(experiments.load(name), "compute", boom)
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "claims.md").write_text("the previous run's")
+    stream = io.StringIO()
+    status, outcomes = build(tmp_path, [name], stream=stream)
+    assert status == 1 and outcomes[0].record["status"] == "error"
+    assert "[1/1] expected_value ... CRASHED: RuntimeError: boom" in stream.getvalue()
+    assert [p.name for p in (tmp_path / name).iterdir()] == ["claims.md"]
+    assert "Not in the gallery yet" in (tmp_path / "index.md").read_text()
 
 
 # --------------------------------------------------------------------- the committed gallery
