@@ -207,7 +207,7 @@ def _entry_md(e: Entry) -> list[str]:
             f"Made with {e.made_with} · {links}", ""]
     for fig in e.figures:
         out += [f"**{fig.file}**" + (f": {fig.point}" if fig.point else ""), "",
-                f"![{_cell(fig.point or fig.file)}]({e.name}/{fig.file})", ""]
+                f"![{fig.file.rsplit('.', 1)[0]}]({e.name}/{fig.file})", ""]
     return out + _claims_md(r) + [""]
 
 
