@@ -43,6 +43,7 @@ nav ol { padding-left: 1.2em; }
 nav li { margin: .25em 0; }
 nav .count { color: #555; font-size: .9em; }
 article { border-top: 1px solid #ddd; margin-top: 1.6em; }
+h2 + article { border-top: none; margin-top: 0; }
 figure { margin: 1.2em 0; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid #e3e3e3; }
 figcaption { margin-top: .35em; font-size: 1.02em; }
