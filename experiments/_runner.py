@@ -160,6 +160,32 @@ def _versions() -> dict[str, str]:
     return out
 
 
+#: the checkout whose code a run records (the folder holding ``experiments/``)
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def code_version(root: Path = REPO_ROOT) -> dict[str, str | bool | None]:
+    """The code a run was made with: ``{"commit": git rev-parse HEAD, "dirty": whether tracked
+    files outside results/ differ from it}``; both None when ``root`` is not the top of a git
+    checkout (an installed copy) or git cannot say. Outputs under ``results/`` are not code: a
+    gallery being regenerated changes them while its runs go on."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()
+
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != Path(root).resolve():
+            return {"commit": None, "dirty": None}
+        commit = git("rev-parse", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                      ":(exclude)results")
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(changed)}
+
+
 def _only_hydra_files(out_dir: Path) -> bool:
     return all(p.name == ".hydra" or p.suffix == ".log" for p in out_dir.iterdir())
 
@@ -188,6 +214,7 @@ def _context(cfg, settings, info, ctx, cache_dir, overrides, exp_cfg) -> dict:
         "compilation_cache": cache_dir or "off",
         "eps": ctx.eps,
         "versions": _versions(),
+        "code_version": code_version(),
         "config": _resolved_without_hydra(cfg),
         "experiment_config": asdict(exp_cfg),
     }

@@ -383,6 +383,10 @@ def metrics(cfg: Config, r: Results) -> dict:
 
 
 KEY_METRICS = ("layer_max_ulps", "fwd_over_rev_flops_at_max_n")
+#: the gallery's reproducibility check (mathml_jax.gallery.check): metrics measured with a clock
+#: are not compared (None); every other number is, at the default tolerance
+METRIC_TOLERANCES = {k: None for k in ("fwd_over_rev_time_at_max_n", "rev_over_fwd_time_at_max_m",
+                                       "jacfwd_time_slope_in_n", "jacrev_time_slope_in_n")}
 
 
 # ------------------------------------------------------------------------------ figures

@@ -219,3 +219,34 @@ def test_every_yaml_has_a_module_and_every_module_a_yaml():
         mod = experiments.load(name)
         assert isinstance(mod.SECTION, str) and mod.SECTION
         assert hasattr(mod, "Config")
+
+
+def test_code_version_names_the_commit_and_whether_code_differs(tmp_path):
+    """The commit a run records is git's HEAD of the checkout; "dirty" says whether a tracked
+    file outside results/ differs from it; outside a checkout both are None, never an error."""
+    import subprocess
+
+    from experiments._runner import code_version
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c",
+                               "user.email=t@t", *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert code_version(tmp_path) == {"commit": None, "dirty": None}
+    repo = tmp_path / "repo"
+    (repo / "results").mkdir(parents=True)
+    (repo / "code.py").write_text("x = 1\n")
+    (repo / "results" / "out.txt").write_text("a\n")
+    git("init", "-q")
+    git("add", "code.py", "results/out.txt")
+    git("commit", "-q", "-m", "one")
+    head = git("rev-parse", "HEAD")
+    assert code_version(repo) == {"commit": head, "dirty": False}
+    (repo / "results" / "out.txt").write_text("b\n")  # an output, not code
+    (repo / "new.py").write_text("")  # untracked: not part of the commit's code
+    assert code_version(repo) == {"commit": head, "dirty": False}
+    (repo / "code.py").write_text("x = 2\n")
+    assert code_version(repo) == {"commit": head, "dirty": True}
+    # a folder inside a checkout that is not its top (an installed copy in a venv): unknown
+    assert code_version(repo / "results") == {"commit": None, "dirty": None}
