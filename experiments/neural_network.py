@@ -57,7 +57,8 @@ Z_BOUND = 4.0
 #: Higham & Mary's probabilistic round-off model: a sum of n terms errs by at most
 #: lambda sqrt(n) eps sum|terms|, except with probability ~2 exp(-lambda^2 / 2) (1.5e-8 at 6)
 LAMBDA = 6.0
-#: gallery reproducibility (relative tolerances; None: read from a clock, none here). Training
+#: gallery reproducibility (relative tolerances; None: not compared, only the claim's pass/fail
+#: is; no metric here is read from a clock). Training
 #: 4000 minibatch steps is chaotic: another machine's last-bit differences in a reduction
 #: (XLA's vector width, thread count) grow into another final theta, so what depends on the
 #: trained parameters reproduces to sampling accuracy (an accuracy to a few held-out points,
@@ -71,8 +72,9 @@ METRIC_TOLERANCES: dict[str, float | None] = {
                              "hutchinson_trace")},
     **{f"eos_final_eta_lambda_over_2_eta{e:g}": 0.3 for e in (1.0, 2.0, 4.0)},
     **{f"{p}_{w}_accuracy": _ACC for p in ("moons", "digits") for w in ("train", "test")},
-    # claims whose measured value is itself a round-off, sampling or fitted quantity
-    **{k: 1.0 for k in ("backprop_matches_hand_chain_rule",
+    # claims whose measured value is itself a round-off error or a sampling fluctuation (in its
+    # own units): no relative tolerance describes another machine's; pass/fail is compared
+    **{k: None for k in ("backprop_matches_hand_chain_rule",
                         "gradient_matches_central_differences", "minibatch_gradient_unbiased",
                         "minibatch_average_slope", "seeds_agree", "hessian_extremes_lanczos",
                         "hessian_trace_hutchinson", "hessian_density_slq",
