@@ -47,14 +47,15 @@ def test_default_experiment_end_to_end(tmp_path):
 
 
 def test_strict_makes_a_failed_claim_a_nonzero_exit(tmp_path):
-    """An impossible gap (1e-12) fails a claim: strict exits 1, non-strict exits 0; both write."""
-    args = ["profile=fast", "sgd.gap_tol=1e-12", "sgd.batch_sizes=[64]", "sgd.seeds=1"]
+    """An impossible bound (0.01 SE) fails claims: strict exits 1, non-strict exits 0; both
+    write. (coin: the cheapest experiment to run twice in a fresh process.)"""
+    args = ["experiment=coin", "profile=fast", "coin.z=0.01"]
     strict = run_cli(tmp_path, *args, "strict=true")
     assert strict.returncode == 1, strict.stdout + strict.stderr
     assert "FAIL" in strict.stdout
     lenient = run_cli(tmp_path, *args)
     assert lenient.returncode == 0, lenient.stdout + lenient.stderr
-    assert len(list((tmp_path / "results" / "runs" / "sgd").iterdir())) == 2
+    assert len(list((tmp_path / "results" / "runs" / "coin").iterdir())) == 2
 
 
 BAD_INPUTS = [
@@ -97,7 +98,7 @@ def test_bad_input_is_one_clear_paragraph_and_writes_nothing(tmp_path, args, exp
 
 def test_sweep_writes_one_folder_per_job_and_a_summary(tmp_path):
     p = run_cli(tmp_path, "-m", "experiment=sgd", "sgd.batch_size=8,32", "profile=fast",
-                "sgd.seeds=2")
+                "sgd.seeds=2", "sgd.batch_sizes=[64]", "sgd.variance_batch_sizes=[8]")
     assert p.returncode == 0, p.stdout + p.stderr
     sweeps = list((tmp_path / "results" / "sweeps").iterdir())
     assert len(sweeps) == 1

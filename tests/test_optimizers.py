@@ -102,7 +102,11 @@ def test_known_minimisers_are_where_the_functions_say():
 
 
 def test_optimizers_experiment_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("optimizers")
+    """The whole run, with the animation on (one run for both: it is the suite's costliest)."""
+    from PIL import Image
+
+    status, report, job = run_experiment("optimizers", "optimizers.animate=true",
+                                         "optimizers.animation_frames=5")
     assert status == 0
     assert_all_claims_pass(report)
     rec = json.loads((job / "metrics.json").read_text())
@@ -112,7 +116,11 @@ def test_optimizers_experiment_end_to_end_fast_profile(run_experiment):
             assert f"{name}.{opt}.steps_median" in m and f"{name}.{opt}.gap_q3" in m
     for fig in ("trajectories", "loss_curves", "steps_to_tolerance", "heavy_ball_rate"):
         assert (job / f"{fig}.png").stat().st_size > 10_000
-    assert not (job / "trajectories.gif").exists()  # only with optimizers.animate=true
+    # optimizers.animate=true adds trajectories.gif (several frames); off by default
+    with Image.open(job / "trajectories.gif") as im:
+        assert im.n_frames >= 3
+    assert not list(job.glob(".*tmp*"))
+    assert optimizers.Config().animate is False
     assert {c["id"] for c in rec["claims"]} == {
         "heavy_ball_optimal_rate", "gd_optimal_rate", "heavy_ball_beats_gd",
         "rosenbrock_median_reaches_minimiser", "all_escape_saddle", "quadratic_all_converge"}
@@ -166,13 +174,3 @@ def _mutations_are_caught(report):
     })
 
 
-def test_animate_writes_a_gif_of_the_paths(run_experiment):
-    """``optimizers.animate=true`` adds trajectories.gif (several frames) beside the figures."""
-    from PIL import Image
-
-    status, report, job = run_experiment("optimizers", "optimizers.animate=true",
-                                         "optimizers.animation_frames=5")
-    assert status == 0
-    with Image.open(job / "trajectories.gif") as im:
-        assert im.n_frames >= 3
-    assert not list(job.glob(".*tmp*"))

@@ -136,7 +136,8 @@ def test_pca_experiment_end_to_end_fast_profile(run_experiment):
 
 
 def test_pca_experiment_other_seed_float64(run_experiment):
-    status, report, _ = run_experiment("pca", "seed=7", "precision=float64")
+    status, report, _ = run_experiment("pca", "seed=7", "precision=float64",
+                                    figures=False)
     assert status == 0
     assert_all_claims_pass(report)
 

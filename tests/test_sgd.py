@@ -194,6 +194,7 @@ MUTATIONS = {
 
 
 def test_sgd_runs_in_float64(run_experiment):
-    status, report, _ = run_experiment("sgd", "precision=float64", "sgd.batch_sizes=[8]")
+    status, report, _ = run_experiment("sgd", "precision=float64", "sgd.batch_sizes=[8]",
+                                    figures=False)
     assert status == 0
     assert_all_claims_pass(report)

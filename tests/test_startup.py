@@ -75,9 +75,12 @@ def run_cli(cwd: Path, *args: str, env: dict | None = None) -> subprocess.Comple
 SMALL = ["profile=fast", "sgd.seeds=2", "sgd.batch_sizes=[64]", "sgd.variance_batch_sizes=[8]"]
 
 
-def _metrics(cwd: Path) -> list[dict]:
+def _metrics(cwd: Path, name: str = "sgd") -> list[dict]:
     return [json.loads(p.read_text())
-            for p in sorted((cwd / "results" / "runs" / "sgd").glob("*/metrics.json"))]
+            for p in sorted((cwd / "results" / "runs" / name).glob("*/metrics.json"))]
+
+
+COIN = ["experiment=coin", "profile=fast"]  # the cheapest run, where any experiment will do
 
 
 def test_second_run_in_a_fresh_process_loads_every_kernel_from_the_cache(tmp_path):
@@ -103,12 +106,12 @@ def test_second_run_in_a_fresh_process_loads_every_kernel_from_the_cache(tmp_pat
 
 def test_cache_switched_off_writes_nothing(tmp_path):
     default = tmp_path / "default-cache"
-    p = run_cli(tmp_path, *SMALL, "compilation_cache=null",
+    p = run_cli(tmp_path, *COIN, "compilation_cache=null",
                 env={"MATHML_JAX_CACHE_DIR": str(default)})
     assert p.returncode == 0, p.stdout + p.stderr
     assert not default.exists()
     assert "compilation cache off" in p.stdout
-    assert _metrics(tmp_path)[0]["compilation_cache"] == "off"
+    assert _metrics(tmp_path, "coin")[0]["compilation_cache"] == "off"
 
 
 @pytest.mark.parametrize("off", ["null", "false", "off", "OFF", "none"])
@@ -136,8 +139,8 @@ def test_unusable_folder_warns_and_runs_without_cache(tmp_path, run_experiment, 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     with caplog.at_level(logging.WARNING, logger="mathml_jax"):
-        status, report, job = run_experiment("sgd", *SMALL[1:],
-                                             f"compilation_cache={blocker / 'cache'}")
+        status, report, job = run_experiment("coin", f"compilation_cache={blocker / 'cache'}",
+                                             figures=False)
     assert status == 0
     assert_all_claims_pass(report)
     assert "cannot be used" in caplog.text and "without a persistent compilation cache" in \
