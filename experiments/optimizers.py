@@ -647,7 +647,8 @@ def trajectories_animation(cfg: Config, r: Results):
         ax, _grid(r, "rosenbrock"), *BOXES["rosenbrock"], None, levels=25, log_levels=True,
         marker_points={"min (1, 1)": TEST_FUNCTIONS["rosenbrock"].minimisers[0]},
         resolution=GRID)
-    lines = {o: ax.plot([], [], "-", color=plotting.color(o), label=o)[0] for o in paths}
+    lines = {o: ax.plot([], [], "-", color=plotting.color(o), label=OPT_NAMES[o])[0]
+             for o in paths}
     heads = {o: ax.plot([], [], "o", color=plotting.color(o), markersize=5)[0] for o in paths}
     step_text = ax.text(0.02, 0.96, "", transform=ax.transAxes, va="top")
     ax.set_xlabel("x")
