@@ -22,7 +22,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -31,7 +31,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 import experiments
-from experiments._schema import ConfigError, RunSettings, build
+from experiments._schema import ConfigError, Figures, RunSettings, build
 from mathml_jax.report import Report
 
 log = logging.getLogger("mathml_jax")
@@ -52,6 +52,33 @@ class BadInput(Exception):
     """Bad input found before any work: the message is the whole, user-facing explanation."""
 
 
+_TOP_KEYS = tuple(f.name for f in fields(RunSettings))
+
+
+def _shown(value: Any) -> str:
+    """A value as the user typed it: YAML's null, strings quoted."""
+    return "null" if value is None else repr(value)
+
+
+def _check_shape(cfg: DictConfig, name: str) -> None:
+    """What the typed schema cannot see: a top-level key nothing reads (``+no_such=1``, or
+    another experiment's section), a section replaced by a scalar or null (``coin=abc``), and
+    ``strict`` given as anything but true or false."""
+    unknown = [k for k in cfg if k not in (*_TOP_KEYS, name, "hydra")]
+    if unknown:
+        raise BadInput(f"Unknown top-level key {unknown[0]!r}: experiment {name} reads only "
+                       f"{', '.join(_TOP_KEYS)} and its own section {name}. Nothing was run.")
+    for key, schema in (("figures", Figures), (name, experiments.load(name).Config)):
+        if key in cfg and not isinstance(cfg.get(key), DictConfig):
+            keys = [f.name for f in fields(schema)]
+            raise BadInput(f"{key}={_shown(cfg.get(key))}: {key} is a section of keys "
+                           f"({', '.join(keys)}), not a value; set a key of it instead, e.g. "
+                           f"{key}.{keys[0]}=... Nothing was run.")
+    if "strict" in cfg and not isinstance(cfg.get("strict"), bool):
+        raise BadInput(f"strict={_shown(cfg.get('strict'))}: strict is true or false (true: a "
+                       "failed claim makes the exit status 1). Nothing was run.")
+
+
 def validate(cfg: DictConfig, name: str) -> tuple[RunSettings, Any, Any]:
     """Validates the whole composed config; returns (settings, experiment module, its config).
 
@@ -61,8 +88,8 @@ def validate(cfg: DictConfig, name: str) -> tuple[RunSettings, Any, Any]:
     names = experiments.available()
     if name not in names:
         raise BadInput(f"Unknown experiment {name!r}. Available experiments: {', '.join(names)}.")
-    top = {k: cfg.get(k) for k in ("seed", "platform", "precision", "matmul_precision", "profile",
-                                   "strict", "figures", "compilation_cache") if k in cfg}
+    _check_shape(cfg, name)
+    top = {k: cfg.get(k) for k in _TOP_KEYS if k in cfg}
     try:
         settings = build(RunSettings, OmegaConf.create(
             OmegaConf.to_container(OmegaConf.create(top), resolve=True)), prefix="")
