@@ -13,6 +13,7 @@ value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,16 +40,20 @@ class ConfigError(ValueError):
 
 def param(default: Any = dataclasses.MISSING, *, gt: float | None = None,
           ge: float | None = None, lt: float | None = None, le: float | None = None,
-          choices: tuple[Any, ...] | None = None, help: str = "") -> Any:
+          choices: tuple[Any, ...] | None = None, help: str = "", length: int | None = None,
+          finite: bool = True) -> Any:
     """A dataclass field with its allowed values in metadata.
 
-    For list fields every element is checked. Example::
+    For list fields every element is checked, and ``length`` fixes how many there are (a 2-D
+    scaling has two). Numbers must be finite unless ``finite=False`` (a p-norm's p may be inf).
+    Example::
 
         lr: float = param(0.1, gt=0, help="learning rate")
         optimizer: str = param("sgd", choices=("sgd", "momentum", "adam"))
         batch_sizes: list[int] = param([1, 16, 128], ge=1)
     """
-    meta = {"gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices, "help": help}
+    meta = {"gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices, "help": help,
+            "length": length, "finite": finite}
     if isinstance(default, list | dict):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -71,6 +76,10 @@ def _check_value(key: str, value: Any, meta: dict[str, Any]) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
         return
+    if meta.get("finite", True) and not math.isfinite(value):
+        ranges = _describe(meta).removeprefix("it must be ")
+        raise ConfigError(key, value, "it must be a finite number"
+                          + (f" {ranges}" if ranges else ""))
     bad = ((meta.get("gt") is not None and not value > meta["gt"])
            or (meta.get("ge") is not None and not value >= meta["ge"])
            or (meta.get("lt") is not None and not value < meta["lt"])
@@ -90,6 +99,10 @@ def check_ranges(obj: Any, prefix: str) -> None:
         elif isinstance(value, list | tuple):
             if not value:
                 raise ConfigError(key, value, "it must be a non-empty list")
+            n = f.metadata.get("length")
+            if n is not None and len(value) != n:
+                what = f" ({f.metadata['help']})" if f.metadata.get("help") else ""
+                raise ConfigError(key, value, f"it must be a list of exactly {n} values{what}")
             for i, v in enumerate(value):
                 _check_value(f"{key}[{i}]", v, dict(f.metadata))
         else:

@@ -42,7 +42,8 @@ SECTION = "Linear algebra / Eigenvalues, eigenvectors and matrix decompositions"
 @dataclass
 class Config:
     n: int = param(60, ge=3, le=2000, help="size of the random matrices")
-    circle_eigenvalues: list[float] = param([2.0, 0.5], help="eigenvalues of the 2x2 matrix")
+    circle_eigenvalues: list[float] = param([2.0, 0.5], help="eigenvalues of the 2x2 matrix",
+                                         length=2)
     circle_points: int = param(4000, ge=16, le=1_000_000, help="points on the unit circle")
     ratios: list[float] = param([0.5, 0.7, 0.9], gt=0, lt=1,
                                 help="|lambda_2/lambda_1| of the power-iteration matrices")

@@ -34,8 +34,9 @@ SECTION = "Linear algebra / Linear transformations, matrices and their operation
 class Config:
     angle_deg: float = param(30.0, ge=-360, le=360, help="angle of rotation/reflection/projection")
     shear: float = param(0.8, ge=-10, le=10)
-    scale: list[float] = param([1.5, 0.5], help="axis scalings (sx, sy)")
-    translation: list[float] = param([0.5, -0.25], help="the non-linear map x -> x + t")
+    scale: list[float] = param([1.5, 0.5], help="axis scalings (sx, sy)", length=2)
+    translation: list[float] = param([0.5, -0.25], length=2,
+                                     help="the non-linear map x -> x + t")
     num_pairs: int = param(1000, ge=10, le=10_000_000, help="random (x, y, a, b) per check")
     product_size: int = param(5, ge=2, le=500, help="size of the matrices in the product checks")
     rotation_angles: int = param(24, ge=2, le=10_000, help="angle pairs (alpha, beta) composed")

@@ -95,8 +95,10 @@ class Config:
     seeds: int = param(8, ge=2, le=1024, help="seeds (initialisation and batch order)")
     batch_size: int = param(32, ge=1, le=100_000)
     schedule: str = param("constant", choices=SCHEDULES)
-    moons_lr: list[float] = param([10.0, 0.05], gt=0, le=100, help="[SGD, Adam] step, moons")
-    digits_lr: list[float] = param([1.0, 0.01], gt=0, le=100, help="[SGD, Adam] step, digits")
+    moons_lr: list[float] = param([10.0, 0.05], gt=0, le=100, length=2,
+                                  help="[SGD, Adam] step, moons")
+    digits_lr: list[float] = param([1.0, 0.01], gt=0, le=100, length=2,
+                                   help="[SGD, Adam] step, digits")
     moons_steps: int = param(6000, ge=1, le=10_000_000)
     digits_steps: int = param(2000, ge=1, le=10_000_000)
     record_every: int = param(50, ge=1, le=1_000_000, help="steps between records")
@@ -121,7 +123,7 @@ class Config:
                                   help="odd: a period-2 oscillation is sampled in both phases")
     eos_matvecs: int = param(8, ge=2, le=1000)
     eos_onset: float = param(0.9, gt=0, lt=2, help="the edge is reached at eta lambda/2 >= this")
-    eos_band: list[float] = param([0.85, 1.15], gt=0, le=10,
+    eos_band: list[float] = param([0.85, 1.15], gt=0, le=10, length=2,
                                   help="after the onset, the median of eta lambda_max / 2 "
                                        "lies in this band")
     eos_slope_tol: float = param(0.2, gt=0, le=10, help="log median lambda_max against log "

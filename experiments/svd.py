@@ -53,7 +53,7 @@ SECTION = "Linear algebra / Matrix decompositions: the singular value decomposit
 
 @dataclass
 class Config:
-    circle_singular_values: list[float] = param([2.0, 0.6], gt=0,
+    circle_singular_values: list[float] = param([2.0, 0.6], gt=0, length=2,
                                                 help="singular values of the 2x2 matrix")
     circle_points: int = param(2000, ge=16, le=1_000_000)
     image_stride: int = param(2, ge=1, le=16, help="keep every stride-th pixel of the photo")
