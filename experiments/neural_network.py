@@ -210,6 +210,19 @@ def _train(cfg: Config, ctx: RunContext, data: dict, sizes: dict, key) -> tuple[
     return runs, thetas
 
 
+def _trained(cfg: Config, data: dict, thetas: dict, sizes: dict, problem: str = "moons"):
+    """Where the gradient, minibatch and Hessian checks are made: the trained Adam network of
+    seed 0 on ``problem``. Returns (theta, sizes, X_train, y_train, its flat loss f)."""
+    d, sz = data[problem], sizes[problem]
+    return (thetas[(problem, "adam")][0], sz, d["X_train"], d["y_train"],
+            spectrum.mlp_flat_loss(sz, cfg.activation))
+
+
+def _on_device(theta: np.ndarray, X: np.ndarray, y: np.ndarray, dtype) -> tuple:
+    """(theta, (X, y)) on the device, X in the run's dtype: the arguments of the loss kernels."""
+    return jax.device_put(theta), (jax.device_put(X.astype(dtype)), jax.device_put(y))
+
+
 def _median_seed(acc: np.ndarray) -> int:
     return int(np.argsort(acc)[len(acc) // 2])
 
@@ -237,12 +250,9 @@ def _backprop(cfg: Config, ctx: RunContext, data: dict, thetas: dict, sizes: dic
     """jax.grad (run dtype and float64) vs the hand chain rule, at the trained Adam seed 0."""
     out = {}
     for problem in PROBLEMS:
-        d, sz = data[problem], sizes[problem]
-        theta = thetas[(problem, "adam")][0]
-        f = spectrum.mlp_flat_loss(sz, cfg.activation)
-        X, y = d["X_train"], d["y_train"]
-        run = ctx.timed(f"grad_{problem}", loss_gradient, jax.device_put(theta),
-                        (jax.device_put(X.astype(ctx.dtype)), jax.device_put(y)), f=f)
+        theta, sz, X, y, f = _trained(cfg, data, thetas, sizes, problem)
+        run = ctx.timed(f"grad_{problem}", loss_gradient, *_on_device(theta, X, y, ctx.dtype),
+                        f=f)
         args = (theta.astype(np.float64), sz, X, y, cfg.activation)
         out[problem] = {"jax_run": np.asarray(run, np.float64),
                         "jax_float64": in_float64(loss_gradient, theta, (X, y), f=f),
@@ -255,10 +265,8 @@ def _central(cfg: Config, ctx: RunContext, data: dict, thetas: dict, sizes: dict
     """Float64 central differences of the NumPy loss on random coordinates, h minimising the
     error model h^2 |f'''| / 6 + delta / h (delta: the loss's round-off), i.e.
     h = (3 delta / |f'''|)^(1/3)."""
-    d, sz = data["moons"], sizes["moons"]
-    theta = thetas[("moons", "adam")][0].astype(np.float64)
-    X, y = d["X_train"], d["y_train"]
-    f = spectrum.mlp_flat_loss(sz, cfg.activation)
+    theta, sz, X, y, f = _trained(cfg, data, thetas, sizes)
+    theta = theta.astype(np.float64)
     rng = np.random.default_rng(ctx.seed)
     coords = np.sort(rng.choice(theta.size, min(cfg.fd_coordinates, theta.size), replace=False))
     eps64 = ctx.eps_for(np.float64)
@@ -283,12 +291,9 @@ def _central(cfg: Config, ctx: RunContext, data: dict, thetas: dict, sizes: dict
 
 def _unbiased(cfg: Config, ctx: RunContext, data: dict, thetas: dict, sizes: dict,
               key) -> dict:
-    d, sz = data["moons"], sizes["moons"]
-    theta = thetas[("moons", "adam")][0]
-    X, y = d["X_train"], d["y_train"]
-    f = spectrum.mlp_flat_loss(sz, cfg.activation)
-    G = ctx.timed("per_example_gradients", per_example_gradients, jax.device_put(theta),
-                  (jax.device_put(X.astype(ctx.dtype)), jax.device_put(y)), f=f)
+    theta, sz, X, y, f = _trained(cfg, data, thetas, sizes)
+    G = ctx.timed("per_example_gradients", per_example_gradients,
+                  *_on_device(theta, X, y, ctx.dtype), f=f)
     sq = ctx.timed("running_mean", running_mean_sq_errors, G, key, batch_size=cfg.batch_size,
                    num_batches=cfg.num_batches, num_paths=cfg.num_paths)
     G64 = np_backprop(theta.astype(np.float64), sz, X, y, cfg.activation, per_example=True)
@@ -299,11 +304,8 @@ def _unbiased(cfg: Config, ctx: RunContext, data: dict, thetas: dict, sizes: dic
 
 def _hessian(cfg: Config, ctx: RunContext, data: dict, thetas: dict, sizes: dict,
              key) -> dict:
-    d, sz = data["moons"], sizes["moons"]
-    theta = thetas[("moons", "adam")][0]
-    X, y = d["X_train"], d["y_train"]
-    f = spectrum.mlp_flat_loss(sz, cfg.activation)
-    th, dat = jax.device_put(theta), (jax.device_put(X.astype(ctx.dtype)), jax.device_put(y))
+    theta, _, X, y, f = _trained(cfg, data, thetas, sizes)
+    th, dat = _on_device(theta, X, y, ctx.dtype)
     k1, k2, k3 = jax.random.split(key, 3)
     m = min(cfg.lanczos_matvecs, theta.size)
     lan = ctx.timed("lanczos", spectrum.lanczos, th, dat, k1, f=f, num_matvecs=m)
