@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import experiments
 from experiments._schema import ConfigError, Figures, RunSettings, build
+from experiments._tolerances import mark_changed_tolerances
 from mathml_jax.report import Report
 
 log = logging.getLogger("mathml_jax")
@@ -148,6 +149,10 @@ def run_phases(name: str, module: ModuleType, cfg: Any, ctx) -> Report:
     results = module.compute(cfg, ctx)
     report = Report(name, section=module.SECTION, results=results, config=cfg, run_context=ctx)
     report.claims = _checked_claims(name, list(module.claims(cfg, results, ctx)))
+    report.claims, changed = mark_changed_tolerances(name, module, cfg, results, ctx,
+                                                     report.claims)
+    if changed:
+        report.context["tolerances_changed"] = changed
     keys = set(getattr(module, "KEY_METRICS", ()))
     metrics = module.metrics(cfg, results) if hasattr(module, "metrics") else {}
     for k, v in metrics.items():
@@ -318,7 +323,7 @@ def execute(cfg: DictConfig, name: str, out_dir: Path | None, overrides: list[st
     times = {"wall_s": time.perf_counter() - t0,
              "compile_s": sum(t.compile_s for t in report.timings.values()),
              "run_s": sum(t.run_s for t in report.timings.values())}
-    report.context = dict(context, **times)
+    report.context = {**context, **times, **report.context}
     if out_dir is not None:
         write_report(report, out_dir, formats=settings.figures.formats, dpi=settings.figures.dpi,
                      **report.context)

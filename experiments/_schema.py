@@ -41,19 +41,30 @@ class ConfigError(ValueError):
 def param(default: Any = dataclasses.MISSING, *, gt: float | None = None,
           ge: float | None = None, lt: float | None = None, le: float | None = None,
           choices: tuple[Any, ...] | None = None, help: str = "", length: int | None = None,
-          finite: bool = True) -> Any:
+          finite: bool = True, unique: bool | None = None, tolerance: bool = False) -> Any:
     """A dataclass field with its allowed values in metadata.
 
     For list fields every element is checked, and ``length`` fixes how many there are (a 2-D
-    scaling has two). Numbers must be finite unless ``finite=False`` (a p-norm's p may be inf).
+    scaling has two). A list's entries must differ (a repeated experiment or size would run
+    twice) unless ``unique=False`` (layer widths [16, 16]); a fixed-length list is a vector,
+    whose entries may repeat. Numbers must be finite unless ``finite=False`` (a p-norm's p may
+    be inf).
+
+    ``tolerance=True`` marks a bound one or more claims are checked against. It needs an upper
+    bound (``le``/``lt``) that keeps the claim meaningful, and a run given another value than
+    the default says so beside every claim it changes (``experiments._tolerances``).
     Example::
 
         lr: float = param(0.1, gt=0, help="learning rate")
         optimizer: str = param("sgd", choices=("sgd", "momentum", "adam"))
         batch_sizes: list[int] = param([1, 16, 128], ge=1)
     """
+    if tolerance and le is None and lt is None:
+        raise TypeError("a tolerance needs an upper bound (le= or lt=) that keeps its claim "
+                        "meaningful")
     meta = {"gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices, "help": help,
-            "length": length, "finite": finite}
+            "length": length, "finite": finite,
+            "unique": (length is None) if unique is None else unique, "tolerance": tolerance}
     if isinstance(default, list | dict):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -80,13 +91,16 @@ def _check_value(key: str, value: Any, meta: dict[str, Any]) -> None:
         ranges = _describe(meta).removeprefix("it must be ")
         raise ConfigError(key, value, "it must be a finite number"
                           + (f" {ranges}" if ranges else ""))
+    # finite=False: +inf is allowed beside the finite range (a p-norm's p = inf)
+    upper = not (math.isinf(value) and value > 0 and not meta.get("finite", True))
     bad = ((meta.get("gt") is not None and not value > meta["gt"])
            or (meta.get("ge") is not None and not value >= meta["ge"])
-           or (meta.get("lt") is not None and not value < meta["lt"])
-           or (meta.get("le") is not None and not value <= meta["le"])
+           or (upper and meta.get("lt") is not None and not value < meta["lt"])
+           or (upper and meta.get("le") is not None and not value <= meta["le"])
            or value != value)  # NaN
     if bad:
-        raise ConfigError(key, value, _describe(meta))
+        raise ConfigError(key, value, _describe(meta) + (
+            "" if meta.get("finite", True) else ", or inf"))
 
 
 def check_ranges(obj: Any, prefix: str) -> None:
@@ -105,23 +119,108 @@ def check_ranges(obj: Any, prefix: str) -> None:
                 raise ConfigError(key, value, f"it must be a list of exactly {n} values{what}")
             for i, v in enumerate(value):
                 _check_value(f"{key}[{i}]", v, dict(f.metadata))
+            if f.metadata.get("unique", True):
+                seen = [v for i, v in enumerate(value) if v in value[:i]]
+                if seen:
+                    raise ConfigError(key, value, f"{seen[0]!r} is given twice; each entry runs "
+                                      "once, so list it once")
         else:
             _check_value(key, value, dict(f.metadata))
 
 
-def _type_error_message(prefix: str, e: OmegaConfBaseException) -> ConfigError:
+def _is_list_type(tp: Any) -> bool:
+    """Whether a field's annotation (a string: annotations are postponed) is a list."""
+    return str(tp).replace(" ", "").startswith(("list", "tuple"))
+
+
+def _nested(f: dataclasses.Field) -> type | None:
+    """The dataclass of a nested section (``figures: Figures``), else None."""
+    factory = f.default_factory
+    return factory if isinstance(factory, type) and dataclasses.is_dataclass(factory) else None
+
+
+def _check_kinds(schema: type, section: Any, prefix: str) -> None:
+    """A list given where the schema has a single value, or a single value where it has a list
+    (``optimizers.optimizers=5``): said with the key before OmegaConf's own type message."""
+    if not isinstance(section, DictConfig | dict):
+        return
+    for f in dataclasses.fields(schema):
+        if f.name not in section:
+            continue
+        value = section[f.name]
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        if _nested(f) is not None:
+            _check_kinds(_nested(f), value, key)
+            continue
+        is_list = isinstance(value, list | tuple) or OmegaConf.is_list(value)
+        if _is_list_type(f.type) and value is not None and not is_list:
+            example = f.default_factory() if f.default_factory is not dataclasses.MISSING \
+                else None
+            shown = ("[" + ", ".join(map(str, example)) + "]") if example else "[a, b]"
+            raise ConfigError(key, value, f"it must be a list, e.g. {key}={shown}")
+        if str(f.type).replace(" ", "") in ("int", "int|None") and isinstance(value, float) \
+                and not isinstance(value, bool):
+            # 1e12 is parsed as a float: a whole number is taken as the int it is (its range is
+            # then checked as usual); 2.5 for a count is said plainly
+            if not value.is_integer():
+                ranges = _describe(dict(f.metadata)).removeprefix("it must be ")
+                raise ConfigError(key, value, "it must be a whole number"
+                                  + (f" {ranges}" if ranges else ""))
+            section[f.name] = int(value)
+            continue
+        if not _is_list_type(f.type) and (is_list or isinstance(value, dict | DictConfig)):
+            value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+            raise ConfigError(key, value, "it must be a single value, not a list or section"
+                              + (f" ({_describe(dict(f.metadata))})"
+                                 if _describe(dict(f.metadata)) != "it must be " else ""))
+
+
+def _check_merged(schema: type, merged: DictConfig, prefix: str) -> None:
+    """Every field's range on the typed but not yet instantiated config, so that a value out
+    of range is reported under its own key before a ``__post_init__`` cross-field check
+    (kl.width=inf: not "kl.separation must be at least 4 x width = inf")."""
+    for f in dataclasses.fields(schema):
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        node = merged.get(f.name)
+        if isinstance(node, DictConfig) and _nested(f) is not None:
+            _check_merged(_nested(f), node, key)
+            continue
+        value = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
+        if isinstance(value, list | tuple) or value is None or isinstance(value, dict):
+            continue  # lists are checked whole by check_ranges (length, entries, repeats)
+        _check_value(key, value, dict(f.metadata))
+
+
+_TYPE_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false",
+               "str": "a word", "int|None": "a whole number or null",
+               "float|None": "a number or null"}
+
+
+def _type_error_message(schema: type, prefix: str, e: OmegaConfBaseException) -> ConfigError:
+    """OmegaConf's type error, said with the key, the value and what the key allows."""
     key = getattr(e, "full_key", None) or "?"
+    path = [part.split("[")[0] for part in key.split(".")]
     key = f"{prefix}.{key}" if prefix and not key.startswith(prefix) else key
     msg = str(e).splitlines()[0]
-    expected = getattr(e, "ref_type", None) or ""
     value = getattr(e, "value", None)
-    if "could not be converted" in msg or "Value '" in msg:
-        allowed = f"wrong type ({msg.rstrip('.')})"
-    elif "not in" in msg.lower() or "key" in msg.lower():
-        allowed = f"unknown key ({msg})"
+    f, owner = None, schema
+    for part in path:  # figures.dpi: through the nested section
+        f = next((f for f in dataclasses.fields(owner) if f.name == part), None) \
+            if owner is not None else None
+        owner = _nested(f) if f is not None else None
+    if f is None:
+        return ConfigError(key, value, msg)
+    meta = dict(f.metadata)
+    kind = str(f.type).replace(" ", "")
+    entry = kind[len("list["):-1] if kind.startswith("list[") else kind
+    if meta.get("choices") is not None:
+        allowed = _describe(meta)
     else:
-        allowed = msg if not expected else f"{msg} (expected {expected})"
-    return ConfigError(key, value, allowed)
+        ranges = _describe(meta).removeprefix("it must be ")
+        allowed = (f"it must be {_TYPE_WORDS.get(entry, entry)}"
+                   + (" (each entry of the list)" if kind.startswith("list[") else "")
+                   + (f" {ranges}" if ranges else ""))
+    return ConfigError(key, value, f"wrong type ({msg.rstrip('.')}); {allowed}")
 
 
 def build(schema: type, section: DictConfig | dict | None, prefix: str) -> Any:
@@ -130,9 +229,11 @@ def build(schema: type, section: DictConfig | dict | None, prefix: str) -> Any:
     Raises:
       ConfigError: a wrong type, an unknown key, or a value out of its allowed range.
     """
+    _check_kinds(schema, section, prefix)
     try:
         base = OmegaConf.structured(schema)
         merged = OmegaConf.merge(base, section if section is not None else {})
+        _check_merged(schema, merged, prefix)
         obj = OmegaConf.to_object(merged)
     except ConfigError:
         raise
@@ -146,7 +247,7 @@ def build(schema: type, section: DictConfig | dict | None, prefix: str) -> Any:
         cause = e.__cause__ or e.__context__
         if isinstance(cause, ConfigError):
             raise cause from None
-        raise _type_error_message(prefix, e) from None
+        raise _type_error_message(schema, prefix, e) from None
     check_ranges(obj, prefix)
     return obj
 

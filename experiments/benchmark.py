@@ -115,13 +115,14 @@ class Config:
     repeats: int = param(7, ge=3, le=1000, help="timed runs per side and size")
     max_seconds: float = param(8.0, gt=0, le=3600,
                                help="stop repeating a side after this long (>= 3 runs)")
-    noise_band: float = param(0.1, ge=0, le=1, help="a speed-up is real beyond 1 +- this")
+    noise_band: float = param(0.1, ge=0, le=1,
+                              help="a speed-up is real beyond 1 +- this")
     gd_starts: list[int] = param([100, 1000, 10_000, 100_000], ge=1, le=10_000_000)
     gd_steps: int = param(1000, ge=1, le=1_000_000)
     gd_lr: float = param(2e-4, gt=0, lt=3.8e-4, help="below 2/L of Rosenbrock on the box")
     adam_lr: float = param(1e-2, gt=0, le=1)
     classify_points: list[int] = param([10_000, 100_000, 1_000_000], ge=4, le=1 << 26)
-    classify_tol: float = param(1e-2, gt=0, le=100)
+    classify_tol: float = param(1e-2, gt=0, le=0.5)
     fd_step: float = param(5e-2, gt=0, le=1)
     newton_starts: list[int] = param([1000, 10_000, 40_000], ge=1, le=10_000_000)
     newton_steps: int = param(60, ge=1, le=10_000)
@@ -133,8 +134,8 @@ class Config:
     gd_starts_accelerator: list[int] = param([1_000_000], ge=1, le=100_000_000)
     classify_points_accelerator: list[int] = param([16_000_000], ge=4, le=1 << 28)
     coin_flips_accelerator: list[int] = param([10**12], ge=64, le=10**15)
-    svd_rows: list[int] = param([500, 1000, 4000], ge=2, le=100_000)
-    svd_cols: list[int] = param([500, 1000, 1000], ge=2, le=100_000)
+    svd_rows: list[int] = param([500, 1000, 4000], ge=2, le=100_000, unique=False)
+    svd_cols: list[int] = param([500, 1000, 1000], ge=2, le=100_000, unique=False)
     rsvd_rows: list[int] = param([5000, 20_000], ge=2, le=10_000_000)
     rsvd_cols: int = param(2000, ge=2, le=100_000)
     rsvd_rank: int = param(10, ge=1, le=10_000)
@@ -147,7 +148,8 @@ class Config:
                                            "checked against")
     copy_mib: int = param(256, ge=1, le=65_536)
     matmul_n: int = param(1024, ge=16, le=65_536)
-    z: float = param(5.0, gt=0, le=20, help="Monte Carlo claims: bound in standard errors")
+    z: float = param(5.0, gt=0, le=20, tolerance=True,
+                     help="Monte Carlo claims: bound in standard errors")
 
     def __post_init__(self):
         if len(self.svd_rows) != len(self.svd_cols):

@@ -68,7 +68,8 @@ class Config:
     depth_max: int = param(4, ge=2, le=32, help="compositions have depth 2..depth_max")
     num_points: int = param(32, ge=1, le=100_000)
     x_max: float = param(1.5, gt=0, le=100, help="points uniform in [-x_max, x_max]")
-    ulps_per_function: float = param(2.0, gt=0, le=1e9,
+    ulps_per_function: float = param(2.0, gt=0, le=1e4,
+                                     tolerance=True,
                                      help="round-off bound, in eps times max(1, |F'|), per "
                                           "function of the deepest composition")
     showcase: list[str] = param(["log1p_sq", "sin"], choices=LIBRARY,

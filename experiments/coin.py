@@ -39,7 +39,8 @@ class Config:
                              help="how many times the num_tosses experiment is repeated")
     num_paths: int = param(8, ge=1, le=1000, help="independent running-frequency paths")
     max_n: int = param(100_000, ge=10, le=100_000_000, help="tosses per path")
-    z: float = param(5.0, gt=0, le=20, help="error bound of every claim, in standard errors")
+    z: float = param(5.0, gt=0, le=20, tolerance=True,
+                     help="error bound of every claim, in standard errors")
 
 
 @dataclass

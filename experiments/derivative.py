@@ -67,13 +67,17 @@ class Config:
     h_min_exponent: int = param(-16, ge=-20, le=-6, help="smallest step 10^this")
     fit_h_max: float = param(0.2, gt=0, le=1, help="largest step of the order fits")
     fit_margin: float = param(10.0, ge=2, le=1000,
+                              tolerance=True,
                               help="fits use h >= this factor times the round-off floor")
-    order_tol: float = param(0.1, gt=0, le=1,
+    order_tol: float = param(0.1, gt=0, le=0.5,
+                             tolerance=True,
                              help="tolerance on fitted orders 1 and 2 (the next Taylor term "
                                   "bends the log-log line at h <= fit_h_max)")
     floor_factor: float = param(10.0, gt=1, le=1000,
+                                tolerance=True,
                                 help="the best step must be within this factor of theory")
-    autodiff_ulps: float = param(8.0, gt=0, le=1e6,
+    autodiff_ulps: float = param(8.0, gt=0, le=1e4,
+                                 tolerance=True,
                                  help="jax.grad error bound, in ulps of max(1, |f'(x)|)")
     secant_function: str = param("sin", choices=FUNCTIONS)
     secant_point: float = param(0.7, ge=-3, le=3)

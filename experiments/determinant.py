@@ -38,7 +38,8 @@ class Config:
     num_matrices: int = param(200, ge=2, le=1_000_000, help="random matrices per check")
     mc_matrices: int = param(12, ge=1, le=10_000, help="matrices measured by Monte Carlo")
     mc_samples: int = param(200_000, ge=100, le=100_000_000, help="points per Monte Carlo volume")
-    z_bound: float = param(4.0, gt=0, help="Monte Carlo: |estimate - |det|| <= z_bound SE")
+    z_bound: float = param(4.0, gt=0, le=20, tolerance=True,
+                           help="Monte Carlo: |estimate - |det|| <= z_bound SE")
 
 
 @dataclass

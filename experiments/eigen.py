@@ -48,7 +48,8 @@ class Config:
     ratios: list[float] = param([0.5, 0.7, 0.9], gt=0, lt=1,
                                 help="|lambda_2/lambda_1| of the power-iteration matrices")
     power_steps: int = param(250, ge=10, le=100_000)
-    rate_tol: float = param(0.005, gt=0, le=1, help="allowed |fitted rate - ratio|: the fit "
+    rate_tol: float = param(0.005, gt=0, le=0.5, tolerance=True,
+                            help="allowed |fitted rate - ratio|: the fit "
                             "window keeps the lambda_2 term >= 99% of the exact error, so the "
                             "window's bias is a few 1e-4")
     power_k: int = param(12, ge=2, le=1000, help="exponent k of A^k")

@@ -58,7 +58,8 @@ class Config:
                                  help="random pmfs compared with the uniform one")
     sigma: float = param(2.0, gt=0, le=1e3, help="standard deviation of the Gaussian")
     exp_rate: float = param(0.5, gt=0, le=1e3, help="rate of the exponential")
-    z: float = param(5.0, gt=0, le=20, help="error bound of Monte Carlo claims, in SE")
+    z: float = param(5.0, gt=0, le=20, tolerance=True,
+                     help="error bound of Monte Carlo claims, in SE")
 
 
 @dataclass

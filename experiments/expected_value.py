@@ -92,7 +92,8 @@ class Config:
     rate: float = param(1.0, gt=0, le=1e3, help="rate of the exponential X")
     num_samples: int = param(1_000_000, ge=100, le=100_000_000,
                              help="Monte Carlo draws of X")
-    z: float = param(5.0, gt=0, le=20, help="error bound of every claim, in standard errors")
+    z: float = param(5.0, gt=0, le=20, tolerance=True,
+                     help="error bound of every claim, in standard errors")
 
     def __post_init__(self):
         if self.num_players * self.num_rounds > 50_000_000:

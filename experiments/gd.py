@@ -60,13 +60,14 @@ class Config:
     lr: float = param(1.0, gt=0, le=100, help="step of the configured run on the quadratic "
                       "(L = 1, so it diverges above 2); sweep it to see the threshold")
     sweep_kappa: float = param(10.0, ge=1.5, le=1e4, help="kappa of the step-size sweep")
-    sweep_min: float = param(0.05, gt=0, help="smallest step of the sweep (units of 1/L)")
+    sweep_min: float = param(0.05, gt=0, le=100, help="smallest step of the sweep (units of 1/L)")
     sweep_max: float = param(3.0, gt=0, le=100, help="largest step of the sweep (units of 1/L)")
     sweep_points: int = param(48, ge=4, le=10_000, help="steps in the sweep (geometric grid)")
     sweep_steps: int = param(1000, ge=10, le=1_000_000, help="GD steps per swept step size")
     rosenbrock_lr: float = param(1.5e-3, gt=0, le=1, help="step of GD on Rosenbrock")
     rosenbrock_steps: int = param(20_000, ge=10, le=10_000_000)
-    rosenbrock_tol: float = param(1e-3, gt=0, help="required distance to (1, 1)")
+    rosenbrock_tol: float = param(1e-3, gt=0, le=0.5,
+                                  help="required distance to (1, 1)")
 
     def __post_init__(self):
         if self.sweep_min >= self.sweep_max:

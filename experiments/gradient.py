@@ -101,11 +101,14 @@ class Config:
     num_points: int = param(8, ge=1, le=10_000, help="random points per function")
     num_angles: int = param(360, ge=8, le=100_000, help="unit directions in 2-D")
     num_directions: int = param(2000, ge=8, le=1_000_000, help="random unit directions in n-D")
-    partial_ulps: float = param(8.0, gt=0, help="bound on partials and D_u f (2-D) vs the "
+    partial_ulps: float = param(8.0, gt=0, le=1e4, tolerance=True,
+                                help="bound on partials and D_u f (2-D) vs the "
                                 "closed form, in eps times max(1, |grad f|)")
-    ulps_nd: float = param(2.0, gt=0, help="bound on n-D D_u f vs grad . u, in sqrt(n) eps "
+    ulps_nd: float = param(2.0, gt=0, le=1e4, tolerance=True,
+                           help="bound on n-D D_u f vs grad . u, in sqrt(n) eps "
                            "||grad f||")
-    slope_tol: float = param(0.05, gt=0, le=1, help="median tangent-plane slope vs 2: "
+    slope_tol: float = param(0.05, gt=0, le=0.5, tolerance=True,
+                             help="median tangent-plane slope vs 2: "
                              "log(1 + 1.5 r_max), the third-order term at a typical point")
 
 

@@ -71,9 +71,11 @@ class Config:
     grid: int = param(60, ge=4, le=2000, help="Newton starts per axis (grid x grid starts)")
     newton_steps: int = param(60, ge=1, le=10_000)
     xtol: float = param(1e-5, gt=0, le=1, help="Newton converged: last step <= xtol (1+|x|)")
-    zero_tol: float = param(1e-3, gt=0, help="an eigenvalue with |lambda| <= this counts as 0")
-    dedup_tol: float = param(1e-2, gt=0, help="found points closer than this are one point")
-    match_tol: float = param(1e-3, gt=0, help="distance to a known critical point")
+    zero_tol: float = param(1e-3, gt=0, le=0.1, tolerance=True,
+                            help="an eigenvalue with |lambda| <= this counts as 0")
+    dedup_tol: float = param(1e-2, gt=0, le=0.5, help="found points closer than this are one point")
+    match_tol: float = param(1e-3, gt=0, le=0.1, tolerance=True,
+                             help="distance to a known critical point")
     fd_step: float = param(1e-3, gt=0, le=0.1, help="step of the finite-difference Hessian")
     probe_radius: float = param(1e-2, gt=0, le=1, help="radius of the value probes")
     dim: int = param(200, ge=100, le=5000, help="dimension of the high-dimensional case")

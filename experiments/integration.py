@@ -90,15 +90,21 @@ class Config:
     mc_paths: int = param(64, ge=8, le=100_000, help="independent Monte Carlo paths")
     ftc_points: int = param(64, ge=1, le=100_000, help="points x of the fundamental theorem")
     ftc_nodes: int = param(64, ge=2, le=512, help="Gauss-Legendre nodes of integral_a^x f")
-    fit_min_panels: int = param(16, ge=2, help="order fits start at this many panels")
-    order_tol: float = param(0.05, gt=0, le=2,
+    fit_min_panels: int = param(16, ge=2, le=2**20, help="order fits start at this many panels")
+    order_tol: float = param(0.05, gt=0, le=1,
+                             tolerance=True,
                              help="|fitted order - p|: the next term of the error expansion")
     floor_ulps: float = param(1000.0, ge=1,
+                              le=1e6, tolerance=True,
                               help="fits use errors above this many eps times int |f|")
-    z_max: float = param(4.0, gt=0, help="bound on z-scores (regression, bootstrap, sampling)")
-    chi2_alpha: float = param(1e-4, gt=0, lt=0.5, help="two-sided tail of the MSE chi^2 test")
-    ftc_ulps: float = param(20.0, gt=0, help="bound on |dF/dx - f| in eps max|f|")
-    antiderivative_ulps: float = param(20.0, gt=0, help="bound on |F - quad| in eps int|f|")
+    z_max: float = param(4.0, gt=0, le=20, tolerance=True,
+                         help="bound on z-scores (regression, bootstrap, sampling)")
+    chi2_alpha: float = param(1e-4, gt=0, lt=0.5, tolerance=True,
+                              help="two-sided tail of the MSE chi^2 test")
+    ftc_ulps: float = param(20.0, gt=0, le=1e4, tolerance=True,
+                            help="bound on |dF/dx - f| in eps max|f|")
+    antiderivative_ulps: float = param(20.0, gt=0, le=1e4, tolerance=True,
+                                       help="bound on |F - quad| in eps int|f|")
 
 
 @dataclass

@@ -75,9 +75,11 @@ class Config:
     output_dims: list[int] = param([16, 64, 256, 1024], ge=1, le=100_000,
                                    help="m of the map tanh(B x), B (m, few_inputs)")
     few_inputs: int = param(8, ge=1, le=1000)
-    fit_from: int = param(100, ge=1, help="exponents of counted flops are fitted over the "
+    fit_from: int = param(100, ge=1, le=100000,
+                          help="exponents of counted flops are fitted over the "
                           "dimensions >= this, where lower-order terms are small")
-    flops_per_entry: float = param(8.0, gt=0, help="cost model: at most this many flops per "
+    flops_per_entry: float = param(8.0, gt=0, le=1e6,
+                                   help="cost model: at most this many flops per "
                                    "entry of each array a Jacobian program builds, besides "
                                    "its leading matrix products")
     timing_repeats: int = param(15, ge=1, le=1000, help="wall time (reported only): best of")

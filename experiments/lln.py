@@ -72,7 +72,8 @@ class Config:
                                     help="32-bit words per chunk; null: the backend's measured "
                                          "default (1 MiB on a CPU, 64 MiB on a GPU)")
     block_chunks: int = param(512, ge=1, le=1 << 20, help="chunks per call (progress step)")
-    z: float = param(5.0, gt=0, le=20, help="error bound of Monte Carlo claims, in SE")
+    z: float = param(5.0, gt=0, le=20, tolerance=True,
+                     help="error bound of Monte Carlo claims, in SE")
     prng_impl: str = param("threefry2x32", choices=PRNG_IMPLS,
                            help="PRNG of the streamed coin and die words (see "
                                 "mathml_jax.probability.streaming)")

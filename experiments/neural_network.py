@@ -86,8 +86,10 @@ METRIC_TOLERANCES: dict[str, float | None] = {
 @dataclass
 class Config:
     activation: str = param("sigmoid", choices=tuple(ACTIVATIONS), help="sigma of every layer")
-    moons_hidden: list[int] = param([16, 16], ge=1, le=512, help="hidden widths, moons")
-    digits_hidden: list[int] = param([32], ge=1, le=1024, help="hidden widths, digits")
+    moons_hidden: list[int] = param([16, 16], ge=1, le=512, unique=False,
+                                    help="hidden widths, moons")
+    digits_hidden: list[int] = param([32], ge=1, le=1024, unique=False,
+                                     help="hidden widths, digits")
     moons_noise: float = param(0.2, gt=0, le=2, help="std of the Gaussian noise on the moons")
     moons_train: int = param(512, ge=16, le=1_000_000, help="moons training points")
     moons_test: int = param(1000, ge=16, le=1_000_000, help="moons held-out points")
@@ -103,8 +105,10 @@ class Config:
     digits_steps: int = param(2000, ge=1, le=10_000_000)
     record_every: int = param(50, ge=1, le=1_000_000, help="steps between records")
     moons_bayes_gap: float = param(0.05, gt=0, lt=1,
+                                   le=0.25, tolerance=True,
                                    help="moons accuracies >= Bayes accuracy - this gap")
-    digits_min_accuracy: float = param(0.95, gt=0, lt=1, help="digits accuracy level")
+    digits_min_accuracy: float = param(0.95, gt=0, lt=1, ge=0.5, tolerance=True,
+                                       help="digits accuracy level")
     fd_coordinates: int = param(24, ge=1, le=10_000, help="parameters checked by central "
                                                           "differences")
     num_batches: int = param(256, ge=8, le=1_000_000, help="minibatch gradients averaged")
@@ -124,9 +128,11 @@ class Config:
     eos_matvecs: int = param(8, ge=2, le=1000)
     eos_onset: float = param(0.9, gt=0, lt=2, help="the edge is reached at eta lambda/2 >= this")
     eos_band: list[float] = param([0.85, 1.15], gt=0, le=10, length=2,
+                                  tolerance=True,
                                   help="after the onset, the median of eta lambda_max / 2 "
                                        "lies in this band")
-    eos_slope_tol: float = param(0.2, gt=0, le=10, help="log median lambda_max against log "
+    eos_slope_tol: float = param(0.2, gt=0, le=0.5, tolerance=True,
+                                 help="log median lambda_max against log "
                                                         "eta: slope within -1 +- this")
 
     def __post_init__(self):

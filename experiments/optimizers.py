@@ -69,7 +69,7 @@ class Config:
     steps: int = param(4000, ge=10, le=1_000_000, help="steps of every run")
     starts: int = param(32, ge=2, le=100_000, help="random starts per function (and seed)")
     spread: float = param(0.5, gt=0, le=10, help="starts: standard start + U(-spread, spread)")
-    lr_min: float = param(1e-4, gt=0, help="smallest learning rate of every tuning grid")
+    lr_min: float = param(1e-4, gt=0, le=100, help="smallest learning rate of every tuning grid")
     lr_max: float = param(1.0, gt=0, le=100)
     lr_points: int = param(16, ge=2, le=10_000, help="learning rates per tuning grid")
     tune_starts: int = param(3, ge=1, le=1000, help="starts every grid lr is tuned on: the "
@@ -77,11 +77,14 @@ class Config:
     momentum: float = param(0.9, ge=0, lt=1, help="beta of momentum and nesterov")
     schedule: str = param("cosine", choices=SCHEDULES,
                           help="learning-rate schedule of the comparison runs")
-    gap_tol: float = param(1e-6, gt=0, help="a run has converged once f - f* <= gap_tol")
-    rosenbrock_tol: float = param(0.1, gt=0, help="required median distance to (1, 1) over "
+    gap_tol: float = param(1e-6, gt=0, le=0.1, tolerance=True,
+                           help="a run has converged once f - f* <= gap_tol")
+    rosenbrock_tol: float = param(0.1, gt=0, le=1, tolerance=True,
+                                  help="required median distance to (1, 1) over "
                                   "the held-out starts (the starts are about 2.2 from it)")
     rate_steps: int = param(400, ge=20, le=1_000_000, help="steps of the rate measurement")
-    rate_rtol: float = param(0.002, gt=0, le=1, help="relative tolerance of the measured "
+    rate_rtol: float = param(0.002, gt=0, le=0.5, tolerance=True,
+                             help="relative tolerance of the measured "
                              "heavy-ball rate (its fit bias is about 3e-4)")
     animate: bool = param(False, help="also write trajectories.gif, the paths growing")
     animation_frames: int = param(60, ge=2, le=1000, help="frames of the animation")

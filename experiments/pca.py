@@ -44,10 +44,11 @@ Z_BOUND = 4.0  # Monte Carlo claims: within 4 standard errors
 @dataclass
 class Config:
     eigenvalues: list[float] = param([5.0, 3.0, 1.5, 0.7, 0.3], gt=0,
+                                     le=1e6, unique=False,
                                      help="covariance eigenvalues (distinct) of the synthetic data")
     sample_sizes: list[int] = param([100, 400, 1600, 6400], ge=10, le=10_000_000)
     trials: int = param(60, ge=10, le=100_000, help="independent samples per size (vmap)")
-    slope_tol: float = param(0.1, gt=0, le=1, help="allowed |fitted slope + 1/2|")
+    slope_tol: float = param(0.1, gt=0, le=0.5, tolerance=True, help="allowed |fitted slope + 1/2|")
     reconstruct_ks: list[int] = param([2, 5, 10, 20, 40], ge=1, le=64)
     compare_components: int = param(10, ge=2, le=64, help="components compared with sklearn")
     digits_shown: int = param(6, ge=1, le=20)

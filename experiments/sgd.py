@@ -63,7 +63,8 @@ class Config:
     epochs: int = param(40, ge=1, le=100_000)
     full_batch_epochs: int = param(600, ge=1, le=1_000_000)
     seeds: int = param(8, ge=1, le=4096)
-    gap_tol: float = param(1e-3, gt=0, help="every run must end within this loss gap")
+    gap_tol: float = param(1e-3, gt=0, le=0.1, tolerance=True,
+                           help="every run must end within this loss gap")
     num_batches: int = param(512, ge=8, le=10_000_000, help="minibatches averaged per path")
     num_paths: int = param(32, ge=2, le=100_000, help="independent averaging paths")
     variance_batch_sizes: list[int] = param([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 569],

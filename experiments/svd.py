@@ -58,18 +58,20 @@ class Config:
     circle_points: int = param(2000, ge=16, le=1_000_000)
     image_stride: int = param(2, ge=1, le=16, help="keep every stride-th pixel of the photo")
     show_ranks: list[int] = param([1, 5, 10, 20, 50], ge=1,
-                                  help="ranks drawn in the image figure")
-    spectral_stride: int = param(1, ge=1, help="spectral norm checked at every stride-th k")
+                                  le=100000, help="ranks drawn in the image figure")
+    spectral_stride: int = param(1, ge=1, le=10000,
+                                 help="spectral norm checked at every stride-th k")
     tall_rows: int = param(4000, ge=10, le=200_000)
     tall_cols: int = param(400, ge=10, le=20_000)
     decay: float = param(1.5, gt=0, le=10, help="tall matrix: s_i = (i+1)^(-decay)")
-    rank: int = param(20, ge=1, help="top k for the randomised SVD")
+    rank: int = param(20, ge=1, le=100000, help="top k for the randomised SVD")
     oversample: int = param(10, ge=2, le=1000, help="extra sketch columns p")
     power_iters: int = param(2, ge=0, le=50)
     sketches: int = param(10, ge=3, le=1000, help="independent Gaussian sketches per q (the "
                           "error is random: its mean is checked against HMT's expectation)")
     backward_error_units: float = param(
-        2.0, gt=0, le=35, help="round-off model: the SVD's backward error is at most this many "
+        2.0, gt=0, le=35, tolerance=True,
+        help="round-off model: the SVD's backward error is at most this many "
         "max(m, n) eps ||A|| (LAPACK's SVD tests accept 35)")
     timing_repeats: int = param(3, ge=1, le=100, help="wall time (reported only): best of")
 

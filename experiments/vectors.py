@@ -33,9 +33,9 @@ class Config:
     dim: int = param(8, ge=2, le=100_000, help="n of R^n")
     degree: int = param(4, ge=1, le=50, help="polynomials of degree <= k")
     batch: int = param(2000, ge=10, le=10_000_000)
-    ball_ps: list[float] = param([0.5, 1.0, 2.0, 4.0, float("inf")], gt=0, finite=False)
-    defect_ps: list[float] = param([1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 8.0], ge=1)
-    large_ps: list[float] = param([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0], ge=1)
+    ball_ps: list[float] = param([0.5, 1.0, 2.0, 4.0, float("inf")], gt=0, finite=False, le=1000)
+    defect_ps: list[float] = param([1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 8.0], ge=1, le=1000)
+    large_ps: list[float] = param([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0], ge=1, le=1000)
 
 
 @dataclass

@@ -161,11 +161,38 @@ def run_experiment(tmp_path, monkeypatch):
             if figures:
                 assert_figures_follow_checklist(report)
                 assert_redrawn_without_kernels(report, job_dir)
+                assert_tolerances_move_their_claims(name, report)
         return status, report, job_dir
 
     return _run
 
 
+
+
+def assert_tolerances_move_their_claims(name: str, report) -> None:
+    """Every key declared ``tolerance=True`` is a bound some claim is checked against: the
+    claims re-made with it moved inside its range (NumPy only: no kernel) differ from the run's
+    in at least one claim's bound, verdict or margin. Else the declaration is wrong, and a user
+    changing that key would be told no claim moved."""
+    import dataclasses
+
+    import experiments
+    from experiments._tolerances import _signature
+
+    module, cfg = experiments.load(name), report.config
+    base = {c.id: _signature(c) for c in report.claims}
+    for f in dataclasses.fields(cfg):
+        if not f.metadata.get("tolerance"):
+            continue
+        value = getattr(cfg, f.name)
+        moved = ([value[0] * 1.02, *value[1:-1], value[-1] * 0.98] if isinstance(value, list)
+                 else value * 0.5 if value * 0.5 > (f.metadata.get("gt") or 0)
+                 and value * 0.5 >= (f.metadata.get("ge") or 0) else value * 1.5)
+        again = module.claims(dataclasses.replace(cfg, **{f.name: moved}), report.results,
+                              report.run_context)
+        assert any(_signature(c) != base.get(c.id) for c in again), (
+            f"{name}.{f.name} is declared a tolerance, but moving it from {value!r} to "
+            f"{moved!r} changes no claim: it bounds nothing the claims check")
 
 
 def assert_all_claims_pass(report) -> None:
