@@ -519,7 +519,7 @@ def footprint(cfg: Config, target):
                "every toss of the streak study: random words and wins, streak_tosses x "
                "streak_paths"),
         b.Part(16 * chunk, ("lln.chunk_words",), "one chunk of random words and its counts"),
-        seconds=total, streams=True, time_keys=time_keys,
+        seconds=total, streams=True, time_keys=time_keys, rate_platform=plat,
         rate=f"{32 / _S_PER_WORD[plat]['coin']:.2g} coin flips/s, "
              f"{1 / _S_PER_NUMPY_SAMPLE:.2g} NumPy benchmark samples/s, measured on "
              f"{'an NVIDIA H200' if plat == 'gpu' else 'a 2-core CPU'}")
