@@ -1212,6 +1212,6 @@ def footprint(cfg: Config, target):
         seconds=sum(_bench_seconds(cfg, t) for t in one)
         + cfg.rsvd_reference_draws * rs * 0.1 * b.S_PER_SVD_MN2,
         rate="NumPy baselines: 2.8 ns a coin flip, 20 ns a descent step of a start; SVDs at "
-             "5e-9 m n^2 s", streams=flips > 0,
+             f"{b.S_PER_SVD_MN2:g} m n^2 s", streams=flips > 0,
         time_keys=("benchmark.coin_flips", "benchmark.gd_starts", "benchmark.gd_steps",
                    "benchmark.classify_points", "benchmark.max_seconds"))

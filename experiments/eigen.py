@@ -421,5 +421,5 @@ def footprint(cfg: Config, target):
         b.Part(cfg.circle_points * 2 * 8 * 3, ("eigen.circle_points",), "the circle's image"),
         seconds=(b.S_PER_EIG_N3 + 2 * b.S_PER_EIGH_N3) * n**3 + 2 * cfg.power_k * n**3
         * b.S_PER_FLOP + r * steps * 2 * n * n * b.S_PER_FLOP,
-        rate="eig of n x n at 4e-8 n^3 s, matrix products at 5e10 flop/s",
+        rate=f"eig at {b.S_PER_EIG_N3:g} n^3 s, products at {1 / b.S_PER_FLOP:.0e} flop/s",
         time_keys=("eigen.n", "eigen.power_steps"))

@@ -647,5 +647,6 @@ def footprint(cfg: Config, target):
                "about 8 dim x dim matrices of the high-dimensional case"),
         seconds=len(cfg.functions) * n * n * cfg.newton_steps * 30 * b.S_PER_ELEMENT
         + 3 * d**3 * b.S_PER_EIGH_N3 + cfg.lanczos_steps * 2 * d * d * b.S_PER_FLOP,
-        rate=f"{1 / (30 * b.S_PER_ELEMENT):.2g} 2-D Newton steps/s, eigh at 1e-9 n^3 s",
+        rate=f"{1 / (30 * b.S_PER_ELEMENT):.2g} 2-D Newton steps/s, eigh at "
+             f"{b.S_PER_EIGH_N3:g} n^3 s",
         time_keys=("hessian.grid", "hessian.newton_steps", "hessian.dim"), streams=True)

@@ -505,7 +505,8 @@ def footprint(cfg: Config, target):
         s = words * _S_PER_WORD[plat][kind] + -(-words // chunk) * _S_PER_CHUNK[plat]
         per_key[key] = per_key.get(key, 0.0) + s
     per_key["lln.benchmark_samples"] += cfg.benchmark_samples * _S_PER_NUMPY_SAMPLE
-    per_key["lln.num_steps"] = 4 * cfg.num_paths * cfg.num_steps * _S_PER_DRAW
+    per_key["lln.num_steps"] = per_key["lln.num_paths"] = 2 * cfg.num_paths * cfg.num_steps \
+        * _S_PER_DRAW  # the running means' 4 distributions, split between their two keys
     per_key["lln.streak_tosses"] = (cfg.streak_tosses * cfg.streak_paths * cfg.max_streak
                                     * _S_PER_STREAK_CHECK)
     total = sum(per_key.values())

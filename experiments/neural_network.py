@@ -745,8 +745,11 @@ def footprint(cfg: Config, target):
     records = (cfg.moons_steps // cfg.record_every * points * P
                + cfg.digits_steps // cfg.record_every * 1797 * Pd)
     return b.estimate(
-        b.Part(3 * 8 * P * P + P * cfg.moons_train * h * 8, ("neural_network.moons_hidden",),
+        b.Part(3 * 8 * P * P, ("neural_network.moons_hidden",),
                f"the dense float64 Hessian of the moons network's {P:,} parameters"),
+        b.Part(P * cfg.moons_train * h * 8, ("neural_network.moons_train",
+                                              "neural_network.moons_hidden"),
+               "the dense Hessian's tangents: parameters x moons_train x widest layer"),
         b.Part(cfg.moons_train * P * (it + 16), ("neural_network.moons_train",
                                                  "neural_network.moons_hidden"),
                "per-example gradients, moons_train x parameters"),
@@ -761,6 +764,7 @@ def footprint(cfg: Config, target):
                  * cfg.eos_train * P * 6 * (1 + cfg.eos_matvecs / cfg.eos_record_every)
                  + (probes + cfg.lanczos_matvecs) * cfg.moons_train * P * 8) * b.S_PER_FLOP
         * 10 + P**3 * b.S_PER_EIGH_N3,
-        rate="small batched products at 5e9 flop/s, eigh at 1e-9 n^3 s",
+        rate=f"small batched products at {0.1 / b.S_PER_FLOP:.0e} flop/s, eigh at "
+             f"{b.S_PER_EIGH_N3:g} n^3 s",
         time_keys=("neural_network.moons_steps", "neural_network.digits_steps",
                    "neural_network.seeds"))

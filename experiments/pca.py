@@ -416,5 +416,5 @@ def footprint(cfg: Config, target):
         b.Part(len(cfg.reconstruct_ks) * 1797 * 64 * (target.itemsize + 8) * 2,
                ("pca.reconstruct_ks",), "the digits' reconstructions"),
         seconds=cfg.trials * sum(cfg.sample_sizes) * d * (d * b.S_PER_SVD_MN2 + b.S_PER_DRAW),
-        rate="thin SVDs at 5e-9 m n^2 s, 2e7 normal draws/s",
+        rate=f"thin SVDs at {b.S_PER_SVD_MN2:g} m n^2 s, {1 / b.S_PER_DRAW:.0e} normal draws/s",
         time_keys=("pca.sample_sizes", "pca.trials"))

@@ -478,5 +478,5 @@ def footprint(cfg: Config, target):
         seconds=(paths * cfg.batch_size * d * 4
                  + cfg.variance_draws * sum(cfg.variance_batch_sizes) * d * 2
                  + train * 4) * b.S_PER_FLOP * 10,
-        rate="gradient products at 5e9 flop/s",
+        rate=f"gradient products at {0.1 / b.S_PER_FLOP:.0e} flop/s",
         time_keys=("sgd.num_batches", "sgd.num_paths", "sgd.variance_draws", "sgd.epochs"))

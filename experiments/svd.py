@@ -637,5 +637,6 @@ def footprint(cfg: Config, target):
         seconds=m * n * n * b.S_PER_SVD_MN2 * (cfg.timing_repeats + 2)
         + 2 * cfg.sketches * m * n * k * (2 * cfg.power_iters + 4) * b.S_PER_FLOP * 10
         + (r // cfg.spectral_stride + 1) * pixels * r * 2 * b.S_PER_FLOP * 10,
-        rate="thin SVDs at 5e-9 m n^2 s, sketches at 5e9 flop/s",
+        rate=f"thin SVDs at {b.S_PER_SVD_MN2:g} m n^2 s, sketches at "
+             f"{0.1 / b.S_PER_FLOP:.0e} flop/s",
         time_keys=("svd.tall_cols", "svd.tall_rows", "svd.sketches"))

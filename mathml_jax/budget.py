@@ -73,8 +73,8 @@ class Footprint:
 
     Attributes:
       bytes: peak memory of its largest live arrays (bytes, at the run's precision).
-      keys: the config keys that drive ``bytes`` (full names, ``"svd.tall_rows"``); the first
-        one is the key whose largest fitting value a refusal computes.
+      keys: the config keys that drive ``bytes`` (full names, ``"svd.tall_rows"``); a refusal
+        gives the largest fitting value of the one furthest above its default.
       what: those arrays in words ("the tall_rows x tall_cols matrix and its SVD").
       seconds: rough time of the work (0: short, not estimated).
       rate: how ``seconds`` was made: the per-item cost and where it was measured.
@@ -275,50 +275,88 @@ def _field(key: str) -> str:
 
 
 def _with(cfg: Any, name: str, value: Any) -> Any:
-    """``cfg`` with field ``name`` set to ``value`` (a list: its largest entry replaced)."""
+    """``cfg`` with field ``name`` set to ``value`` (a list: every entry above it lowered)."""
     old = getattr(cfg, name)
     if isinstance(old, list):
-        i = max(range(len(old)), key=lambda j: old[j])
-        new = list(old)
-        new[i] = value
-        value = new
-    return dataclasses.replace(cfg, **{name: value}) if dataclasses.is_dataclass(cfg) else None
+        value = [min(v, value) for v in old]
+    return dataclasses.replace(cfg, **{name: value})
+
+
+def _number(v: Any) -> float | None:
+    """A numeric field's size: the number, or a list's largest entry (None otherwise)."""
+    if isinstance(v, list):
+        v = max(v) if v and all(isinstance(x, int | float) for x in v) else None
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return float(v)
+
+
+def _default(cfg: Any, name: str) -> Any:
+    for f in dataclasses.fields(cfg):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+    return None
+
+
+def primary_key(cfg: Any, keys: tuple[str, ...]) -> str:
+    """Of the keys that drive an estimate, the one furthest above its schema default (the one
+    the user most likely raised); the first on a tie."""
+    def ratio(key):
+        now, default = _number(getattr(cfg, _field(key), None)), _number(_default(cfg, _field(key)))
+        return now / default if now is not None and default else 0.0
+    return max(keys, key=ratio)
+
+
+def _round_down(v: float) -> float:
+    """``v`` rounded down to two significant digits (52629 -> 52000)."""
+    if v < 100:
+        return math.floor(v)
+    scale = 10 ** (math.floor(math.log10(v)) - 1)
+    return math.floor(v / scale) * scale
 
 
 def largest_fitting(footprint, cfg: Any, key: str, target: Target, limit: float,
                     measure: str = "bytes") -> Any:
-    """The largest value of ``key`` (an int or float field, or the largest entry of a list)
-    for which ``footprint(cfg, target).<measure>`` stays within ``limit``; None when no value
-    does (another key drives the size) or the field is not a number."""
+    """The largest value of ``key`` (an int or float field, or the largest entries of a list)
+    for which ``footprint(cfg, target).<measure>`` stays within ``limit``, to two significant
+    digits; None when no value does (another key drives the size) or the field is not a
+    number."""
     name = _field(key)
     current = getattr(cfg, name, None)
-    if isinstance(current, list):
-        current = max(current) if current and all(isinstance(v, int | float) for v in current) \
-            else None
-    if isinstance(current, bool) or not isinstance(current, int | float) or current <= 1:
+    top = _number(current)
+    if top is None or top <= 1:
         return None
-    as_int = isinstance(current, int) or float(current).is_integer()
+    is_int = isinstance(current, int) or (isinstance(current, list) and
+                                          all(isinstance(v, int) for v in current))
 
     def fits(v):
+        """Within the limit (None: a value the experiment's own checks reject)."""
         try:
-            fp = footprint(_with(cfg, name, int(v) if isinstance(current, int) else float(v)),
-                           target)
-        except Exception:  # a value the experiment's own checks reject
+            fp = footprint(_with(cfg, name, int(v) if is_int else float(v)), target)
+        except OverBudget:
             return False
+        except Exception:
+            return None
         return getattr(fp, measure) <= limit
 
-    lo, hi = 1.0, float(current)
-    if not fits(lo):
+    meta = next((f.metadata for f in dataclasses.fields(cfg) if f.name == name), {})
+    lo, hi = max(1.0, float(meta.get("ge") or meta.get("gt") or 1)), top
+    while lo < hi and fits(lo) is None:  # the smallest value the config's checks accept
+        lo *= 2
+    if lo >= hi or not fits(lo):
         return None
-    for _ in range(60):  # bisection on a log scale: 2 significant digits
-        if hi / lo < 1.01:
+    for _ in range(80):  # bisection on a log scale
+        if hi / lo < 1.001:
             break
         mid = math.sqrt(lo * hi)
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    v = float(f"{lo:.2g}") if lo >= 100 else math.floor(lo)
-    if not fits(v):
-        v = math.floor(lo)
-    return int(v) if as_int and isinstance(current, int) else float(v)
+        lo, hi = (mid, hi) if fits(mid) is True else (lo, mid)
+    v = _round_down(lo)
+    if fits(v) is not True:
+        v = lo
+    return int(v) if is_int else float(v)
 
 
 def _keys_shown(cfg: Any, keys: tuple[str, ...]) -> str:
@@ -330,9 +368,10 @@ def memory_message(fp: Footprint, cfg: Any, available: float, source: str,
     head = (f"{_keys_shown(cfg, fp.keys)}: this run needs about {show_bytes(fp.bytes)} of "
             f"memory ({fp.what}); this machine has {show_bytes(available)} available ({source}; "
             "MATHML_MEMORY_BUDGET sets it).")
+    key = primary_key(cfg, fp.keys)
     if fit is not None:
-        how = f" The largest {fp.keys[0]} that fits is about {show_value(fit)}"
-        others = [k for k in fp.keys[1:]]
+        how = f" The largest {key} that fits is about {show_value(fit)}"
+        others = [k for k in fp.keys if k != key]
         how += f"; or lower {' or '.join(others)}." if others else "."
     else:
         how = f" Lower {' or '.join(fp.keys)}."
@@ -341,12 +380,19 @@ def memory_message(fp: Footprint, cfg: Any, available: float, source: str,
 
 
 def time_message(fp: Footprint, cfg: Any, limit: float, fit: Any) -> str:
-    keys = fp.time_keys or fp.keys
+    keys = _time_keys(fp, cfg)
     how = (f" The largest {keys[0]} within the limit is about {show_value(fit)}."
            if fit is not None else f" Lower {' or '.join(keys)}.")
     return (f"{_keys_shown(cfg, keys)}: this run would take about {show_seconds(fp.seconds)} "
             f"on this machine ({fp.rate}), over the limit of {show_seconds(limit)}.{how} "
             "To run it anyway, raise the limit: MATHML_TIME_LIMIT=7d (or inf). Nothing was run.")
+
+
+def _time_keys(fp: Footprint, cfg: Any) -> tuple[str, ...]:
+    """The keys a time message names: the primary one first, at most three."""
+    keys = fp.time_keys or fp.keys
+    first = primary_key(cfg, keys)
+    return (first, *[k for k in keys if k != first])[:3]
 
 
 def target_of(settings: Any, platform: str | None = None) -> Target:
@@ -376,15 +422,15 @@ def check_footprint(module: Any, exp_cfg: Any, settings: Any, *,
     available, source = available_memory()
     floor = 0.0 if source == "MATHML_MEMORY_BUDGET" else MIN_CHECKED_BYTES
     if fp.bytes > max(available, floor):
-        fit = largest_fitting(fn, exp_cfg, fp.keys[0], target, available)
+        fit = largest_fitting(fn, exp_cfg, primary_key(exp_cfg, fp.keys), target, available)
         raise OverBudget(memory_message(fp, exp_cfg, available, source, fit))
     limit = time_limit()
     if fp.seconds > limit and fp.rate_platform == target.platform:
-        keys = fp.time_keys or fp.keys
-        fit = largest_fitting(fn, exp_cfg, keys[0], target, limit, measure="seconds")
+        fit = largest_fitting(fn, exp_cfg, _time_keys(fp, exp_cfg)[0], target, limit,
+                              measure="seconds")
         raise OverBudget(time_message(fp, exp_cfg, limit, fit))
     if fp.seconds > WARN_SECONDS:
-        keys = fp.time_keys or fp.keys
+        keys = _time_keys(fp, exp_cfg)
         log.warning("%s: estimated about %s of work (%s)", _keys_shown(exp_cfg, keys),
                     show_seconds(fp.seconds), fp.rate)
     return fp
