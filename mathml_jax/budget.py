@@ -365,9 +365,11 @@ def _keys_shown(cfg: Any, keys: tuple[str, ...]) -> str:
 
 def memory_message(fp: Footprint, cfg: Any, available: float, source: str,
                    fit: Any) -> str:
+    where = source if source == "MATHML_MEMORY_BUDGET" else \
+        f"{source}; MATHML_MEMORY_BUDGET sets it"
     head = (f"{_keys_shown(cfg, fp.keys)}: this run needs about {show_bytes(fp.bytes)} of "
-            f"memory ({fp.what}); this machine has {show_bytes(available)} available ({source}; "
-            "MATHML_MEMORY_BUDGET sets it).")
+            f"memory ({fp.what}); this machine has {show_bytes(available)} available "
+            f"({where}).")
     key = primary_key(cfg, fp.keys)
     if fit is not None:
         how = f" The largest {key} that fits is about {show_value(fit)}"
@@ -430,7 +432,12 @@ def check_footprint(module: Any, exp_cfg: Any, settings: Any, *,
                               measure="seconds")
         raise OverBudget(time_message(fp, exp_cfg, limit, fit))
     if fp.seconds > WARN_SECONDS:
-        keys = _time_keys(fp, exp_cfg)
-        log.warning("%s: estimated about %s of work (%s)", _keys_shown(exp_cfg, keys),
-                    show_seconds(fp.seconds), fp.rate)
+        text = (f"{_keys_shown(exp_cfg, _time_keys(fp, exp_cfg))}: estimated about "
+                f"{show_seconds(fp.seconds)} of work ({fp.rate})")
+        if text not in _WARNED:  # validated twice in one process (up front, then by the job)
+            _WARNED.add(text)
+            log.warning("%s", text)
     return fp
+
+
+_WARNED: set[str] = set()
