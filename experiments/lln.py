@@ -490,6 +490,19 @@ def _too_many_chunks(cfg: Config, chunk: int) -> None:
                 f"CPU), or lower {key}. Nothing was run.")
 
 
+def _streak_counts_overflow(cfg: Config) -> None:
+    """The streak study's counts are int32 sums over every toss of every path."""
+    from mathml_jax.budget import INT32_MAX, OverBudget
+
+    tosses = cfg.streak_tosses * cfg.streak_paths
+    if tosses > INT32_MAX:
+        raise OverBudget(
+            f"lln.streak_tosses={cfg.streak_tosses}, lln.streak_paths={cfg.streak_paths}: the "
+            f"streak study counts {tosses:.3g} tosses in 32-bit integers, which hold at most "
+            f"{INT32_MAX:,}; keep streak_tosses x streak_paths at most that (e.g. "
+            f"lln.streak_paths={max(1, INT32_MAX // cfg.streak_tosses)}). Nothing was run.")
+
+
 def footprint(cfg: Config, target):
     """What this config needs (mathml_jax.budget), before any allocation: the counts stream
     (one chunk per device at a time, nothing kept but the counts), so they are never refused
@@ -499,6 +512,7 @@ def footprint(cfg: Config, target):
 
     chunk = cfg.chunk_words or default_chunk_words(target.platform)
     _too_many_chunks(cfg, chunk)
+    _streak_counts_overflow(cfg)
     plat = "gpu" if target.platform != "cpu" else "cpu"
     per_key: dict[str, float] = {}
     for words, kind, key in _stream_words(cfg).values():

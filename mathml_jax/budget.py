@@ -397,12 +397,31 @@ def _time_keys(fp: Footprint, cfg: Any) -> tuple[str, ...]:
     return (first, *[k for k in keys if k != first])[:3]
 
 
+def auto_platform() -> str:
+    """What ``platform=auto`` will be, guessed without starting JAX (which would grab GPU
+    memory in a process that only validates): "gpu" where an NVIDIA device file and a CUDA
+    plugin of jaxlib are both present, else "cpu"."""
+    import glob
+    import importlib.util
+
+    def found(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except ImportError:  # a parent package that is not installed
+            return False
+
+    plugin = any(found(m) for m in ("jax_cuda12_plugin", "jax_cuda13_plugin",
+                                    "jax_plugins.xla_cuda12", "jax_plugins.xla_cuda13"))
+    return "gpu" if plugin and glob.glob("/dev/nvidia[0-9]*") else "cpu"
+
+
 def target_of(settings: Any, platform: str | None = None) -> Target:
     """The estimate's target from the run settings (precision) and the platform in use
-    (``platform``: the runtime's, when known; else the settings', "auto" counting as cpu)."""
+    (``platform``: the runtime's, when known; else the settings', "auto" guessed by
+    :func:`auto_platform`)."""
     itemsize = 8 if getattr(settings, "precision", "float32") == "float64" else 4
-    plat = platform or getattr(settings, "platform", "cpu")
-    return Target(itemsize, "cpu" if plat in (None, "auto") else plat)
+    plat = platform or getattr(settings, "platform", "cpu") or "cpu"
+    return Target(itemsize, auto_platform() if plat == "auto" else plat)
 
 
 def check_footprint(module: Any, exp_cfg: Any, settings: Any, *,

@@ -208,6 +208,13 @@ def test_lln_chunk_counts_beyond_int32_are_refused_with_the_smallest_chunk_that_
                                RunSettings())
     assert budget.check_footprint(lln, config("lln", num_flips=1e11, chunk_words=need),
                                   RunSettings()) is not None
+    # the streak study's int32 counts: 2^31 tosses would wrap around (a big GPU holds them)
+    no_budget_env.setenv("MATHML_MEMORY_BUDGET", "1TB")
+    with pytest.raises(budget.OverBudget, match="32-bit integers"):
+        budget.check_footprint(lln, config("lln", streak_tosses=2**16, streak_paths=2**15),
+                               RunSettings())
+    assert budget.check_footprint(lln, config("lln", streak_tosses=2**16,
+                                              streak_paths=2**15 - 1), RunSettings())
 
 
 def test_available_memory_and_the_overrides(no_budget_env):
