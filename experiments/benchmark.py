@@ -1147,3 +1147,73 @@ def benchmark(cfg: Config, r: Results) -> str:
 
 
 TEXTS = (benchmark,)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def _bench_seconds(cfg: Config, one: float) -> float:
+    """A timed side: one warm-up run, then repeats runs, stopped after max_seconds (never
+    under 3 runs)."""
+    return one + max(3 * one, min(cfg.repeats * one, cfg.max_seconds))
+
+
+def _bench_sizes(cfg: Config, target, name: str) -> list[int]:
+    """The sizes of a kernel, its accelerator sizes included where they are on."""
+    accel = cfg.accelerator_sizes == "on" or (cfg.accelerator_sizes == "auto"
+                                              and target.platform != "cpu")
+    extra = getattr(cfg, f"{name}_accelerator", []) if accel else []
+    return list(getattr(cfg, name)) + list(extra)
+
+
+def _bench_parts(cfg: Config, target) -> list:
+    from mathml_jax import budget as b
+
+    it, on = target.itemsize, set(cfg.kernels)
+    big = max(_bench_sizes(cfg, target, "gd_starts")) if on & {"gd", "adam"} else 0
+    pts = max(_bench_sizes(cfg, target, "classify_points")) if "classify" in on else 0
+    mn = max((m * n for m, n in zip(cfg.svd_rows, cfg.svd_cols, strict=True)), default=0)
+    rs = max(cfg.rsvd_rows) * cfg.rsvd_cols if "rsvd" in on else 0
+    return [
+        b.Part(big * 2 * (it + 10 * 8), ("benchmark.gd_starts",),
+               "the starts of gd and adam and NumPy's temporaries"),
+        b.Part(pts * 2 * 8 * 10, ("benchmark.classify_points",),
+               "the grid points and NumPy's finite-difference temporaries"),
+        b.Part(max(cfg.newton_starts) * 2 * 8 * 10, ("benchmark.newton_starts",),
+               "Newton's starts and NumPy's temporaries"),
+        b.Part(mn * (3 * it + 3 * 8) if "svd" in on else 0,
+               ("benchmark.svd_rows", "benchmark.svd_cols"),
+               "a random svd_rows x svd_cols matrix, its SVDs and float64 reference"),
+        b.Part(rs * (4 * it + 3 * 8), ("benchmark.rsvd_rows", "benchmark.rsvd_cols"),
+               "the rsvd_rows x rsvd_cols test matrix, SciPy's full SVD and float64 sketches"),
+        b.Part(cfg.copy_mib * 2**20 * 4, ("benchmark.copy_mib",), "the copied buffers"),
+        b.Part(3 * cfg.matmul_n**2 * it, ("benchmark.matmul_n",), "the matmul's matrices")]
+
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: the largest input of
+    each kernel with the NumPy baseline's temporaries (a few times the input), one kernel at a
+    time; the coin flips stream (never refused for memory). The time: every timed side runs a
+    warm-up and repeats runs (at most max_seconds, at least 3), at NumPy's per-item costs,
+    which dominate (a coin flip 2.8 ns by rng.random, a descent step of a start 20 ns)."""
+    from mathml_jax import budget as b
+
+    on = set(cfg.kernels)
+    flips = sum(_bench_sizes(cfg, target, "coin_flips")) if "coin" in on else 0
+    impls = len(cfg.coin_prng_impls)
+    rs = max(cfg.rsvd_rows) * cfg.rsvd_cols**2 if "rsvd" in on else 0
+    svd = sum(m * n * n for m, n in zip(cfg.svd_rows, cfg.svd_cols, strict=True)) \
+        if "svd" in on else 0
+    one = ([n * cfg.gd_steps * 2e-8 for n in _bench_sizes(cfg, target, "gd_starts")]
+           * len(on & {"gd", "adam"})
+           + [n * 2e-7 for n in _bench_sizes(cfg, target, "classify_points")] * ("classify" in on)
+           + [n * cfg.newton_steps * 2e-8 for n in cfg.newton_starts] * ("newton" in on)
+           + [n * (2.8e-9 + impls * 1e-10) for n in _bench_sizes(cfg, target, "coin_flips")]
+           * ("coin" in on) + [svd * b.S_PER_SVD_MN2 * 2, rs * b.S_PER_SVD_MN2 * 2])
+    return b.estimate(
+        *_bench_parts(cfg, target),
+        seconds=sum(_bench_seconds(cfg, t) for t in one)
+        + cfg.rsvd_reference_draws * rs * 0.1 * b.S_PER_SVD_MN2,
+        rate="NumPy baselines: 2.8 ns a coin flip, 20 ns a descent step of a start; SVDs at "
+             f"{b.S_PER_SVD_MN2:g} m n^2 s", streams=flips > 0,
+        time_keys=("benchmark.coin_flips", "benchmark.gd_starts", "benchmark.gd_steps",
+                   "benchmark.classify_points", "benchmark.max_seconds"))

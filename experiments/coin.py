@@ -253,3 +253,29 @@ def frequency(cfg: Config, r: Results):
 
 
 FIGURES = (pmf, frequency)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+#: results/gallery/coin (default profile, float32, 2 CPU cores): heads_counts and running_heads
+#: ran 0.019 s for 1.8e6 tosses: about 1e-8 s a toss
+_S_PER_TOSS = 1e-8
+
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: the histogram's
+    repetitions x num_tosses tosses are a Monte Carlo count (they stream: one chunk); the
+    running paths are kept whole, num_paths x max_n counts (int32 on the device, int64 on the
+    host) and their tosses."""
+    from mathml_jax import budget as b
+
+    reps, paths = cfg.repetitions * cfg.num_tosses, cfg.num_paths * cfg.max_n
+    return b.estimate(
+        b.Part(b.streamed(5 * reps), ("coin.repetitions", "coin.num_tosses"),
+               "one chunk of the histogram's tosses"),
+        # tosses, random bits, int32 counts and their int64 host copy: measured 424 MB for
+        # 4 x 5e6 tosses (tests/test_budget.py)
+        b.Part(20 * paths, ("coin.max_n", "coin.num_paths"),
+               "the running heads of every path: num_paths x max_n tosses and counts"),
+        seconds=(reps + paths) * _S_PER_TOSS, rate=f"{1 / _S_PER_TOSS:.0g} tosses/s measured",
+        time_keys=("coin.repetitions", "coin.num_tosses", "coin.max_n"), streams=True)

@@ -344,3 +344,20 @@ def errors(cfg: Config, r: Results):
 
 
 FIGURES = (secants, errors)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: for one function
+    at a time, the forward and central estimates at every (step, point), float64 on the device
+    and on the host, and the squared errors: 6 arrays of steps x num_points float64."""
+    from mathml_jax import budget as b
+
+    n_h = -cfg.h_min_exponent * cfg.steps_per_decade + 1
+    grid = n_h * cfg.num_points
+    return b.estimate(
+        b.Part(6 * 8 * grid, ("derivative.num_points", "derivative.steps_per_decade"),
+               f"forward and central estimates at {n_h} steps h x num_points points, float64"),
+        seconds=len(cfg.functions) * len(DTYPES) * 4 * grid * b.S_PER_ELEMENT,
+        rate=f"{1 / b.S_PER_ELEMENT:.2g} function evaluations/s")

@@ -191,3 +191,26 @@ def monte_carlo(cfg: Config, r: Results):
 
 
 FIGURES = (unit_square_images, monte_carlo)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: the Monte Carlo
+    volumes of the 3-D images hold every point of every matrix at once (one vmap): mc_matrices
+    x mc_samples points of 3 coordinates, as drawn, scaled, solved and transposed (about six
+    copies: measured 836 MB for 12 x 2e6 points in float32, tests/test_budget.py); the 2x2 and
+    3x3 checks hold num_matrices small matrices."""
+    from mathml_jax import budget as b
+
+    mc = cfg.mc_matrices * cfg.mc_samples
+    return b.estimate(
+        b.Part(b.size(*[(mc, 3)] * 6, itemsize=target.itemsize) + 4 * mc,
+               ("determinant.mc_samples", "determinant.mc_matrices"),
+               "the Monte Carlo points of every 3x3 matrix: mc_matrices x mc_samples x 3, "
+               "drawn and solved"),
+        b.Part(b.size((cfg.num_matrices, 3, 3), itemsize=8) * 8,
+               ("determinant.num_matrices",), "num_matrices random 2x2 and 3x3 matrices"),
+        seconds=mc * 5 * b.S_PER_DRAW + cfg.num_matrices * 100 * b.S_PER_ELEMENT,
+        rate=f"{1 / (5 * b.S_PER_DRAW):.2g} Monte Carlo points/s (3-D, drawn and solved)",
+        time_keys=("determinant.mc_samples", "determinant.mc_matrices"))

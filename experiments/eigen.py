@@ -401,3 +401,26 @@ def power_iteration(cfg: Config, r: Results):
 
 
 FIGURES = (circle_to_ellipse, power_iteration)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: the n x n matrices
+    (symmetric, general, their eigenvectors, complex ones from eig, float64 host copies and A^k
+    both ways: about 16 of them); power iteration keeps every iterate, len(ratios) x
+    (power_steps + 1) x n, and its ratios' n x n matrices."""
+    from mathml_jax import budget as b
+
+    n, r, steps = cfg.n, len(cfg.ratios), cfg.power_steps + 1
+    return b.estimate(
+        b.Part(16 * 8 * n * n, ("eigen.n",), "about 16 n x n matrices (eig, eigh, A^k)"),
+        b.Part(b.size((r, steps, n), itemsize=target.itemsize) + b.size((r, steps, n),
+                                                                         itemsize=8)
+               + 3 * r * n * n * 8, ("eigen.power_steps", "eigen.n"),
+               "every power iterate: len(ratios) x (power_steps + 1) x n"),
+        b.Part(cfg.circle_points * 2 * 8 * 3, ("eigen.circle_points",), "the circle's image"),
+        seconds=(b.S_PER_EIG_N3 + 2 * b.S_PER_EIGH_N3) * n**3 + 2 * cfg.power_k * n**3
+        * b.S_PER_FLOP + r * steps * 2 * n * n * b.S_PER_FLOP,
+        rate=f"eig at {b.S_PER_EIG_N3:g} n^3 s, products at {1 / b.S_PER_FLOP:.0e} flop/s",
+        time_keys=("eigen.n", "eigen.power_steps"))

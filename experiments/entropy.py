@@ -477,3 +477,26 @@ def entropy_families(cfg: Config, r: Results):
 
 
 FIGURES = (poisson_questions, questions_vs_entropy, entropy_families)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: the random pmfs,
+    num_random_pmfs x support (Dirichlet draws, normalised, their entropies: about three
+    arrays of it); the games, num_games hidden numbers and question counts (int32 on the
+    device, int64 and float64 on the host: about 40 bytes a game)."""
+    import math
+
+    from mathml_jax import budget as b
+
+    pmfs = cfg.num_random_pmfs * cfg.support
+    return b.estimate(
+        b.Part(3 * pmfs * target.itemsize, ("entropy.num_random_pmfs", "entropy.support"),
+               "num_random_pmfs random pmfs on support outcomes"),
+        b.Part(40 * cfg.num_games, ("entropy.num_games",), "the games' numbers and questions"),
+        seconds=pmfs * 4 * b.S_PER_DRAW
+        + cfg.num_games * (math.log2(cfg.N) + 1) * 2 * b.S_PER_ELEMENT,
+        rate=f"{1 / (4 * b.S_PER_DRAW):.2g} Dirichlet entries/s, "
+             f"{1 / b.S_PER_ELEMENT:.2g} bisection steps/s",
+        time_keys=("entropy.num_random_pmfs", "entropy.num_games"))

@@ -429,3 +429,30 @@ def continuous(cfg: Config, r: Results):
 
 
 FIGURES = (die_game, continuous)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: the die game is a
+    Monte Carlo batch of num_players x num_rounds rolls (it streams over players: one chunk of
+    faces, payoffs and running totals, plus each player's totals at the checkpoints); the
+    continuous Monte Carlo keeps its num_samples values (device dtype and float64 on the host,
+    with their running means: measured 266 MB for 1e7 samples in float32)."""
+    import math
+
+    from mathml_jax import budget as b
+
+    games = cfg.num_players * cfg.num_rounds
+    checkpoints = 8 * (math.log10(cfg.num_rounds) + 1)
+    return b.estimate(
+        b.Part(b.streamed(games * (4 + target.itemsize + 8))
+               + cfg.num_players * (checkpoints + 2) * 8,
+               ("expected_value.num_players", "expected_value.num_rounds"),
+               "one chunk of players' rolls and running totals, and every player's checkpoints"),
+        b.Part(cfg.num_samples * (target.itemsize + 3 * 8), ("expected_value.num_samples",),
+               "num_samples values of g(X) and their running means"),
+        seconds=(games + cfg.num_samples) * b.S_PER_DRAW,
+        rate=f"{1 / b.S_PER_DRAW:.2g} random draws/s",
+        time_keys=("expected_value.num_rounds", "expected_value.num_players",
+                   "expected_value.num_samples"), streams=True)

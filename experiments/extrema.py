@@ -362,3 +362,19 @@ def silent_test(cfg: Config, r: Results):
 
 
 FIGURES = (critical_points, silent_test)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: Newton keeps only
+    the last iterate, status and |f'| of each start (a multi-start batch that streams), and
+    the grid the figures draw: small for every allowed num_starts."""
+    from mathml_jax import budget as b
+
+    return b.estimate(
+        b.Part(b.streamed(cfg.num_starts * 10 * target.itemsize) + 2000 * 8 * 8,
+               ("extrema.num_starts",), "num_starts Newton iterates and their verdicts"),
+        seconds=len(cfg.functions) * cfg.num_starts * cfg.newton_steps * 4 * b.S_PER_ELEMENT,
+        rate=f"{1 / (4 * b.S_PER_ELEMENT):.2g} Newton steps/s",
+        time_keys=("extrema.newton_steps", "extrema.num_starts"), streams=True)

@@ -560,3 +560,33 @@ def rosenbrock(cfg: Config, r: Results):
 
 
 FIGURES = (trajectories, error_vs_step, rates, rosenbrock)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: every run keeps its
+    whole trajectory (the figures and rate fits read every step), on the device and in
+    float64 on the host with its errors: the random starts hold len(kappas) x starts
+    trajectories of (steps + 1) x dim and a copy of their quadratic's dim x dim matrix each;
+    the sweep (sweep_points + 1) trajectories of (sweep_steps + 1) x dim."""
+    from mathml_jax import budget as b
+
+    # per trajectory entry: the device array, its host copy, the float64 copy and the error
+    # temporaries (measured 799 MB for 3 x 20 runs of 20,001 steps x 20 in float32)
+    nk, d, per_entry = len(cfg.kappas), cfg.dim, 2 * target.itemsize + 24
+    runs = nk * cfg.starts
+    return b.estimate(
+        b.Part(runs * ((cfg.steps + 1) * d * per_entry + d * d * target.itemsize),
+               ("gd.steps", "gd.starts", "gd.dim"),
+               "len(kappas) x starts trajectories of (steps + 1) x dim, and their matrices"),
+        b.Part((cfg.sweep_points + 1) * (cfg.sweep_steps + 1) * d * per_entry,
+               ("gd.sweep_steps", "gd.sweep_points", "gd.dim"),
+               "(sweep_points + 1) trajectories of (sweep_steps + 1) x dim"),
+        b.Part((cfg.rosenbrock_steps + 1) * 3 * (target.itemsize + 16),
+               ("gd.rosenbrock_steps",), "the Rosenbrock trajectory and losses"),
+        seconds=((runs + nk) * cfg.steps + (cfg.sweep_points + 1) * cfg.sweep_steps)
+        * 2 * d * d * b.S_PER_FLOP + cfg.rosenbrock_steps * 2e-6 + (nk + 1) * d**3
+        * b.S_PER_EIGH_N3,
+        rate=f"products at {1 / b.S_PER_FLOP:.0e} flop/s, 2 us a Rosenbrock step",
+        time_keys=("gd.steps", "gd.starts", "gd.sweep_steps", "gd.rosenbrock_steps"))

@@ -502,3 +502,23 @@ def directional_derivative(cfg: Config, r: Results):
 
 
 FIGURES = (tangent_plane, gradient_field, directional_derivative)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: for the largest of
+    dims, n, the num_directions random unit directions (num_directions x n: drawn, normalised
+    in float64, on the device and kept), the directional derivatives at every point along every
+    direction, whose vmapped tangents are num_points x num_directions x n, and the partials
+    from slices (num_points x n x n)."""
+    from mathml_jax import budget as b
+
+    n, P, K, it = max(cfg.dims), cfg.num_points, cfg.num_directions, target.itemsize
+    return b.estimate(
+        b.Part(K * n * (3 * 8 + 2 * it) + 2 * P * K * n * it + P * n * n * it,
+               ("gradient.num_directions", "gradient.dims", "gradient.num_points"),
+               "num_directions unit directions of the largest dimension and the tangents of "
+               "num_points x num_directions directional derivatives"),
+        seconds=sum(P * (K * d * 4 + d * d * 4) + K * d for d in cfg.dims) * b.S_PER_ELEMENT,
+        rate=f"{1 / b.S_PER_ELEMENT:.2g} elementwise operations/s")

@@ -627,3 +627,28 @@ def hvp_spectrum(cfg: Config, r: Results):
 
 
 FIGURES = (critical_points, hessian_test, basins, hvp_spectrum)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: Newton from grid x
+    grid starts keeps each start's last iterate, status and gradient norm, and its basin label
+    (a grid batch that streams; about 64 bytes a start with the host copies); the
+    high-dimensional case holds about 8 dim x dim matrices (the random matrix, A in float64
+    and in the run's dtype, the Hessian and its eigenvectors) and the lanczos_steps Krylov
+    vectors."""
+    from mathml_jax import budget as b
+
+    n = cfg.grid + cfg.grid % 2
+    d = cfg.dim
+    return b.estimate(
+        b.Part(b.streamed(n * n * 8 * target.itemsize) + n * n * 40, ("hessian.grid",),
+               "grid x grid Newton starts, their results and basin labels"),
+        b.Part(8 * 8 * d * d + cfg.lanczos_steps * d * 8, ("hessian.dim",),
+               "about 8 dim x dim matrices of the high-dimensional case"),
+        seconds=len(cfg.functions) * n * n * cfg.newton_steps * 30 * b.S_PER_ELEMENT
+        + 3 * d**3 * b.S_PER_EIGH_N3 + cfg.lanczos_steps * 2 * d * d * b.S_PER_FLOP,
+        rate=f"{1 / (30 * b.S_PER_ELEMENT):.2g} 2-D Newton steps/s, eigh at "
+             f"{b.S_PER_EIGH_N3:g} n^3 s",
+        time_keys=("hessian.grid", "hessian.newton_steps", "hessian.dim"), streams=True)

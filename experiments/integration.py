@@ -567,3 +567,31 @@ def fundamental_theorem(cfg: Config, r: Results):
 
 
 FIGURES = (signed_area, convergence, fundamental_theorem)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: the Monte Carlo
+    running estimates of one function, mc_paths x 2^mc_max_samples_exponent (draws, values and
+    running means on the device, then all of them in float64 on the host before the
+    checkpoints are read); the composite rules' samples at up to 2^max_panels_exponent panels
+    for every panel count (float64)."""
+    from mathml_jax import budget as b
+
+    M = 2**cfg.mc_max_samples_exponent
+    mc = cfg.mc_paths * M
+    n_max = 2**cfg.max_panels_exponent
+    k = len(cfg.functions)
+    return b.estimate(
+        b.Part(mc * (3 * target.itemsize + 8),
+               ("integration.mc_max_samples_exponent", "integration.mc_paths"),
+               "mc_paths x 2^mc_max_samples_exponent Monte Carlo samples and running means"),
+        b.Part(2 * 8 * cfg.max_panels_exponent * (n_max + 1),
+               ("integration.max_panels_exponent",), "the composite rules' samples"),
+        seconds=k * (mc * (b.S_PER_DRAW + b.S_PER_ELEMENT) + cfg.ftc_points * 1e-4
+                     + cfg.max_panels_exponent * n_max * 6 * b.S_PER_ELEMENT),
+        rate=f"{1 / (b.S_PER_DRAW + b.S_PER_ELEMENT):.2g} Monte Carlo samples/s, 0.1 ms a "
+             "scipy.integrate.quad reference",
+        time_keys=("integration.mc_max_samples_exponent", "integration.mc_paths",
+                   "integration.ftc_points"))

@@ -470,3 +470,39 @@ def cost(cfg: Config, r: Results):
 
 
 FIGURES = (layer_jacobian, cost)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: the layer's and the
+    stack's Jacobians at every point, num_points x out x in, three ways (jacfwd, jacrev, closed
+    form) on the device and in float64 on the host; the cost study at its largest sizes: the
+    loss's A (hidden x n, drawn in float64) and jacfwd's n tangents through it at every timed
+    point (timing_points x hidden x n), and jacrev of the map, one cotangent per output
+    (timing_points x m x m)."""
+    from mathml_jax import budget as b
+
+    it, P, T = target.itemsize, cfg.num_points, cfg.timing_points
+    n, m, h = max(cfg.input_dims), max(cfg.output_dims), cfg.hidden
+    w = cfg.widths
+    net = P * sum(w[0] * wi for wi in w[1:]) + P * w[-1] * w[0]
+    return b.estimate(
+        b.Part(3 * (it + 8) * P * cfg.layer_out * cfg.layer_in,
+               ("jacobian.layer_in", "jacobian.layer_out", "jacobian.num_points"),
+               "num_points Jacobians of the layer, layer_out x layer_in, three ways"),
+        b.Part(3 * (it + 8) * net, ("jacobian.widths", "jacobian.num_points"),
+               "num_points Jacobians of every layer of the stack, three ways"),
+        b.Part(h * n * (8 + it) + 2 * T * h * n * it,
+               ("jacobian.input_dims", "jacobian.hidden", "jacobian.timing_points"),
+               "the loss's hidden x n matrix and jacfwd's tangents at timing_points points"),
+        b.Part(2 * T * m * m * it, ("jacobian.output_dims", "jacobian.timing_points"),
+               "jacrev of the map: timing_points x m x m cotangents"),
+        # results/gallery/jacobian: jacfwd of the loss at n = 2048 (32 points) 16 ms, jacrev of
+        # the map at m = 1024 50 ms: 0.5-1.5 ns per Jacobian entry; 2 ns with some margin
+        seconds=(cfg.timing_repeats + 2) * T * 2e-9 * (
+            sum(2 * h * d for d in cfg.input_dims)
+            + sum(d * d + d * cfg.few_inputs for d in cfg.output_dims))
+        + sum(h * d for d in cfg.input_dims) * b.S_PER_DRAW,
+        rate="2 ns a Jacobian entry (jacfwd and jacrev at the gallery's sizes)",
+        time_keys=("jacobian.input_dims", "jacobian.hidden", "jacobian.timing_repeats"))

@@ -330,3 +330,23 @@ def product_element(cfg: Config, r: Results):
 
 
 FIGURES = (maps_on_grid, product_element)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: the product checks'
+    num_pairs random vectors of product_size entries, (AB) x and A (B x) in float64 on the
+    host; the maps' images and linearity defects of num_pairs random points, kept for every
+    map of the plane (about 250 bytes a pair)."""
+    from mathml_jax import budget as b
+
+    N, n = cfg.num_pairs, cfg.product_size
+    return b.estimate(
+        b.Part(N * n * (3 * target.itemsize + 4 * 8),
+               ("linear_maps.num_pairs", "linear_maps.product_size"),
+               "num_pairs vectors of product_size entries and their products, float64"),
+        b.Part(250 * N, ("linear_maps.num_pairs",),
+               "every map's images and linearity defects of num_pairs points"),
+        seconds=N * (4 * n * n * b.S_PER_FLOP * 10 + 6 * 20 * b.S_PER_ELEMENT),
+        rate=f"{1 / (120 * b.S_PER_ELEMENT):.2g} pairs/s through the maps")

@@ -445,3 +445,100 @@ def gamblers_fallacy(cfg: Config, r: Results):
 
 
 FIGURES = (running_averages, spread, cauchy, gamblers_fallacy)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+#: Per-item costs on this machine (2 shared CPU cores, jaxlib 0.10.2, float32), measured with
+#: mathml_jax.probability.streaming.stream at 1 MiB chunks (2^28 coin words, 2^27 die words)
+#: and with 1-word chunks (2e6 chunks): a coin word 2.9 ns, a die word 5.4 ns, a chunk's own
+#: overhead 0.5-0.9 us; the NumPy baselines from results/gallery/lln (1e9 samples): 2.8 s
+#: (random < p), 3.1 s (integers), 0.05 s (raw bits); running means 0.93 s for 8e7 draws,
+#: streaks 12 ms for 1.6e7 toss-streak checks. NVIDIA H200: 4.8e12 flips/s at 64 MiB chunks
+#: (streaming.MEASURED_CHUNK_WORDS). Rounded up: the estimates are rough.
+_S_PER_WORD = {"cpu": {"coin": 3e-9, "die": 6e-9}, "gpu": {"coin": 7e-12, "die": 1.4e-11}}
+_S_PER_CHUNK = {"cpu": 1e-6, "gpu": 1e-6}
+_S_PER_NUMPY_SAMPLE = 6.0e-9  # the three NumPy baselines together, per benchmark sample
+_S_PER_DRAW = 1.2e-8          # running means: one draw of one distribution
+_S_PER_STREAK_CHECK = 8e-10   # streaks: one toss of one path against one streak length
+#: chunks per stream: the chunk counters are int32 (traced loop bounds and fold_in data);
+#: half their range leaves room for the per-device loop's padding
+MAX_CHUNKS = 2**30
+
+
+def _stream_words(cfg: Config) -> dict[str, tuple[int, str, str]]:
+    """32-bit words of each stream: name -> (words, kind, the key that sets the count)."""
+    n_b = int(cfg.benchmark_samples)
+    return {"coin stream": (-(-int(cfg.num_flips) // 32), "coin", "lln.num_flips"),
+            "die stream": (-(-int(cfg.num_rolls) // DIE_CANDIDATES_PER_WORD), "die",
+                           "lln.num_rolls"),
+            "benchmark coin": (-(-n_b // 32), "coin", "lln.benchmark_samples"),
+            "benchmark die": (-(-n_b * 2 // 15), "die", "lln.benchmark_samples")}
+
+
+def _too_many_chunks(cfg: Config, chunk: int) -> None:
+    from mathml_jax.budget import OverBudget, show_value
+
+    for label, (words, _, key) in _stream_words(cfg).items():
+        if -(-words // chunk) > MAX_CHUNKS:
+            need = -(-words // MAX_CHUNKS)
+            raise OverBudget(
+                f"{key}={show_value(getattr(cfg, key.split('.')[1]))}, lln.chunk_words={chunk}: "
+                f"the {label} would be cut into {-(-words // chunk):.3g} chunks of {chunk} "
+                f"word{'s' * (chunk > 1)}; its chunk counter is a 32-bit integer, so at most "
+                f"{MAX_CHUNKS:,} chunks. Set lln.chunk_words to at least {need} (or null: "
+                f"the backend's measured size, {default_chunk_words('cpu'):,} words on a "
+                f"CPU), or lower {key}. Nothing was run.")
+
+
+def _streak_counts_overflow(cfg: Config) -> None:
+    """The streak study's counts are int32 sums over every toss of every path."""
+    from mathml_jax.budget import INT32_MAX, OverBudget
+
+    tosses = cfg.streak_tosses * cfg.streak_paths
+    if tosses > INT32_MAX:
+        raise OverBudget(
+            f"lln.streak_tosses={cfg.streak_tosses}, lln.streak_paths={cfg.streak_paths}: the "
+            f"streak study counts {tosses:.3g} tosses in 32-bit integers, which hold at most "
+            f"{INT32_MAX:,}; keep streak_tosses x streak_paths at most that (e.g. "
+            f"lln.streak_paths={max(1, INT32_MAX // cfg.streak_tosses)}). Nothing was run.")
+
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: the counts stream
+    (one chunk per device at a time, nothing kept but the counts), so they are never refused
+    for memory, only for time; the running means hold one path of draws at a time; the streak
+    study holds all its tosses (streak_tosses x streak_paths)."""
+    from mathml_jax import budget as b
+
+    chunk = cfg.chunk_words or default_chunk_words(target.platform)
+    _too_many_chunks(cfg, chunk)
+    _streak_counts_overflow(cfg)
+    plat = "gpu" if target.platform != "cpu" else "cpu"
+    per_key: dict[str, float] = {}
+    for words, kind, key in _stream_words(cfg).values():
+        s = words * _S_PER_WORD[plat][kind] + -(-words // chunk) * _S_PER_CHUNK[plat]
+        per_key[key] = per_key.get(key, 0.0) + s
+    per_key["lln.benchmark_samples"] += cfg.benchmark_samples * _S_PER_NUMPY_SAMPLE
+    per_key["lln.num_steps"] = per_key["lln.num_paths"] = 2 * cfg.num_paths * cfg.num_steps \
+        * _S_PER_DRAW  # the running means' 4 distributions, split between their two keys
+    per_key["lln.streak_tosses"] = (cfg.streak_tosses * cfg.streak_paths * cfg.max_streak
+                                    * _S_PER_STREAK_CHECK)
+    total = sum(per_key.values())
+    time_keys = tuple(k for k in sorted(per_key, key=per_key.get, reverse=True)
+                      if per_key[k] >= 0.1 * total)
+    itemsize = target.itemsize
+    return b.estimate(
+        b.Part(3 * cfg.num_steps * itemsize, ("lln.num_steps",),
+               "one path of num_steps draws, its running sum and temporaries"),
+        # random bits, uniforms and wins, and the scan's transposed copy: measured 1.7 GB for
+        # 1e8 tosses in float32
+        b.Part(16 * cfg.streak_tosses * cfg.streak_paths,
+               ("lln.streak_tosses", "lln.streak_paths"),
+               "every toss of the streak study: random words and wins, streak_tosses x "
+               "streak_paths"),
+        b.Part(16 * chunk, ("lln.chunk_words",), "one chunk of random words and its counts"),
+        seconds=total, streams=True, time_keys=time_keys, rate_platform=plat,
+        rate=f"{32 / _S_PER_WORD[plat]['coin']:.2g} coin flips/s, "
+             f"{1 / _S_PER_NUMPY_SAMPLE:.2g} NumPy benchmark samples/s, measured on "
+             f"{'an NVIDIA H200' if plat == 'gpu' else 'a 2-core CPU'}")

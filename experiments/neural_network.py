@@ -720,3 +720,57 @@ def edge_of_stability(cfg: Config, r: Results):
 
 
 FIGURES = (decision_boundary, training, hessian_spectrum, edge_of_stability)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def _num_params(sizes) -> int:
+    """Weights and biases of an MLP with layer widths ``sizes``."""
+    return sum(n * m + m for n, m in zip(sizes[:-1], sizes[1:], strict=False))
+
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation, with P the moons
+    network's parameters and h its widest layer: the dense float64 Hessian (P x P, with its
+    eigen-decomposition's workspace, and jacfwd's P tangents through the moons_train points);
+    the per-example gradients (moons_train x P, and their float64 check); training, where
+    every record evaluates seeds x 2 networks on the train and held-out points (2 seeds x
+    (moons_train + moons_test) x h activations); Hutchinson's and SLQ's probes, each a
+    Hessian-vector product through the data (probes x moons_train x h)."""
+    from mathml_jax import budget as b
+
+    it = target.itemsize
+    moons = (2, *cfg.moons_hidden, 2)
+    digits = (64, *cfg.digits_hidden, 10)
+    P, Pd, h = _num_params(moons), _num_params(digits), max(cfg.moons_hidden)
+    hd = max(max(cfg.digits_hidden), 64)
+    runs = 2 * cfg.seeds
+    points = cfg.moons_train + cfg.moons_test
+    probes = max(cfg.hutchinson_probes, cfg.slq_probes)
+    steps = cfg.moons_steps * P * cfg.batch_size + cfg.digits_steps * Pd * cfg.batch_size
+    records = (cfg.moons_steps // cfg.record_every * points * P
+               + cfg.digits_steps // cfg.record_every * 1797 * Pd)
+    return b.estimate(
+        b.Part(3 * 8 * P * P, ("neural_network.moons_hidden",),
+               f"the dense float64 Hessian of the moons network's {P:,} parameters"),
+        b.Part(P * cfg.moons_train * h * 8, ("neural_network.moons_train",
+                                              "neural_network.moons_hidden"),
+               "the dense Hessian's tangents: parameters x moons_train x widest layer"),
+        b.Part(cfg.moons_train * P * (it + 16), ("neural_network.moons_train",
+                                                 "neural_network.moons_hidden"),
+               "per-example gradients, moons_train x parameters"),
+        b.Part(runs * (points * h + 1797 * hd) * it * 3,
+               ("neural_network.seeds", "neural_network.moons_test",
+                "neural_network.moons_train"),
+               "the activations of seeds x 2 networks on the train and held-out points"),
+        b.Part(probes * cfg.moons_train * h * it * 3,
+               ("neural_network.hutchinson_probes", "neural_network.slq_probes"),
+               "one Hessian-vector product through the data per probe"),
+        seconds=(runs * (6 * steps + 2 * records) + 3 * cfg.eos_starts * cfg.eos_steps
+                 * cfg.eos_train * P * 6 * (1 + cfg.eos_matvecs / cfg.eos_record_every)
+                 + (probes + cfg.lanczos_matvecs) * cfg.moons_train * P * 8) * b.S_PER_FLOP
+        * 10 + P**3 * b.S_PER_EIGH_N3,
+        rate=f"small batched products at {0.1 / b.S_PER_FLOP:.0e} flop/s, eigh at "
+             f"{b.S_PER_EIGH_N3:g} n^3 s",
+        time_keys=("neural_network.moons_steps", "neural_network.digits_steps",
+                   "neural_network.seeds"))

@@ -672,3 +672,29 @@ def trajectories_animation(cfg: Config, r: Results):
 # the animation is saved as trajectories.gif, beside the still trajectories.png
 FIGURES = (trajectories, loss_curves, steps_to_tolerance, heavy_ball_rate,
            ("trajectories", trajectories_animation))
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: each optimiser's
+    tuning and evaluation batches (padded to B = max(functions x lr_points x tune_starts,
+    functions x starts) runs) record every step's iterate and loss, (steps + 1) x 3 per run on
+    the device, and the losses again in float64 on the host for the tuning and the summary.
+    The runs are a multi-start batch, but every recorded step is kept, so the whole batch
+    counts."""
+    from mathml_jax import budget as b
+
+    nf = len(FUNCTIONS)
+    B = max(nf * cfg.lr_points * cfg.tune_starts, nf * cfg.starts)
+    steps = cfg.steps + 1
+    return b.estimate(
+        b.Part(B * steps * (3 * target.itemsize + 2 * 8),
+               ("optimizers.steps", "optimizers.starts", "optimizers.lr_points",
+                "optimizers.tune_starts"),
+               "B runs' recorded iterates and losses, (steps + 1) each"),
+        # results/gallery/optimizers: 7 optimisers x 2 batches x 960 runs x 20,000 steps in
+        # 6.1 s: 2.3e-8 s a run-step
+        seconds=len(cfg.optimizers) * 2 * B * cfg.steps * 3e-8,
+        rate="3e-8 s a step of one run (measured: 7 optimisers x 2 x 960 runs x 20,000 steps "
+             "in 6.1 s)")

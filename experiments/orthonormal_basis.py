@@ -284,3 +284,25 @@ def loss_of_orthogonality(cfg: Config, r: Results):
 
 
 FIGURES = (loss_of_orthogonality,)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: per precision study,
+    N = num_kappas x per_kappa matrices of rows x cols, factorised three ways at once (A, Q of
+    each method on the device; A, Q, QR, the span residuals in float64 on the host: about 15
+    copies of N x rows x cols), and NumPy's condition numbers and 2-norms (an SVD of each)."""
+    from mathml_jax import budget as b
+
+    N = cfg.num_kappas * cfg.per_kappa
+    entries = N * cfg.rows * cfg.cols
+    return b.estimate(
+        b.Part(entries * (4 * 8 + 11 * 8),
+               ("orthonormal_basis.rows", "orthonormal_basis.cols",
+                "orthonormal_basis.num_kappas", "orthonormal_basis.per_kappa"),
+               "num_kappas x per_kappa matrices of rows x cols, factorised three ways"),
+        seconds=2 * entries * cfg.cols * (60 * b.S_PER_FLOP + 7 * b.S_PER_SVD_MN2),
+        rate=f"QR at {0.1 / b.S_PER_FLOP:.0e} flop/s, NumPy's SVDs at {b.S_PER_SVD_MN2:g} m n^2 s",
+        time_keys=("orthonormal_basis.cols", "orthonormal_basis.rows",
+                   "orthonormal_basis.num_kappas"))

@@ -398,3 +398,24 @@ def reconstructions(cfg: Config, r: Results):
 
 
 FIGURES = (sampling_error, projection_2d, explained_variance, reconstructions)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: for the largest of
+    sample_sizes, n, every trial's n samples of d = len(eigenvalues) coordinates at once (one
+    vmap: the draws, the correlated and centred samples and the thin SVD's n x d factor, about
+    5 copies of trials x n x d); the digits (1797 x 64, fixed) with len(reconstruct_ks)
+    reconstructions."""
+    from mathml_jax import budget as b
+
+    d, n = len(cfg.eigenvalues), max(cfg.sample_sizes)
+    return b.estimate(
+        b.Part(5 * cfg.trials * n * d * target.itemsize, ("pca.sample_sizes", "pca.trials"),
+               "trials x n samples of len(eigenvalues) coordinates, for the largest n"),
+        b.Part(len(cfg.reconstruct_ks) * 1797 * 64 * (target.itemsize + 8) * 2,
+               ("pca.reconstruct_ks",), "the digits' reconstructions"),
+        seconds=cfg.trials * sum(cfg.sample_sizes) * d * (d * b.S_PER_SVD_MN2 + b.S_PER_DRAW),
+        rate=f"thin SVDs at {b.S_PER_SVD_MN2:g} m n^2 s, {1 / b.S_PER_DRAW:.0e} normal draws/s",
+        time_keys=("pca.sample_sizes", "pca.trials"))

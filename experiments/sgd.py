@@ -449,3 +449,35 @@ def variance(cfg: Config, r: Results):
 
 
 FIGURES = (training, unbiasedness, variance)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+#: features of the breast-cancer data, with the intercept
+_FEATURES = 31
+
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: the running means'
+    squared errors, num_paths x num_batches (on the device and in float64 on the host, kept
+    for the figure), with each step's minibatch gather (num_paths x batch_size x features); the
+    variance study's draws, variance_draws minibatches of each size (the largest gathered at
+    once: variance_draws x max size x features)."""
+    from mathml_jax import budget as b
+
+    it, d = target.itemsize, _FEATURES
+    paths = cfg.num_paths * cfg.num_batches
+    big = max(cfg.variance_batch_sizes)
+    runs = len({*cfg.batch_sizes, cfg.batch_size})
+    train = cfg.seeds * BREAST_CANCER_N * d * (runs * cfg.epochs + cfg.full_batch_epochs)
+    return b.estimate(
+        b.Part(paths * (it + 16) + cfg.num_paths * cfg.batch_size * d * it,
+               ("sgd.num_batches", "sgd.num_paths"),
+               "num_paths x num_batches running squared errors"),
+        b.Part(cfg.variance_draws * (big * d * it + len(cfg.variance_batch_sizes) * (it + 8)),
+               ("sgd.variance_draws",), "variance_draws minibatches of the largest size"),
+        seconds=(paths * cfg.batch_size * d * 4
+                 + cfg.variance_draws * sum(cfg.variance_batch_sizes) * d * 2
+                 + train * 4) * b.S_PER_FLOP * 10,
+        rate=f"gradient products at {0.1 / b.S_PER_FLOP:.0e} flop/s",
+        time_keys=("sgd.num_batches", "sgd.num_paths", "sgd.variance_draws", "sgd.epochs"))

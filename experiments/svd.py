@@ -615,3 +615,30 @@ def randomized_svd(cfg: Config, r: Results):
 
 FIGURES = (rotate_scale_rotate, image_ranks, singular_values, eckart_young,
            randomized_svd)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: the tall matrix,
+    tall_rows x tall_cols, about 10 times over (its construction's Haar factor, the matrix and
+    its thin SVD's U in the run's dtype; the float64 copy, NumPy's SVD workspace, each
+    sketch's rank-k approximation and the residual in float64); the photograph's factors and
+    its len(show_ranks) truncations (fixed sizes: 600 x 512 pixels / image_stride^2)."""
+    from mathml_jax import budget as b
+
+    m, n, it = cfg.tall_rows, cfg.tall_cols, target.itemsize
+    pixels = (600 // cfg.image_stride + 1) * (512 // cfg.image_stride + 1)
+    k = cfg.rank + cfg.oversample
+    r = min(600, 512) // cfg.image_stride + 1
+    return b.estimate(
+        b.Part(m * n * (5 * it + 5 * 8) + n * n * 8 * 3, ("svd.tall_rows", "svd.tall_cols"),
+               "the tall_rows x tall_cols matrix, its SVD and float64 copies"),
+        b.Part(pixels * (len(cfg.show_ranks) * 4 + 8 * 8), ("svd.image_stride",),
+               "the photograph, its factors and truncations"),
+        seconds=m * n * n * b.S_PER_SVD_MN2 * (cfg.timing_repeats + 2)
+        + 2 * cfg.sketches * m * n * k * (2 * cfg.power_iters + 4) * b.S_PER_FLOP * 10
+        + (r // cfg.spectral_stride + 1) * pixels * r * 2 * b.S_PER_FLOP * 10,
+        rate=f"thin SVDs at {b.S_PER_SVD_MN2:g} m n^2 s, sketches at "
+             f"{0.1 / b.S_PER_FLOP:.0e} flop/s",
+        time_keys=("svd.tall_cols", "svd.tall_rows", "svd.sketches"))

@@ -307,3 +307,21 @@ def parallelogram_defect(cfg: Config, r: Results):
 
 
 FIGURES = (unit_balls, parallelogram_defect)
+
+
+# ------------------------------------------------------------------ memory and time guard
+
+def footprint(cfg: Config, target):
+    """What this config needs (mathml_jax.budget), before any allocation: batch pairs of
+    vectors of R^dim and their derived vectors (sparse copies, scaled copies, projections:
+    about 10 of batch x dim in the run's dtype, and x and its NumPy reference norms in
+    float64), and the axioms' batch x dim triples."""
+    from mathml_jax import budget as b
+
+    entries = cfg.batch * max(cfg.dim, cfg.degree + 1)
+    ps = len(cfg.ball_ps) + len(cfg.defect_ps) + len(cfg.large_ps) + 12
+    return b.estimate(
+        b.Part(entries * (10 * target.itemsize + 4 * 8), ("vectors.batch", "vectors.dim"),
+               "batch pairs of vectors in R^dim and the vectors derived from them"),
+        seconds=entries * ps * 3 * b.S_PER_ELEMENT,
+        rate=f"{1 / b.S_PER_ELEMENT:.2g} elementwise powers/s")
