@@ -100,7 +100,20 @@ def validate(cfg: DictConfig, name: str) -> tuple[RunSettings, Any, Any]:
         exp_cfg = build(module.Config, section, prefix=name)
     except ConfigError as e:
         raise BadInput(str(e)) from None
+    _check_footprint(module, exp_cfg, settings)
     return settings, module, exp_cfg
+
+
+def _check_footprint(module: ModuleType, exp_cfg: Any, settings: RunSettings,
+                     platform: str | None = None) -> None:
+    """The memory and time guard (:mod:`mathml_jax.budget`): a config whose arrays cannot fit
+    this machine, or whose work would run past the time limit, is bad input."""
+    from mathml_jax.budget import OverBudget, check_footprint
+
+    try:
+        check_footprint(module, exp_cfg, settings, platform=platform)
+    except OverBudget as e:
+        raise BadInput(str(e)) from None
 
 
 # ------------------------------------------------------------------------------ the phases
@@ -305,6 +318,8 @@ def execute(cfg: DictConfig, name: str, out_dir: Path | None, overrides: list[st
     try:
         settings, module, exp_cfg = validate(cfg, name)
         context, ctx = _setup(cfg, settings, overrides, exp_cfg, progress)
+        if ctx.runtime.platform != "cpu":  # an accelerator's own memory, now that JAX runs
+            _check_footprint(module, exp_cfg, settings, platform=ctx.runtime.platform)
     except (BadInput, PlatformUnavailable) as e:
         return _refuse(e, out_dir, raise_errors), None
     log.info("%s | %s | %s on %s (%d device(s)) | matmul precision %s (eps %.3g) | seed %d | "
