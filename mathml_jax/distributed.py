@@ -4,12 +4,14 @@ Where the processes come from, first match wins (:func:`spec_from_env`):
 
 - ``MATHML_COORDINATOR`` (``host:port`` of process 0), ``MATHML_NUM_PROCESSES`` and
   ``MATHML_PROCESS_ID`` (0 .. n - 1), all three or none: any launcher, or by hand;
-- Slurm: a job step of several tasks (``srun -N 2 --ntasks-per-node=1 ...``: ``SLURM_NTASKS``
-  > 1 and ``SLURM_STEP_NODELIST``, ``SLURM_PROCID``, ``SLURM_LOCALID`` set). JAX's own Slurm
-  detection then finds the coordinator (the first node of the step, a port derived from the job
-  id), the process count and each process's id;
-- otherwise one process: nothing to initialise (a sweep job of ``hydra/launcher=slurm`` is one
-  task, so it runs alone).
+- Slurm: a job step of several tasks, started by ``srun`` (``SLURM_STEP_NUM_TASKS`` > 1, and
+  the variables JAX's Slurm detection reads: ``SLURM_JOB_ID``, ``SLURM_STEP_NODELIST``,
+  ``SLURM_NTASKS``, ``SLURM_PROCID``, ``SLURM_LOCALID``). JAX then finds the coordinator (the
+  first node of the step, a port derived from the job id), the process count and each
+  process's id, and gives process k of a node GPU ``SLURM_LOCALID`` only: start one task per
+  GPU (``srun --ntasks-per-node=G --gpus-per-node=G``). A batch script's own shell (not a step
+  of several tasks) and a sweep job of ``hydra/launcher=slurm`` (one task) run alone;
+- otherwise one process: nothing to initialise.
 
 :func:`initialize` calls ``jax.distributed.initialize`` with them; it must run before anything
 starts a JAX backend (``jax.devices()``, the first computation). Afterwards every process sees
@@ -89,7 +91,8 @@ def spec_from_env(environ: Mapping[str, str] | None = None) -> ClusterSpec | Non
         if n == 1:
             return None
         return ClusterSpec("MATHML_*", f"{host}:{port}", n, i)
-    if all(env.get(k) for k in _SLURM) and _int_var(env, "SLURM_NTASKS") > 1:
+    if all(env.get(k) for k in (*_SLURM, "SLURM_STEP_NUM_TASKS")) \
+            and _int_var(env, "SLURM_STEP_NUM_TASKS") > 1:
         return ClusterSpec("slurm")
     return None
 

@@ -161,9 +161,12 @@ def test_spec_from_env():
         with pytest.raises(ValueError, match=match):
             distributed.spec_from_env({**env, **bad})
     slurm = {"SLURM_JOB_ID": "77", "SLURM_STEP_NODELIST": "node[001-002]", "SLURM_NTASKS": "2",
-             "SLURM_PROCID": "1", "SLURM_LOCALID": "0"}
+             "SLURM_STEP_NUM_TASKS": "2", "SLURM_PROCID": "1", "SLURM_LOCALID": "0"}
     assert distributed.spec_from_env(slurm) == distributed.ClusterSpec("slurm")
-    assert distributed.spec_from_env({**slurm, "SLURM_NTASKS": "1"}) is None  # a sweep job
+    one_task = {**slurm, "SLURM_NTASKS": "1", "SLURM_STEP_NUM_TASKS": "1"}  # a sweep job
+    assert distributed.spec_from_env(one_task) is None
+    batch_shell = {k: v for k, v in slurm.items() if k != "SLURM_STEP_NUM_TASKS"}
+    assert distributed.spec_from_env(batch_shell) is None  # not a step of several tasks
     assert distributed.spec_from_env({**slurm, **env}).source == "MATHML_*"  # explicit wins
     assert distributed.spec_from_env({}) is None
 
