@@ -36,20 +36,21 @@ def _compose_launcher(*overrides: str):
 
 
 def test_slurm_launcher_config_becomes_the_batch_script(tmp_path, monkeypatch):
-    """hydra/launcher=slurm, through the plugin's own launch() and submitit's SlurmExecutor (no
+    """hydra/launcher=slurm, through its launcher's launch() and submitit's SlurmExecutor (no
     Slurm here: only the submission is intercepted): partition, GPUs, CPUs, memory and time are
     config values that reach sbatch, and the batch script turns JAX's GPU preallocation off
     before the job starts."""
     import submitit
-    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
     from omegaconf import OmegaConf
     from submitit.slurm.slurm import SlurmExecutor
+
+    from hydra_plugins.mathml_submitit.launcher import SlurmLauncher
 
     hydra = _compose_launcher("hydra/launcher=slurm", "hydra.launcher.partition=gpu-long",
                               "hydra.launcher.gpus_per_node=2", "hydra.launcher.timeout_min=30",
                               f"hydra.sweep.dir={tmp_path / 'sweep'}")
     params = OmegaConf.to_container(hydra.launcher, resolve=True)
-    assert params.pop("_target_").endswith("SlurmLauncher")
+    assert params.pop("_target_") == "hydra_plugins.mathml_submitit.launcher.SlurmLauncher"
     assert (params["mem_gb"], params["cpus_per_task"]) == (32, 8)  # the file's defaults
 
     captured = []
@@ -77,18 +78,19 @@ def test_local_launcher_config():
     """hydra/launcher=local: submitit's local executor with the same GPU-memory setup, each job
     seeing GPU 0."""
     launcher = _compose_launcher("hydra/launcher=local").launcher
-    assert launcher._target_.endswith("submitit_launcher.LocalLauncher")
+    assert launcher._target_ == "hydra_plugins.mathml_submitit.launcher.LocalLauncher"
     assert list(launcher.setup) == [f"export {PREALLOCATE}=false"]
     assert launcher.gpus_per_node == 1
 
 
 # ------------------------------------------------------------- a sweep through submitit_local
 
-#: imported by every Python process of the sweep (PYTHONPATH): makes experiments.coin's
-#: compute raise in the job whose seed is MATHML_TEST_FAIL_SEED, saying what that job's
-#: process saw of the launcher's environment
-_INJECT = '''
-import importlib.abc, importlib.util, os, sys
+#: imported by every Python process of the sweep (PYTHONPATH): experiments.coin's compute notes
+#: what the job's process saw of the launcher's environment, then the process of the job whose
+#: seed is MATHML_TEST_FAIL_SEED dies (as a killed or out-of-memory job does: no Python error,
+#: no metrics.json)
+_INJECT = """
+import importlib.abc, importlib.util, os, pathlib, sys
 
 class _FailOneSeed(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
@@ -102,30 +104,32 @@ class _FailOneSeed(importlib.abc.MetaPathFinder):
             run_module(module)
             compute = module.compute
 
-            def failing(cfg, ctx):
+            def noting(cfg, ctx):
+                seen = pathlib.Path(os.environ["MATHML_TEST_SEEN"]) / f"seed{ctx.seed}"
+                seen.write_text(str(os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE")))
                 if ctx.seed == int(os.environ["MATHML_TEST_FAIL_SEED"]):
-                    raise RuntimeError("injected fault; job saw {}={}".format(
-                        "{var}", os.environ.get("{var}")))
+                    os._exit(9)
                 return compute(cfg, ctx)
-            module.compute = failing
+            module.compute = noting
         spec.loader.exec_module = exec_module
         return spec
 
 sys.meta_path.insert(0, _FailOneSeed())
-'''
+"""
 
 
 def test_submitit_local_sweep_summary_shows_the_failed_job(tmp_path):
     """A 2-job sweep of coin through hydra/launcher=local (separate processes started by
-    submitit): the job that runs is summarised with its claims, the job that fails is a failed
-    row with its reason (submitit itself reports both jobs as completed: Hydra caught the
-    error), the command exits 1, and the launcher's setup reached the job's process."""
-    inject = tmp_path / "inject"
+    submitit): the job that runs is summarised with its claims; the job whose process dies
+    leaves no metrics.json and is a failed row (the sweep is not stopped by it: the stock
+    launcher raised and wrote no summary), the command exits 1 and says which job failed and
+    why; and the launcher's setup reached both jobs' processes (GPU preallocation off)."""
+    inject, seen, sweep = tmp_path / "inject", tmp_path / "seen", tmp_path / "sweep"
     inject.mkdir()
-    (inject / "sitecustomize.py").write_text(_INJECT.replace("{var}", PREALLOCATE))
-    sweep = tmp_path / "sweep"
+    seen.mkdir()
+    (inject / "sitecustomize.py").write_text(_INJECT)
     env = _child_env(PYTHONPATH=os.pathsep.join([str(inject), str(ROOT)]),
-                     MATHML_TEST_FAIL_SEED="1")
+                     MATHML_TEST_FAIL_SEED="1", MATHML_TEST_SEEN=str(seen))
     p = subprocess.run([sys.executable, str(ROOT / "run.py"), "-m", "hydra/launcher=local",
                         "experiment=coin", "profile=fast", "seed=0,1",
                         f"hydra.sweep.dir={sweep}", "hydra.launcher.timeout_min=5"],
@@ -133,15 +137,51 @@ def test_submitit_local_sweep_summary_shows_the_failed_job(tmp_path):
     out = p.stdout + p.stderr
     assert p.returncode == 1, out
     assert "Submitit 'local' sweep output dir" in out  # it was submitit that ran the jobs
+    assert "job #1 (experiment=coin profile=fast seed=1) failed: UncompletedJobError" in out
+    assert "Traceback" not in out
     assert len([d for d in (sweep / ".submitit").iterdir() if d.name.isdigit()]) == 2
     rows = {r["job"]: r for r in csv.DictReader((sweep / "summary.csv").open())}
     assert sorted(rows) == ["0", "1"], rows  # .submitit/ is not a job
     assert (rows["0"]["status"], rows["0"]["claims"]) == ("ok", "4/4")
-    assert rows["1"]["status"] != "ok"
-    assert "injected fault" in rows["1"]["error"]
-    assert f"{PREALLOCATE}=false" in rows["1"]["error"]  # from setup, not from this process
-    assert "1 failed" in (sweep / "summary.md").read_text()
-    assert json.loads((sweep / "1" / "metrics.json").read_text())["status"] != "ok"
+    assert rows["1"]["status"] == "missing" and "no metrics.json" in rows["1"]["error"]
+    assert not (sweep / "1" / "metrics.json").exists()
+    assert "2 jobs, 1 failed" in (sweep / "summary.md").read_text()
+    # from the launcher's setup, not from this process (_child_env drops the variable)
+    assert {f.name: f.read_text() for f in seen.iterdir()} == {"seed0": "false",
+                                                              "seed1": "false"}
+
+
+class _Job:
+    """A finished submitit job, as ``settle`` sees one."""
+
+    def __init__(self, outcome):
+        self.outcome = outcome
+
+    def results(self):
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return [self.outcome]
+
+
+def test_settle_turns_every_failure_into_a_failed_row(caplog):
+    """A job whose exception Hydra caught (submitit: completed), or whose process left no
+    result, is handed to the sweep as completed with value 1 and logged with its reason (so
+    Hydra's sweeper does not re-raise it and the summary runs); a completed job is unchanged."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from hydra_plugins.mathml_submitit.launcher import FAILED, settle
+
+    ok = JobReturn(overrides=["seed=0"], status=JobStatus.COMPLETED, _return_value=0)
+    assert settle(_Job(ok), ["seed=0"], 0) is ok
+    caught = JobReturn(overrides=["seed=1"], status=JobStatus.FAILED,
+                       _return_value=OSError("disk full"))
+    died = RuntimeError("Job 7 has not produced any output\n(state: FINISHED)\nmore")
+    for number, job, reason in ((1, _Job(caught), "OSError: disk full"),
+                                (2, _Job(died), "RuntimeError: Job 7 has not produced any "
+                                                "output (state: FINISHED)")):
+        ret = settle(job, [f"seed={number}"], number)
+        assert (ret.status, ret.return_value) == (JobStatus.COMPLETED, FAILED)
+        assert f"job #{number} (seed={number}) failed: {reason}" in caplog.text
 
 
 # ------------------------------------------------------------ one stream over two processes
@@ -264,3 +304,19 @@ def test_streamed_counter_over_two_processes_equals_one_process(tmp_path):
             assert (r[kind]["words"], r[kind]["interrupted"]) == (num_words, False)
         own = [r[kind]["own"] for r in results]
         assert sum(own) == num_words and 0 < own[0] < num_words
+
+
+def test_without_the_slurm_extra_the_launcher_module_is_empty_and_silent(monkeypatch):
+    """Hydra's plugin scan imports hydra_plugins.mathml_submitit in every run: without
+    hydra-submitit-launcher installed it defines no launcher and warns nothing."""
+    import importlib.util
+    import warnings
+
+    monkeypatch.setitem(sys.modules, "hydra_plugins.hydra_submitit_launcher", None)
+    spec = importlib.util.find_spec("hydra_plugins.mathml_submitit.launcher")
+    module = importlib.util.module_from_spec(spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spec.loader.exec_module(module)
+    assert not hasattr(module, "LocalLauncher") and not hasattr(module, "SlurmLauncher")
+    assert callable(module.settle)
