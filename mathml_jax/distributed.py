@@ -45,6 +45,11 @@ _SLURM = ("SLURM_JOB_ID", "SLURM_STEP_NODELIST", "SLURM_NTASKS", "SLURM_PROCID",
 _LIMB_BITS, _LIMBS = 32, 4  # a count travels as 4 uint32 limbs: any int in [0, 2^128)
 
 
+class ClusterError(ValueError):
+    """The ``MATHML_*`` variables do not describe a run over several processes; the message
+    names the variable, its value and what is allowed."""
+
+
 @dataclass(frozen=True)
 class ClusterSpec:
     """How to start ``jax.distributed``; ``None`` fields are left to JAX's cluster detection."""
@@ -60,7 +65,7 @@ def _int_var(environ: Mapping[str, str], name: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"{name}={text!r} is not an integer") from None
+        raise ClusterError(f"{name}={text!r} is not an integer") from None
 
 
 def spec_from_env(environ: Mapping[str, str] | None = None) -> ClusterSpec | None:
@@ -68,7 +73,7 @@ def spec_from_env(environ: Mapping[str, str] | None = None) -> ClusterSpec | Non
     it runs alone (see the module docstring for the order).
 
     Raises:
-      ValueError: some but not all ``MATHML_*`` variables set, or values out of range (one
+      ClusterError: some but not all ``MATHML_*`` variables set, or values out of range (one
         sentence naming the variable and what is allowed).
     """
     env = os.environ if environ is None else environ
@@ -76,17 +81,17 @@ def spec_from_env(environ: Mapping[str, str] | None = None) -> ClusterSpec | Non
     if given:
         missing = [k for k in _ENV if k not in given]
         if missing:
-            raise ValueError(f"{', '.join(given)} set but not {', '.join(missing)}: a run over "
+            raise ClusterError(f"{', '.join(given)} set but not {', '.join(missing)}: a run over "
                              f"several processes needs all of {', '.join(_ENV)}")
         n, i = _int_var(env, ENV_NUM_PROCESSES), _int_var(env, ENV_PROCESS_ID)
         host, _, port = env[ENV_COORDINATOR].strip().rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{ENV_COORDINATOR}={env[ENV_COORDINATOR]!r} is not host:port "
+            raise ClusterError(f"{ENV_COORDINATOR}={env[ENV_COORDINATOR]!r} is not host:port "
                              "(process 0's address and a free port, e.g. node001:12355)")
         if n < 1:
-            raise ValueError(f"{ENV_NUM_PROCESSES}={n}: the number of processes is at least 1")
+            raise ClusterError(f"{ENV_NUM_PROCESSES}={n}: the number of processes is at least 1")
         if not 0 <= i < n:
-            raise ValueError(f"{ENV_PROCESS_ID}={i}: a process id is in 0..{n - 1} "
+            raise ClusterError(f"{ENV_PROCESS_ID}={i}: a process id is in 0..{n - 1} "
                              f"({ENV_NUM_PROCESSES}={n})")
         if n == 1:
             return None

@@ -198,7 +198,7 @@ def test_spec_from_env():
                        ({"MATHML_COORDINATOR": "node001"}, "is not host:port"),
                        ({"MATHML_NUM_PROCESSES": "two"}, "'two' is not an integer"),
                        ({"MATHML_PROCESS_ID": ""}, "set but not MATHML_PROCESS_ID")):
-        with pytest.raises(ValueError, match=match):
+        with pytest.raises(distributed.ClusterError, match=match):
             distributed.spec_from_env({**env, **bad})
     slurm = {"SLURM_JOB_ID": "77", "SLURM_STEP_NODELIST": "node[001-002]", "SLURM_NTASKS": "2",
              "SLURM_STEP_NUM_TASKS": "2", "SLURM_PROCID": "1", "SLURM_LOCALID": "0"}
