@@ -40,7 +40,7 @@ from mathml_jax.probability.streaming import (
     DIE_CANDIDATES_PER_WORD,
     PRNG_IMPLS,
     default_chunk_words,
-    stream,
+    stream_all,
     stream_key,
 )
 from mathml_jax.report import Timing
@@ -90,7 +90,7 @@ class Results:
     coin: dict              # streamed flips: flips, heads, interrupted, run_s
     die: dict               # streamed rolls: faces (6,) counts, interrupted, run_s
     benchmark: dict         # samples/s of the JAX streams and the NumPy baselines
-    devices: int            # local devices the streams were sharded over
+    devices: int            # devices the streams were sharded over (all processes')
     chunk_words: int        # 32-bit words per chunk in use
 
 
@@ -122,10 +122,11 @@ def _running_averages(cfg: Config, ctx: RunContext, key) -> tuple[np.ndarray, di
 
 
 def _streamed(ctx, key, num_words, kind, label, chunk_words, cfg, mesh):
-    """One stream of counts through the run's progress bar and timer."""
-    counts, words, t, stopped = stream(key, num_words, kind=kind, chunk_words=chunk_words,
-                                       block_chunks=cfg.block_chunks, mesh=mesh, label=label,
-                                       progress=ctx.progress)
+    """One stream of counts through the run's progress bar and timer; under jax.distributed
+    each process counts its share of the chunks and all get the exact totals."""
+    counts, words, t, stopped = stream_all(key, num_words, kind=kind, chunk_words=chunk_words,
+                                           block_chunks=cfg.block_chunks, mesh=mesh,
+                                           label=label, progress=ctx.progress)
     ctx.timer.add(label.replace(" ", "_"), t)
     return counts, words, t.run_s, bool(stopped)
 
@@ -176,7 +177,7 @@ def compute(cfg: Config, ctx: RunContext) -> Results:
     return Results(at=at, running=running, streak_trials=np.asarray(trials, np.int64),
                    streak_wins=np.asarray(wins, np.int64), coin=coin, die=die,
                    benchmark=_benchmark(cfg, ctx, k_coin, k_die, chunk_words, mesh),
-                   devices=len(jax.local_devices()), chunk_words=int(chunk_words))
+                   devices=jax.device_count(), chunk_words=int(chunk_words))
 
 
 # -------------------------------------------------------------------------------- claims

@@ -61,6 +61,8 @@ import numpy as np
 from jax.extend.random import threefry_2x32
 from jax.sharding import Mesh, PartitionSpec
 
+from mathml_jax import distributed
+from mathml_jax.distributed import chunk_range
 from mathml_jax.report import Timing
 from mathml_jax.timing import compile_ahead
 
@@ -200,7 +202,8 @@ def default_chunk_words(platform: str) -> int:
 # ---------------------------------------------------------------- host-side driver
 
 def stream(key, num_words: int, *, kind: str, chunk_words: int, block_chunks: int, mesh,
-           label: str, progress: Callable[[str, int, int], None] | None = None):
+           label: str, progress: Callable[[str, int, int], None] | None = None,
+           share: tuple[int, int] = (0, 1)):
     """Counts over ``num_words`` random words in blocks of chunks.
 
     ``progress(label, chunks_done, total_chunks)`` is called after every block (the runner's
@@ -208,31 +211,63 @@ def stream(key, num_words: int, *, kind: str, chunk_words: int, block_chunks: in
     JAX's own cache serves later calls. Ctrl-C stops after the current block and keeps the
     partial count.
 
+    ``share=(i, n)``: this is process i of n counting the same stream
+    (:mod:`mathml_jax.distributed`); it counts only its contiguous chunks
+    (:func:`mathml_jax.distributed.chunk_range`), and the counts and words returned are its
+    own (:func:`stream_all` adds all processes' exactly).
+
     Returns:
       (counts: object array of exact ints, words_done, Timing, interrupted)
     """
     total_chunks = -(-num_words // chunk_words)
     last_valid = num_words - (total_chunks - 1) * chunk_words
+    first, end = chunk_range(total_chunks, *share)
     i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
     # counts and chunk indices are traced: one compile per kind, whatever num_words is
     compiled, compile_s = compile_ahead(
         stream_counts, key, i32(0), i32(1), i32(total_chunks), i32(last_valid), kind=kind,
         chunk_words=chunk_words, mesh=mesh)
     counts = np.zeros(1 if kind == "coin" else 6, dtype=object)
-    done, interrupted = 0, False
+    mine, done, interrupted = end - first, 0, False
     t0 = time.perf_counter()
     try:
-        while done < total_chunks:
-            n = min(block_chunks, total_chunks - done)
-            parts = compiled(key, i32(done), i32(n), i32(total_chunks), i32(last_valid))
+        while done < mine:
+            n = min(block_chunks, mine - done)
+            parts = compiled(key, i32(first + done), i32(n), i32(total_chunks), i32(last_valid))
             counts = counts + combine_counts(jax.device_get(parts))
             done += n
-            if progress is not None and total_chunks > block_chunks:
-                progress(label, done, total_chunks)
+            if progress is not None and mine > block_chunks:
+                progress(label, done, mine)
     except KeyboardInterrupt:
         interrupted = True
         log.warning("%s interrupted after %d of %d chunks: keeping the partial count", label,
-                    done, total_chunks)
+                    done, mine)
     run_s = time.perf_counter() - t0
-    words = min(done * chunk_words, num_words)
-    return counts, words, Timing(compile_s=compile_s, run_s=run_s), interrupted
+    # the last chunk of the stream holds only last_valid words
+    short = chunk_words - last_valid if done and first + done == total_chunks else 0
+    return counts, done * chunk_words - short, Timing(compile_s=compile_s, run_s=run_s), \
+        interrupted
+
+
+def stream_all(key, num_words: int, **kwargs):
+    """:func:`stream` over all processes of a ``jax.distributed`` run (alone: ``stream``).
+
+    Each process counts its share of the chunks on its own devices; the counts, the words
+    counted and the interrupted flags of all processes are then combined exactly
+    (:func:`mathml_jax.distributed.gather_exact`: integers, never floats), so every process
+    returns the totals, equal to what one process counting every chunk returns. The run time
+    is the slowest process's; the compile time this process's own. A collective: every process
+    calls it with the same arguments, in the same order.
+    """
+    share = distributed.share()
+    counts, words, timing, stopped = stream(key, num_words, share=share, **kwargs)
+    if share[1] == 1:
+        return counts, words, timing, stopped
+    width = len(counts)
+    parts = distributed.gather_exact([*counts, words, int(stopped),
+                                      round(timing.run_s * 1e9)])
+    totals = [sum(column) for column in zip(*parts, strict=True)]
+    total = np.array(totals[:width], dtype=object)
+    run_s = max(p[width + 2] for p in parts) / 1e9
+    return (total, totals[width], Timing(compile_s=timing.compile_s, run_s=run_s),
+            any(p[width + 1] for p in parts))
