@@ -356,3 +356,57 @@ def assert_mutations_catch(report, mutations: dict) -> None:
         caught |= failed
     uncovered = set(base) - caught
     assert not uncovered, f"claims no perturbation fails: {sorted(uncovered)}"
+
+
+# ------------------------------------------------------------------ scheduling under xdist
+# CI runs the suite on 2 cores with pytest-xdist's worksteal scheduler, which first hands each
+# worker an equal, contiguous share of the collection (then idle workers steal from the tail
+# of busy ones). In file order, a share can hold several of the long end-to-end tests while the
+# other holds short ones, and the run ends with one worker busy on a long test. So the
+# collection is reordered: tests sorted longest first (seconds from tests/durations.json, made
+# by tools/test_durations.py) and dealt out longest-processing-time first into as many shares
+# as there are workers, each share sized as xdist will cut it and ordered longest first, so a
+# stolen tail holds short tests. The order is a function of the collection and the file alone,
+# the same in every worker (xdist requires it). A test not in the file counts as the median.
+
+DURATIONS = Path(__file__).with_name("durations.json")
+
+
+def _shares(n: int, workers: int) -> list[int]:
+    """The sizes of the contiguous shares xdist's worksteal scheduler cuts ``n`` tests into."""
+    sizes, left = [], n
+    for i in range(workers):
+        sizes.append(left // (workers - i))
+        left -= sizes[-1]
+    return sizes
+
+
+def schedule(ids: list[str], seconds: dict[str, float], workers: int) -> list[str]:
+    """``ids`` reordered for ``workers`` xdist workers (see above)."""
+    import statistics
+
+    default = statistics.median(seconds.values()) if seconds else 1.0
+    cost = {i: seconds.get(i, default) for i in ids}
+    order = sorted(ids, key=lambda i: -cost[i])
+    if workers <= 1:
+        return order
+    sizes = _shares(len(ids), workers)
+    shares: list[list[str]] = [[] for _ in sizes]
+    load = [0.0] * workers
+    for i in order:
+        open_ = [k for k in range(workers) if len(shares[k]) < sizes[k]]
+        k = min(open_, key=lambda k: load[k])
+        shares[k].append(i)
+        load[k] += cost[i]
+    return [i for share in shares for i in share]
+
+
+def pytest_collection_modifyitems(config, items):
+    import json
+
+    if not DURATIONS.exists():
+        return
+    seconds = json.loads(DURATIONS.read_text())
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    by_id = {it.nodeid: it for it in items}
+    items[:] = [by_id[i] for i in schedule(list(by_id), seconds, workers)]

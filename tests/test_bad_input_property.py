@@ -10,13 +10,15 @@ experiment's composed config by Hydra's own override code, then validated as ``r
 before any work. Each must be refused with: one paragraph (no traceback, no blank line) that
 names the key, shows the value and says what is allowed.
 
-A second property sends drawn command lines through ``prevalidate`` itself (Hydra's compose)
+Examples are not shrunk (each example already names every drawn value, labelled by key; a
+shrink would re-validate every key hundreds of times). A second property sends drawn command lines through ``prevalidate`` itself (Hydra's compose)
 in an empty folder: exit status 2, the same message rules, and nothing created.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import dataclasses
 import math
 import re
@@ -175,8 +177,10 @@ def _shown(value) -> list[str]:
     out = {str(value), repr(value), _render(value)}
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         out.add(str(int(value)))
-    if isinstance(value, list):
-        out |= {str(value), repr(value)}
+    if isinstance(value, int) and not isinstance(value, bool):
+        out.add(repr(float(value)))  # an int given to a float key is shown as the float
+    if isinstance(value, list):  # a list is shown whole, or the entry that is wrong
+        out |= {str(value), repr(value)} | {repr(v) for v in value} | {str(v) for v in value}
     return [s for s in out if s]
 
 
@@ -191,8 +195,8 @@ def assert_clear_refusal(message: str, key: str, value) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=4, deadline=None, derandomize=True, database=None,
-          phases=(Phase.explicit, Phase.generate, Phase.shrink),
+@settings(max_examples=int(os.environ.get("MATHML_PROPERTY_EXAMPLES", "2")), deadline=None, derandomize=True, database=None,
+          phases=(Phase.explicit, Phase.generate),
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_key_refuses_every_kind_of_invalid_value(name, data, composed):
@@ -223,7 +227,7 @@ def test_strategies_reach_every_key_of_every_experiment():
 # ------------------------------------------------------------------------ through the CLI
 
 @settings(max_examples=20, deadline=None, derandomize=True, database=None,
-          phases=(Phase.explicit, Phase.generate, Phase.shrink),
+          phases=(Phase.explicit, Phase.generate),
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_prevalidate_refuses_drawn_bad_command_lines_and_creates_nothing(data, tmp_path_factory,
