@@ -211,6 +211,13 @@ def _unknown_key(override, job: list[str]) -> BadInput | None:
         return None
     parent, _, leaf = key.rpartition(".")
     section = OmegaConf.select(node, parent) if parent else node
+    if parent and not isinstance(section, DictConfig):  # e.g. coin.p in a sweep's other job
+        name = OmegaConf.select(node, "hydra.runtime.choices.experiment", default=None) or \
+            next((o.split("=", 1)[1] for o in job if o.startswith("experiment=")), "?")
+        top = ", ".join(k for k in node if k != "hydra")
+        return BadInput(f"Unknown config key {key!r} for experiment {name} (overrides "
+                        f"{' '.join(job)}): its config has no section {parent!r}; its top-level "
+                        f"keys are: {top}. Nothing was run.")
     keys = ", ".join(k for k in section if k != "hydra") if isinstance(section, DictConfig) \
         else ""
     where = f"the keys of {parent} are" if parent else "the top-level keys are"
@@ -331,7 +338,8 @@ class SweepSummary(Callback):
                   "their files. Give another folder, or wait for that sweep to end. Nothing "
                   "was run.", file=sys.stderr)
             raise SystemExit(EXIT_BAD_CONFIG) from None
-        start_sweep(sweep_dir, SWEEP_JOBS, str(config.hydra.sweep.subdir))
+        subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
+        start_sweep(sweep_dir, SWEEP_JOBS, str(subdir))
         SweepSummary.current = sweep_dir
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

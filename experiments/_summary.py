@@ -162,9 +162,10 @@ def start_sweep(sweep_dir: Path, jobs: list[list[str]], subdir: str) -> None:
     for p in [sweep_dir / "summary.csv", sweep_dir / "summary.md",
               *sweep_dir.glob("summary_*.png")]:
         p.unlink(missing_ok=True)
-    by_num = subdir.isdigit() or not jobs  # Hydra's default subdir: the job number
+    by_num = subdir == "${hydra.job.num}"  # Hydra's default subdir: the job number
     write_json(sweep_dir / SWEEP_FILE, {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(),
+        "subdir": subdir,
         "jobs": [{"folder": str(i) if by_num else None, "overrides": list(o)}
                  for i, o in enumerate(jobs)]})
 
@@ -180,10 +181,23 @@ def _listed_jobs(sweep_dir: Path) -> list[dict] | None:
     return jobs
 
 
+def _launcher_notes(sweep_dir: Path, rows: list[JobRow]) -> list[JobRow]:
+    """What the launcher recorded about a job (its worker process died, the job was rerun)."""
+    try:
+        events = json.loads((sweep_dir / "launcher.json").read_text())
+    except (OSError, ValueError):
+        return rows
+    for r in rows:
+        notes = [e.get("what", "") for e in events if str(e.get("job")) == r.job]
+        if notes:
+            r.error = "; ".join([*notes, r.error] if r.error else notes)
+    return rows
+
+
 def _rows(sweep_dir: Path, interrupted: str | None) -> list[JobRow]:
     listed = _listed_jobs(sweep_dir)
     if listed is None:
-        return [read_job(d) for d in _job_dirs(sweep_dir)]
+        return _launcher_notes(sweep_dir, [read_job(d) for d in _job_dirs(sweep_dir)])
     rows = []
     for j in listed:
         d = sweep_dir / j["folder"]
@@ -194,7 +208,7 @@ def _rows(sweep_dir: Path, interrupted: str | None) -> list[JobRow]:
         rows.append(JobRow(job=j["folder"], status="interrupted" if interrupted else "missing",
                            overrides=over, error=f"never started: {interrupted}" if interrupted
                            else "never started (no job folder)"))
-    return rows
+    return _launcher_notes(sweep_dir, rows)
 
 
 def _fmt(v: Any) -> str:
