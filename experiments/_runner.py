@@ -317,8 +317,9 @@ def _refuse(e: Exception, out_dir: Path | None, raise_errors: bool) -> int:
     from mathml_jax.interrupts import FolderInUse
 
     if isinstance(e, FolderInUse):
-        e = BadInput(f"{e}: two runs in one folder would mix their files. Give another folder "
-                     "(hydra.run.dir=...), or wait for that run to end. Nothing was run.")
+        e = BadInput(f"{out_dir}: {e}; two runs in one folder would mix their files. Give "
+                     "another folder (hydra.run.dir=...), or wait for that run to end. Nothing "
+                     "was run.")
     elif out_dir is not None:
         _discard(out_dir)
     if raise_errors:

@@ -203,6 +203,8 @@ def _rows(sweep_dir: Path, interrupted: str | None) -> list[JobRow]:
         d = sweep_dir / j["folder"]
         if d.is_dir():
             rows.append(read_job(d))
+            if interrupted and rows[-1].status == "missing":  # stopped before it began
+                rows[-1].status, rows[-1].error = "interrupted", f"not run: {interrupted}"
             continue
         over = {k.lstrip("+~"): v for k, _, v in (o.partition("=") for o in j["overrides"])}
         rows.append(JobRow(job=j["folder"], status="interrupted" if interrupted else "missing",

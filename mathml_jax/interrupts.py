@@ -205,11 +205,11 @@ def claim(folder: str | os.PathLike, what: str) -> Path:
         pass
     other = holder(folder)
     if other is not None:
-        raise FolderInUse(f"{folder} is in use by another run ({other.get('what', 'a run')}, "
+        raise FolderInUse(f"it is in use by another run ({other.get('what', 'a run')}, "
                           f"pid {other.get('pid')}, since {other.get('since', '?')})")
     _write(path, info, exclusive=False)  # ours already, or stale: taken over
     if (read_marker(folder) or {}).get("pid") != os.getpid():  # lost a race for a stale one
-        raise FolderInUse(f"{folder} was just taken by another run")
+        raise FolderInUse("another run took it this instant")
     return path
 
 
