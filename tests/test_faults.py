@@ -88,8 +88,18 @@ def test_a_folder_in_use_is_refused_and_ctrl_c_marks_it_incomplete(tmp_path):
     partial folder, exit 130, INCOMPLETE with the reason, no metrics.json, no temporary file."""
     from experiments._cli import prevalidate
 
+    script = _wrapper(tmp_path, """
+import time
+import experiments
+def compute(cfg, ctx):  # a run that is still running when the test signals it
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 120:
+        time.sleep(0.02)
+    raise SystemExit("never signalled")
+experiments.load("coin").compute = compute
+""")
     folder = tmp_path / "run"
-    proc = _start(tmp_path, *FAST, f"hydra.run.dir={folder}")
+    proc = _start(tmp_path, *FAST, f"hydra.run.dir={folder}", script=script)
     _wait_for(lambda: (folder / interrupts.MARKER).exists(), proc, "its INCOMPLETE marker")
     with pytest.raises(SystemExit) as e:  # exactly what run.py does before Hydra starts
         prevalidate([*FAST, f"hydra.run.dir={folder}"])
