@@ -320,15 +320,18 @@ def metrics(cfg: Config, r: Results) -> dict:
         coin_flips_per_s=r.coin["flips"] / r.coin["run_s"],
         coin_peak_chunk_bytes=r.chunk_words * 4, die_rolls=rolls,
         die_rolls_per_s=rolls / r.die["run_s"], die_interrupted=r.die["interrupted"],
-        benchmark_samples=b["samples"], benchmark_interrupted=b.get("interrupted", False))
+        benchmark_samples=b["samples"])
     out.update(_benchmark_metrics(b))
     return out
 
 
 def _benchmark_metrics(b: dict) -> dict:
     """The comparison's rates and speed-ups, those it measured: an interrupted comparison
-    withholds what it did not finish (``benchmark_interrupted`` says so)."""
+    withholds what it did not finish, and ``benchmark_interrupted: true`` says so (the run's
+    status is then "interrupted")."""
     out = {f"benchmark_{k}": v for k, v in b.items() if k.endswith("_per_s")}
+    if b.get("interrupted"):
+        out["benchmark_interrupted"] = True
     for name, (num, den) in {"coin_speedup": ("jax_coin", "numpy_coin"),
                              "coin_vs_raw_bits": ("jax_coin", "numpy_raw_coin"),
                              "die_speedup": ("jax_die", "numpy_die")}.items():

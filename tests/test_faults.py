@@ -234,7 +234,8 @@ def test_a_streamed_count_cut_short_finishes_as_interrupted(tmp_path, monkeypatc
         key = jax.random.key(0)
         b = lln._benchmark(cfg, Ctx(), key, key, 8, None)
     out = lln._benchmark_metrics(b)
-    assert b["interrupted"] and "benchmark_numpy_coin_per_s" in out
+    assert b["interrupted"] and out["benchmark_interrupted"] is True
+    assert "benchmark_numpy_coin_per_s" in out
     assert not any(k in out for k in ("benchmark_die_speedup", "benchmark_numpy_die_per_s",
                                       "benchmark_numpy_raw_coin_per_s"))
     assert out["benchmark_coin_speedup"] == pytest.approx((1e6 / 0.25) / (1e6 / 0.5))
