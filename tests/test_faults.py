@@ -337,3 +337,34 @@ def test_a_killed_joblib_worker_does_not_lose_the_sweep(tmp_path):
     assert "| error |" in rows[0] and "worker process died again, running alone" in rows[0]
     assert "SIGKILL" in rows[0]
     assert "| ok |" in rows[1] and "4/4" in rows[1], md
+
+
+def test_ctrl_c_during_lln_keeps_the_partial_count_and_checks_it(tmp_path):
+    """What held before must hold with the new handlers: a real SIGINT while lln streams its
+    coin flips (sent at the third block, so it lands there every time) stops that stream
+    only; the run checks its claims on the partial count and writes every output, with
+    status "interrupted" in metrics.json; one line says so; exit 130."""
+    script = _wrapper(tmp_path, """
+from mathml_jax.probability import streaming
+_combine, _calls = streaming.combine_counts, []
+def combine_counts(parts):
+    _calls.append(1)
+    if len(_calls) == 3:
+        os.kill(os.getpid(), signal.SIGINT)
+    return _combine(parts)
+streaming.combine_counts = combine_counts
+""")
+    folder = tmp_path / "lln"
+    status, out, err = _finish(_start(tmp_path, "experiment=lln", "profile=fast",
+                                      "lln.block_chunks=1", f"hydra.run.dir={folder}",
+                                      script=script))
+    assert status == interrupts.EXIT_SIGINT, out + err
+    assert "Traceback" not in err
+    assert "lln interrupted (SIGINT): coin_interrupted" in err.splitlines()[-1]
+    rec = json.loads((folder / "metrics.json").read_text())
+    assert rec["status"] == "interrupted" and rec["interrupted"] == ["coin_interrupted"]
+    m = rec["metrics"]
+    assert m["coin_interrupted"] is True and m["die_interrupted"] is False
+    assert 0 < m["coin_flips"] < 1e8  # the partial count, kept
+    assert rec["claims_total"] > 0 and "stream_coin_fair" in {c["id"] for c in rec["claims"]}
+    assert interrupts.read_marker(folder) is None and (folder / "series.npz").is_file()
