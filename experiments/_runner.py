@@ -218,7 +218,11 @@ def _only_hydra_files(out_dir: Path) -> bool:
 
 
 def _discard(out_dir: Path) -> None:
-    """Removes a job folder that holds nothing but what Hydra wrote at its start."""
+    """Removes a job folder that holds nothing but what Hydra wrote at its start (and this
+    run's INCOMPLETE marker)."""
+    from mathml_jax import interrupts
+
+    interrupts.release(out_dir)
     if out_dir.is_dir() and _only_hydra_files(out_dir):
         shutil.rmtree(out_dir, ignore_errors=True)
 

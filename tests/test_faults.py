@@ -368,3 +368,19 @@ streaming.combine_counts = combine_counts
     assert 0 < m["coin_flips"] < 1e8  # the partial count, kept
     assert rec["claims_total"] > 0 and "stream_coin_fair" in {c["id"] for c in rec["claims"]}
     assert interrupts.read_marker(folder) is None and (folder / "series.npz").is_file()
+
+
+def test_default_folders_are_unique_per_process():
+    """Two runs (or sweeps) started in the same microsecond differ in their pid, which the
+    default folder names end with; the sweep's jobs, in other processes, resolve the
+    launcher's (the resolver is cached like ${now:...})."""
+    from omegaconf import OmegaConf
+
+    import experiments._cli  # noqa: F401  registers ${mathml_pid:}
+
+    cfg = OmegaConf.load(ROOT / "configs" / "config.yaml")
+    for key in ("run", "sweep"):
+        raw = OmegaConf.to_container(cfg.hydra[key], resolve=False)["dir"]
+        assert raw.endswith("${now:%Y-%m-%d_%H-%M-%S-%f}_p${mathml_pid:}"), raw
+    node = OmegaConf.create({"d": "x_p${mathml_pid:}"})
+    assert node.d == f"x_p{os.getpid()}"
