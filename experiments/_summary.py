@@ -205,6 +205,9 @@ def _rows(sweep_dir: Path, interrupted: str | None) -> list[JobRow]:
             rows.append(read_job(d))
             if interrupted and rows[-1].status == "missing":  # stopped before it began
                 rows[-1].status, rows[-1].error = "interrupted", f"not run: {interrupted}"
+            elif interrupted and rows[-1].status == "running":  # its worker is being stopped
+                rows[-1].status = "interrupted"
+                rows[-1].error = f"stopped unfinished: {interrupted}"
             continue
         over = {k.lstrip("+~"): v for k, _, v in (o.partition("=") for o in j["overrides"])}
         rows.append(JobRow(job=j["folder"], status="interrupted" if interrupted else "missing",

@@ -111,11 +111,15 @@ class RobustJoblibLauncher(JoblibLauncher):
         pool = get_reusable_executor(max_workers=max(1, min(workers, len(nums))))
         futures = {pool.submit(_run, n, self.jobs[n], started, *self.args): n for n in nums}
         done, died = {}, None
-        for f in as_completed(futures):
-            try:
-                done[futures[f]] = f.result()
-            except BrokenProcessPool as e:
-                died = e
+        try:
+            for f in as_completed(futures):
+                try:
+                    done[futures[f]] = f.result()
+                except BrokenProcessPool as e:
+                    died = e
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the workers stop with the sweep
+            pool.shutdown(wait=False, kill_workers=True)
+            raise
         return done, died
 
     def _event(self, num: int, what: str) -> None:
