@@ -68,13 +68,19 @@ def _unraisable(u) -> None:
         sig = signal.SIGTERM if issubclass(u.exc_type, Terminated) else signal.SIGINT
         threading.Timer(0.01, os.kill, (os.getpid(), sig)).start()
         return
-    sys.__unraisablehook__(u)
+    _previous_hook(u)
+
+
+_previous_hook = sys.unraisablehook
 
 
 def _install() -> dict:
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm)}
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if ignored
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_sigint)
+    global _previous_hook
+    if sys.unraisablehook is not _unraisable:
+        _previous_hook = sys.unraisablehook
     sys.unraisablehook = _unraisable
     return previous
 
@@ -93,13 +99,14 @@ def signals_as_interrupts() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    hook = sys.unraisablehook
     previous = _install()
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        sys.unraisablehook = sys.__unraisablehook__
+        sys.unraisablehook = hook
 
 
 def reset() -> None:

@@ -384,3 +384,21 @@ def test_default_folders_are_unique_per_process():
         assert raw.endswith("${now:%Y-%m-%d_%H-%M-%S-%f}_p${mathml_pid:}"), raw
     node = OmegaConf.create({"d": "x_p${mathml_pid:}"})
     assert node.d == f"x_p{os.getpid()}"
+
+
+def test_an_interrupt_swallowed_in_a_destructor_is_delivered_again():
+    """A signal that lands in a garbage-collection callback or a ``__del__`` raises there,
+    where Python can only print "Exception ignored" (it happened: SIGTERM inside JAX's
+    gc callback, and the run went on to finish): it is delivered again, as a real signal,
+    and raised where the run is."""
+
+    class Dying:
+        def __del__(self):
+            raise interrupts.Terminated("SIGTERM")
+
+    t0 = time.monotonic()
+    with pytest.raises(interrupts.Terminated), interrupts.signals_as_interrupts():
+        Dying()
+        while time.monotonic() - t0 < 60:
+            time.sleep(0.01)
+    assert time.monotonic() - t0 < 60
