@@ -120,6 +120,8 @@ def _job_overrides(overrides: list[str], multirun: bool, config_loader=None,
 
 #: the jobs of the sweep this process is about to launch (overrides of each, in Hydra's order)
 SWEEP_JOBS: list[list[str]] = []
+#: the folder given on the command line, locked by :func:`prevalidate`
+CLAIMED: list[Path] = []
 
 
 def _explicit_dirs(argv: list[str]) -> dict[str, str]:
@@ -143,7 +145,7 @@ def _lock_explicit_dir(argv: list[str], multirun: bool, name: str) -> None:
     if folder is None:
         return
     try:
-        interrupts.claim(folder, "sweep" if multirun else name)
+        CLAIMED.append(interrupts.claim(folder, "sweep" if multirun else name).parent)
     except interrupts.FolderInUse as e:
         raise BadInput(f"{key}={folder}: {e}; two runs in one folder would mix their files. "
                        "Give another folder, or wait for that run to end. Nothing was run."
@@ -167,6 +169,7 @@ def prevalidate(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     overrides, multirun, ok = _parse_argv(argv)
     SWEEP_JOBS.clear()
+    CLAIMED.clear()
     if not ok:
         return
     sweeper = any(a.lstrip("+").startswith("hydra/sweeper=") for a in argv)
@@ -307,10 +310,13 @@ def main(task: Any) -> None:
         prevalidate()
         task()
     except KeyboardInterrupt as e:
-        line = LAST_INTERRUPT.get("line") or f"interrupted ({interrupts.signal_name(e)}) before " \
-            "the run started."
+        sig = interrupts.signal_name(e)
+        line = LAST_INTERRUPT.get("line") or f"interrupted ({sig}) before the run started."
         if SweepSummary.current is not None:
             line = SweepSummary.interrupted(e)
+        for folder in CLAIMED:  # locked, then stopped before its run began
+            if (interrupts.read_marker(folder) or {}).get("status") == "running":
+                interrupts.mark(folder, "interrupted", f"{sig} before the run started")
         print(line, file=sys.stderr)
         raise SystemExit(interrupts.exit_status(e)) from None
 
