@@ -317,6 +317,7 @@ def main(task: Any) -> None:
         for folder in CLAIMED:  # locked, then stopped before its run began
             if (interrupts.read_marker(folder) or {}).get("status") == "running":
                 interrupts.mark(folder, "interrupted", f"{sig} before the run started")
+                line = f"{line[:-1]}: {folder} is marked {interrupts.MARKER}."
         print(line, file=sys.stderr)
         raise SystemExit(interrupts.exit_status(e)) from None
 
