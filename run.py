@@ -5,7 +5,8 @@ Intentionally short: Hydra composes the config, ``experiments._cli`` does the re
 
 import hydra
 
-from experiments._cli import prevalidate, run_job
+from experiments._cli import main as entry
+from experiments._cli import run_job
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="config")
@@ -14,5 +15,6 @@ def main(cfg) -> int:
 
 
 if __name__ == "__main__":
-    prevalidate()  # bad input: one clear paragraph, exit 2, before any folder is created
-    main()
+    # bad input: one clear paragraph, exit 2, before any folder is created; Ctrl-C or
+    # SIGTERM: one line, exit 130 or 143
+    entry(main)

@@ -24,10 +24,12 @@ from experiments._schema import FIGURE_FORMATS, build
 
 
 def job_folders(root: Path) -> list[Path]:
-    """The job folders at or below ``root`` that hold a finished run."""
+    """The job folders at or below ``root`` that hold a finished run (a folder still marked
+    INCOMPLETE was interrupted or killed: its files are not a finished run's)."""
     root = Path(root)
     found = [p.parent for p in sorted(root.rglob("series.npz"))
-             if (p.parent / "metrics.json").is_file()]
+             if (p.parent / "metrics.json").is_file()
+             and not (p.parent / "INCOMPLETE").exists()]
     return found
 
 

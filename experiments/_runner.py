@@ -236,7 +236,11 @@ def _only_hydra_files(out_dir: Path) -> bool:
 
 
 def _discard(out_dir: Path) -> None:
-    """Removes a job folder that holds nothing but what Hydra wrote at its start."""
+    """Removes a job folder that holds nothing but what Hydra wrote at its start (and this
+    run's INCOMPLETE marker)."""
+    from mathml_jax import interrupts
+
+    interrupts.release(out_dir)
     if out_dir.is_dir() and _only_hydra_files(out_dir):
         shutil.rmtree(out_dir, ignore_errors=True)
 
@@ -277,10 +281,68 @@ def _record_crash(out_dir: Path, name: str, e: Exception, context: dict) -> None
               out_dir / "error.txt")
 
 
+#: what the last interrupted run of this process said (run.py prints it as its one line)
+LAST_INTERRUPT: dict[str, Any] = {}
+
+
+def _record_interrupt(out_dir: Path | None, name: str, e: BaseException, while_: str) -> None:
+    """An interrupt (Ctrl-C, or SIGTERM through :mod:`mathml_jax.interrupts`) stopped the
+    run: its folder stays marked INCOMPLETE, with why; no metrics.json is written."""
+    from mathml_jax import interrupts
+
+    sig = interrupts.signal_name(e)
+    where = "nothing was written"
+    if out_dir is not None and out_dir.is_dir():
+        interrupts.mark(out_dir, "interrupted", f"{sig} while {while_}")
+        for tmp in interrupts.stray_temporaries(out_dir):  # a second signal in atomic_write
+            tmp.unlink(missing_ok=True)
+        where = f"the partial folder {out_dir} is marked {interrupts.MARKER}"
+    LAST_INTERRUPT.update(line=f"{name} interrupted ({sig}) while {while_}: {where}.",
+                          status=interrupts.exit_status(e))
+
+
+def _output_names(*names: str) -> list[str]:
+    """The figure and text names experiments ``names`` write (to clear a reused folder)."""
+    out = []
+    for n in names:
+        if n in experiments.available():
+            module = experiments.load(n)
+            out += [f for f, _ in drawers(module)] + [t for t, _ in drawers(module, "TEXTS")]
+    return out
+
+
+def _take_folder(out_dir: Path, name: str) -> None:
+    """Marks ``out_dir`` INCOMPLETE for this run (the lock: refuses while another live run
+    holds it) and clears what an earlier run in it left.
+
+    Raises:
+      interrupts.FolderInUse: another live run uses the folder.
+    """
+    import json
+
+    from mathml_jax import interrupts
+
+    before = interrupts.read_marker(out_dir) or {}
+    try:
+        earlier = json.loads((out_dir / "metrics.json").read_text()).get("experiment", "")
+    except (OSError, ValueError, AttributeError):
+        earlier = ""
+    interrupts.claim(out_dir, name)
+    gone = interrupts.clear_previous(out_dir, _output_names(name, earlier, before.get("what", "")))
+    if gone:
+        log.info("cleared %d file(s) an earlier run left in %s", len(gone), out_dir)
+
+
 def _refuse(e: Exception, out_dir: Path | None, raise_errors: bool) -> int:
     """Bad input found before any work: no job folder is left, the message is printed (or
-    raised, for the notebook API)."""
-    if out_dir is not None:
+    raised, for the notebook API). A folder another run holds is left alone."""
+    from mathml_jax.interrupts import FolderInUse
+
+    if isinstance(e, FolderInUse):
+        e = BadInput(f"{out_dir}: {e}; two runs in one folder would mix their files. Give "
+                     "another folder (hydra.run.dir=...), or wait for that run to end. Nothing "
+                     "was run.")
+    elif out_dir is not None:
         _discard(out_dir)
     if raise_errors:
         raise e if isinstance(e, BadInput) else BadInput(str(e))
@@ -305,22 +367,48 @@ def execute(cfg: DictConfig, name: str, out_dir: Path | None, overrides: list[st
     """Validates, sets up the runtime, runs experiment ``name`` and writes its job folder
     (``out_dir=None``: nothing is written).
 
+    The folder is marked INCOMPLETE (:mod:`mathml_jax.interrupts`) from before any work until
+    its metrics.json is in place; SIGTERM is an interrupt like Ctrl-C for the life of the run.
+    An interrupt leaves the folder marked, with why, and is raised again (run.py turns it
+    into one line and exit status 130, or 143 for SIGTERM).
+
     Returns:
-      (status, report): status 0 (done), 1 (crashed, or a claim failed under ``strict``) or
-      2 (bad input: nothing was run and the job folder is removed); report is None unless
-      the experiment ran. With ``raise_errors`` (the notebook API), bad input raises
-      :class:`BadInput` and a crash re-raises its exception instead.
+      (status, report): status 0 (done), 1 (crashed, or a claim failed under ``strict``),
+      2 (bad input, or a folder another live run holds: nothing was run and the job folder
+      is removed) or 130/143 (a streamed count was interrupted and the run finished on the
+      partial count: metrics.json says "interrupted"); report is None unless the experiment
+      ran. With ``raise_errors`` (the notebook API), bad input raises :class:`BadInput` and
+      a crash re-raises its exception instead.
     """
-    from mathml_jax.runtime import PlatformUnavailable
-    from mathml_jax.writer import write_report
+    from mathml_jax import interrupts
 
     out_dir = None if out_dir is None else Path(out_dir)
+    interrupts.reset()
+    LAST_INTERRUPT.clear()
+    with interrupts.signals_as_interrupts():
+        try:
+            return _execute(cfg, name, out_dir, overrides, progress, raise_errors)
+        except KeyboardInterrupt as e:
+            if out_dir is not None and out_dir.is_dir() and not (
+                    out_dir / interrupts.MARKER).exists():  # finished: only the logging was cut
+                raise
+            if not LAST_INTERRUPT:
+                _record_interrupt(out_dir, name, e, "running")
+            raise
+
+
+def _execute(cfg, name, out_dir, overrides, progress, raise_errors):
+    from mathml_jax import interrupts
+    from mathml_jax.runtime import PlatformUnavailable
+
     try:
         settings, module, exp_cfg = validate(cfg, name)
+        if out_dir is not None:
+            _take_folder(out_dir, name)
         context, ctx = _setup(cfg, settings, overrides, exp_cfg, progress)
         if ctx.runtime.platform != "cpu":  # an accelerator's own memory, now that JAX runs
             _check_footprint(module, exp_cfg, settings, platform=ctx.runtime.platform)
-    except (BadInput, PlatformUnavailable) as e:
+    except (BadInput, PlatformUnavailable, interrupts.FolderInUse) as e:
         return _refuse(e, out_dir, raise_errors), None
     log.info("%s | %s | %s on %s (%d device(s)) | matmul precision %s (eps %.3g) | seed %d | "
              "profile %s | compilation cache %s", name, module.SECTION, settings.precision,
@@ -329,22 +417,49 @@ def execute(cfg: DictConfig, name: str, out_dir: Path | None, overrides: list[st
     t0 = time.perf_counter()
     try:
         report = run_phases(name, module, exp_cfg, ctx)
+    except KeyboardInterrupt as e:
+        _record_interrupt(out_dir, name, e, "running")
+        raise
     except Exception as e:  # a crash is recorded in the job folder, then reported
         if out_dir is not None:
             _record_crash(out_dir, name, e, context)
+            interrupts.release(out_dir)
         if raise_errors or out_dir is None:
             raise
         return EXIT_FAILED, None
+    return _finish(report, settings, context, out_dir, t0)
+
+
+def _finish(report, settings, context, out_dir, t0):
+    """Writes the job folder of a finished run (metrics.json last, then the marker goes)."""
+    from mathml_jax import interrupts
+    from mathml_jax.writer import write_report
+
     times = {"wall_s": time.perf_counter() - t0,
              "compile_s": sum(t.compile_s for t in report.timings.values()),
              "run_s": sum(t.run_s for t in report.timings.values())}
     report.context = {**context, **times, **report.context}
+    # a streamed count stopped by Ctrl-C: the run finished on the partial count
+    cut = sorted(k for k, v in report.metrics.items() if k.endswith("_interrupted") and v is True)
+    extra = {"status": "interrupted", "interrupted": cut} if cut else {}
     if out_dir is not None:
-        write_report(report, out_dir, formats=settings.figures.formats, dpi=settings.figures.dpi,
-                     **report.context)
+        try:
+            write_report(report, out_dir, formats=settings.figures.formats,
+                         dpi=settings.figures.dpi, **report.context, **extra)
+        except KeyboardInterrupt as e:
+            _record_interrupt(out_dir, report.experiment, e, "writing its outputs")
+            raise
+        interrupts.release(out_dir)
     log.info("\n%s\n", report.claims_text())
     log.info("compile %.2fs, run %.2fs, total %.2fs | outputs in %s", times["compile_s"],
              times["run_s"], times["wall_s"], out_dir or "(not written)")
+    if cut:
+        sig = interrupts.signal_name()
+        LAST_INTERRUPT.update(
+            line=f"{report.experiment} interrupted ({sig}): {', '.join(cut)}; the run finished "
+                 f"on the partial count, metrics.json says \"interrupted\" "
+                 f"({out_dir or 'not written'}).", status=interrupts.exit_status())
+        return LAST_INTERRUPT["status"], report
     if settings.strict and not report.passed:
         failed = [f"{c.id or c.statement} (measured {c.measured:.4g}, expected {c.expected})"
                   for c in report.claims if not c.passed]

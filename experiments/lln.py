@@ -17,6 +17,7 @@ coin and die counts are exact integers whatever the precision.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -46,6 +47,8 @@ from mathml_jax.probability.streaming import (
 from mathml_jax.report import Timing
 from mathml_jax.runtime import RunContext
 from mathml_jax.timing import wall
+
+log = logging.getLogger("mathml_jax")
 
 SECTION = "Probability theory / Law of large numbers"
 
@@ -146,22 +149,34 @@ def _at_scale(cfg: Config, ctx: RunContext, k_coin, k_die, chunk_words, mesh):
 
 
 def _benchmark(cfg: Config, ctx: RunContext, k_coin, k_die, chunk_words, mesh) -> dict:
-    """Samples per second of the JAX streams and of NumPy doing the same reduction."""
+    """Samples per second of the JAX streams and of NumPy doing the same reduction. Ctrl-C
+    (or SIGTERM) stops the comparison: the rates measured before it are kept, the rest are
+    withheld, and ``interrupted`` says so (a rate of a cut-short run is no rate)."""
     n_b = int(cfg.benchmark_samples)
     rng = np.random.default_rng(ctx.seed)
-    *_, coin_s, _ = _streamed(ctx, jax.random.fold_in(k_coin, 1), -(-n_b // 32), "coin",
-                              "benchmark coin", chunk_words, cfg, mesh)
+    out = {"samples": n_b, "interrupted": False}
+    *_, coin_s, stopped = _streamed(ctx, jax.random.fold_in(k_coin, 1), -(-n_b // 32),
+                                          "coin", "benchmark coin", chunk_words, cfg, mesh)
+    if stopped:
+        return dict(out, interrupted=True)
+    out["jax_coin_per_s"] = n_b / coin_s
     die_words = -(-n_b * 2 // 15)  # 7.5 rolls per word on average
-    *_, die_s, _ = _streamed(ctx, jax.random.fold_in(k_die, 1), die_words, "die",
-                             "benchmark die", chunk_words, cfg, mesh)
-    base = {}
+    *_, die_s, stopped = _streamed(ctx, jax.random.fold_in(k_die, 1), die_words, "die",
+                                         "benchmark die", chunk_words, cfg, mesh)
+    if stopped:
+        return dict(out, interrupted=True)
+    out["jax_die_per_s"] = die_words * DIE_CANDIDATES_PER_WORD * 0.75 / die_s  # expected
     for name, fn, kw in (("numpy_coin", coin_uniform_numpy, {}), ("numpy_die", numpy_die, {}),
                          ("numpy_raw_coin", coin_bits_numpy, {"chunk": 1 << 22})):
-        _, base[name] = wall(fn, rng, n_b, **kw)
-        ctx.timer.add(f"baseline_{name}", Timing(compile_s=0.0, run_s=base[name]))
-    return {"samples": n_b, "jax_coin_per_s": n_b / coin_s,
-            "jax_die_per_s": die_words * DIE_CANDIDATES_PER_WORD * 0.75 / die_s,  # expected
-            **{f"{k}_per_s": n_b / s for k, s in base.items()}}
+        try:
+            _, seconds = wall(fn, rng, n_b, **kw)
+        except KeyboardInterrupt:
+            log.warning("the NumPy comparison was interrupted (%s): its rates are withheld",
+                        name)
+            return dict(out, interrupted=True)
+        ctx.timer.add(f"baseline_{name}", Timing(compile_s=0.0, run_s=seconds))
+        out[f"{name}_per_s"] = n_b / seconds
+    return out
 
 
 def compute(cfg: Config, ctx: RunContext) -> Results:
@@ -307,14 +322,23 @@ def metrics(cfg: Config, r: Results) -> dict:
         coin_flips_per_s=r.coin["flips"] / r.coin["run_s"],
         coin_peak_chunk_bytes=r.chunk_words * 4, die_rolls=rolls,
         die_rolls_per_s=rolls / r.die["run_s"], die_interrupted=r.die["interrupted"],
-        benchmark_samples=b["samples"], benchmark_jax_coin_per_s=b["jax_coin_per_s"],
-        benchmark_numpy_coin_per_s=b["numpy_coin_per_s"],
-        benchmark_coin_speedup=b["jax_coin_per_s"] / b["numpy_coin_per_s"],
-        benchmark_numpy_raw_coin_per_s=b["numpy_raw_coin_per_s"],
-        benchmark_coin_vs_raw_bits=b["jax_coin_per_s"] / b["numpy_raw_coin_per_s"],
-        benchmark_jax_die_per_s=b["jax_die_per_s"],
-        benchmark_numpy_die_per_s=b["numpy_die_per_s"],
-        benchmark_die_speedup=b["jax_die_per_s"] / b["numpy_die_per_s"])
+        benchmark_samples=b["samples"])
+    out.update(_benchmark_metrics(b))
+    return out
+
+
+def _benchmark_metrics(b: dict) -> dict:
+    """The comparison's rates and speed-ups, those it measured: an interrupted comparison
+    withholds what it did not finish, and ``benchmark_interrupted: true`` says so (the run's
+    status is then "interrupted")."""
+    out = {f"benchmark_{k}": v for k, v in b.items() if k.endswith("_per_s")}
+    if b.get("interrupted"):
+        out["benchmark_interrupted"] = True
+    for name, (num, den) in {"coin_speedup": ("jax_coin", "numpy_coin"),
+                             "coin_vs_raw_bits": ("jax_coin", "numpy_raw_coin"),
+                             "die_speedup": ("jax_die", "numpy_die")}.items():
+        if f"{num}_per_s" in b and f"{den}_per_s" in b:
+            out[f"benchmark_{name}"] = b[f"{num}_per_s"] / b[f"{den}_per_s"]
     return out
 
 

@@ -11,16 +11,17 @@ before any work. Each must be refused with: one paragraph (no traceback, no blan
 names the key, shows the value and says what is allowed.
 
 Examples are not shrunk (each example already names every drawn value, labelled by key; a
-shrink would re-validate every key hundreds of times). A second property sends drawn command lines through ``prevalidate`` itself (Hydra's compose)
-in an empty folder: exit status 2, the same message rules, and nothing created.
+shrink would re-validate every key hundreds of times). MATHML_PROPERTY_EXAMPLES sets how many
+examples per experiment (2 in CI; more to search harder). A second property sends drawn
+command lines through ``prevalidate`` itself (Hydra's compose) in an empty folder: exit status 2, the same message rules, and nothing created.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import dataclasses
 import math
+import os
 import re
 
 import pytest
@@ -32,6 +33,7 @@ from experiments._runner import BadInput, validate
 from experiments._schema import Figures, RunSettings
 
 NAMES = experiments.available()
+EXAMPLES = int(os.environ.get("MATHML_PROPERTY_EXAMPLES", "2"))
 #: words Hydra or OmegaConf read as something other than a plain string
 _RESERVED = {"true", "false", "null", "none", "inf", "nan", "yes", "no", "on", "off", "y",
              "n"}
@@ -195,7 +197,7 @@ def assert_clear_refusal(message: str, key: str, value) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=int(os.environ.get("MATHML_PROPERTY_EXAMPLES", "2")), deadline=None, derandomize=True, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           phases=(Phase.explicit, Phase.generate),
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())

@@ -42,8 +42,11 @@ def test_default_experiment_end_to_end(tmp_path):
     assert "claims passed" in out and "PASS" in out
     # start-up noise stays out of the run's output
     assert "TPU" not in out + p.stderr and "Unable to initialize backend" not in out + p.stderr
-    # microsecond timestamps: two runs in a row never share a folder
-    assert len(job.name.split("-")[-1]) == 6
+    # microsecond timestamps and the pid: two runs, even in the same microsecond, never share
+    # a folder
+    stamp, _, pid = job.name.rpartition("_p")
+    assert len(stamp.split("-")[-1]) == 6 and pid.isdigit()
+    assert not (job / "INCOMPLETE").exists()  # removed once metrics.json is in place
 
 
 def test_strict_makes_a_failed_claim_a_nonzero_exit(tmp_path):

@@ -143,7 +143,8 @@ def test_submitit_local_sweep_summary_shows_the_failed_job(tmp_path):
     rows = {r["job"]: r for r in csv.DictReader((sweep / "summary.csv").open())}
     assert sorted(rows) == ["0", "1"], rows  # .submitit/ is not a job
     assert (rows["0"]["status"], rows["0"]["claims"]) == ("ok", "4/4")
-    assert rows["1"]["status"] == "missing" and "no metrics.json" in rows["1"]["error"]
+    # the dead job's folder keeps its INCOMPLETE marker: "incomplete (killed)", no metrics.json
+    assert rows["1"]["status"] == "incomplete" and "no metrics.json" in rows["1"]["error"]
     assert not (sweep / "1" / "metrics.json").exists()
     assert "2 jobs, 1 failed" in (sweep / "summary.md").read_text()
     # from the launcher's setup, not from this process (_child_env drops the variable)

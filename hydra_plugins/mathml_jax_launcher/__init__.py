@@ -1,0 +1,1 @@
+"""mathml-jax's Hydra launcher plugin: :class:`~.robust_joblib.RobustJoblibLauncher`."""
