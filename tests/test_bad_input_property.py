@@ -13,7 +13,8 @@ names the key, shows the value and says what is allowed.
 Examples are not shrunk (each example already names every drawn value, labelled by key; a
 shrink would re-validate every key hundreds of times). MATHML_PROPERTY_EXAMPLES sets how many
 examples per experiment (2 in CI; more to search harder). A second property sends drawn
-command lines through ``prevalidate`` itself (Hydra's compose) in an empty folder: exit status 2, the same message rules, and nothing created.
+command lines through ``prevalidate`` itself (Hydra's compose) in an empty folder: exit
+status 2, the same message rules, and nothing created.
 """
 
 from __future__ import annotations
