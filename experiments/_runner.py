@@ -352,8 +352,12 @@ def _refuse(e: Exception, out_dir: Path | None, raise_errors: bool) -> int:
 
 def _setup(cfg: DictConfig, settings, overrides, exp_cfg, progress):
     """Applies the job's compilation cache, platform and precisions: (context, run context)."""
-    from mathml_jax import runtime
+    from mathml_jax import distributed, runtime
 
+    try:  # several processes (MATHML_* variables or a Slurm step): before any backend starts
+        distributed.initialize()
+    except distributed.ClusterError as e:
+        raise BadInput(f"{e}. Nothing was run.") from None
     # before the first compilation of the job (the mantissa probe in configure compiles)
     cache_dir = runtime.configure_compilation_cache(settings.compilation_cache)
     info = runtime.configure(settings.platform, settings.precision, settings.matmul_precision)
