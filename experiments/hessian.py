@@ -71,7 +71,7 @@ class Config:
     grid: int = param(60, ge=4, le=2000, help="Newton starts per axis (grid x grid starts)")
     newton_steps: int = param(60, ge=1, le=10_000)
     xtol: float = param(1e-5, gt=0, le=1, help="Newton converged: last step <= xtol (1+|x|)")
-    zero_tol: float = param(1e-3, gt=0, le=0.1, tolerance=True,
+    zero_tol: float = param(1e-3, gt=0, le=0.1,
                             help="an eigenvalue with |lambda| <= this counts as 0")
     dedup_tol: float = param(1e-2, gt=0, le=0.5, help="found points closer than this are one point")
     match_tol: float = param(1e-3, gt=0, le=0.1, tolerance=True,

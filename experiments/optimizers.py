@@ -77,7 +77,7 @@ class Config:
     momentum: float = param(0.9, ge=0, lt=1, help="beta of momentum and nesterov")
     schedule: str = param("cosine", choices=SCHEDULES,
                           help="learning-rate schedule of the comparison runs")
-    gap_tol: float = param(1e-6, gt=0, le=0.1, tolerance=True,
+    gap_tol: float = param(1e-6, gt=0, le=0.1,
                            help="a run has converged once f - f* <= gap_tol")
     rosenbrock_tol: float = param(0.1, gt=0, le=1, tolerance=True,
                                   help="required median distance to (1, 1) over "
