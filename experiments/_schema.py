@@ -103,6 +103,23 @@ def _check_value(key: str, value: Any, meta: dict[str, Any]) -> None:
             "" if meta.get("finite", True) else ", or inf"))
 
 
+def _check_list(key: str, value: list, meta: dict[str, Any]) -> None:
+    """A list field: non-empty, of its fixed length if any, every entry allowed, no repeats."""
+    if not value:
+        raise ConfigError(key, value, "it must be a non-empty list")
+    n = meta.get("length")
+    if n is not None and len(value) != n:
+        what = f" ({meta['help']})" if meta.get("help") else ""
+        raise ConfigError(key, value, f"it must be a list of exactly {n} values{what}")
+    for i, v in enumerate(value):
+        _check_value(f"{key}[{i}]", v, meta)
+    if meta.get("unique", True):
+        seen = [v for i, v in enumerate(value) if v in value[:i]]
+        if seen:
+            raise ConfigError(key, value, f"{seen[0]!r} is given twice; each entry runs "
+                              "once, so list it once")
+
+
 def check_ranges(obj: Any, prefix: str) -> None:
     """Checks every field of the dataclass ``obj`` against its ``param`` metadata."""
     for f in dataclasses.fields(obj):
@@ -111,19 +128,7 @@ def check_ranges(obj: Any, prefix: str) -> None:
         if dataclasses.is_dataclass(value):
             check_ranges(value, key)
         elif isinstance(value, list | tuple):
-            if not value:
-                raise ConfigError(key, value, "it must be a non-empty list")
-            n = f.metadata.get("length")
-            if n is not None and len(value) != n:
-                what = f" ({f.metadata['help']})" if f.metadata.get("help") else ""
-                raise ConfigError(key, value, f"it must be a list of exactly {n} values{what}")
-            for i, v in enumerate(value):
-                _check_value(f"{key}[{i}]", v, dict(f.metadata))
-            if f.metadata.get("unique", True):
-                seen = [v for i, v in enumerate(value) if v in value[:i]]
-                if seen:
-                    raise ConfigError(key, value, f"{seen[0]!r} is given twice; each entry runs "
-                                      "once, so list it once")
+            _check_list(key, list(value), dict(f.metadata))
         else:
             _check_value(key, value, dict(f.metadata))
 
@@ -152,12 +157,17 @@ def _check_kinds(schema: type, section: Any, prefix: str) -> None:
         if _nested(f) is not None:
             _check_kinds(_nested(f), value, key)
             continue
+        if str(f.type) == "Any":  # its own __post_init__ says what it takes
+            continue
         is_list = isinstance(value, list | tuple) or OmegaConf.is_list(value)
         if _is_list_type(f.type) and value is not None and not is_list:
             example = f.default_factory() if f.default_factory is not dataclasses.MISSING \
                 else None
             shown = ("[" + ", ".join(map(str, example)) + "]") if example else "[a, b]"
             raise ConfigError(key, value, f"it must be a list, e.g. {key}={shown}")
+        if str(f.type).replace(" ", "") == "bool" and not isinstance(value, bool):
+            # OmegaConf would take 2 or "yes" for true: a switch is written true or false
+            raise ConfigError(key, value, "it must be true or false")
         if str(f.type).replace(" ", "") in ("int", "int|None") and isinstance(value, float) \
                 and not isinstance(value, bool):
             # 1e12 is parsed as a float: a whole number is taken as the int it is (its range is
@@ -170,9 +180,9 @@ def _check_kinds(schema: type, section: Any, prefix: str) -> None:
             continue
         if not _is_list_type(f.type) and (is_list or isinstance(value, dict | DictConfig)):
             value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
-            raise ConfigError(key, value, "it must be a single value, not a list or section"
-                              + (f" ({_describe(dict(f.metadata))})"
-                                 if _describe(dict(f.metadata)) != "it must be " else ""))
+            ranges = _describe(dict(f.metadata)).removeprefix("it must be ")
+            raise ConfigError(key, value, "it must be a single value"
+                              + (f" ({ranges})" if ranges else "") + ", not a list or section")
 
 
 def _check_merged(schema: type, merged: DictConfig, prefix: str) -> None:
@@ -186,9 +196,10 @@ def _check_merged(schema: type, merged: DictConfig, prefix: str) -> None:
             _check_merged(_nested(f), node, key)
             continue
         value = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
-        if isinstance(value, list | tuple) or value is None or isinstance(value, dict):
-            continue  # lists are checked whole by check_ranges (length, entries, repeats)
-        _check_value(key, value, dict(f.metadata))
+        if isinstance(value, list | tuple):
+            _check_list(key, list(value), dict(f.metadata))
+        elif value is not None and not isinstance(value, dict):
+            _check_value(key, value, dict(f.metadata))
 
 
 _TYPE_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false",

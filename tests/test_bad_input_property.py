@@ -41,7 +41,8 @@ _RESERVED = {"true", "false", "null", "none", "inf", "nan", "yes", "no", "on", "
 WORDS = st.from_regex(r"\A[a-z][a-z_]{1,7}\Z").filter(lambda w: w not in _RESERVED)
 #: what a message says about what is allowed, in one of the suite's phrasings
 ALLOWED = re.compile(r"must|allowed|the keys of|the top-level keys|reads only|is a section|"
-                     r"true or false|give the folder|given twice|a list of exactly")
+                     r"true or false|give the folder|given twice|a list of exactly|at least|"
+                     r"at most|one entry per")
 
 
 def _default(f: dataclasses.Field):
@@ -78,14 +79,15 @@ def _bad_number(meta: dict, integer: bool) -> st.SearchStrategy:
     hi = meta.get("lt") if meta.get("lt") is not None else meta.get("le")
     if lo is not None:
         below = lo if meta.get("gt") is not None else lo - (1 if integer else abs(lo) * 1e-3 + 1e-9)
-        options.append(st.floats(lo - 1e6, below, allow_nan=False).map(
+        options.append(st.floats(float(lo - 1e6), float(below), allow_nan=False).map(
             lambda x: math.floor(x) if integer else x).filter(
             lambda x: x <= below and (meta.get("ge") is None or x < meta["ge"])
             and (meta.get("gt") is None or x <= meta["gt"])))
     if hi is not None:
-        above = hi + (1 if integer else abs(hi) * 1e-3 + 1e-9)
+        above = float(hi + (1 if integer else abs(hi) * 1e-3 + 1e-9))
+        top = float(above + abs(above) * 10 + 10)
         options.append(st.one_of(st.sampled_from([10 ** 12, 10 ** 15, 2 ** 63]).filter(
-            lambda x: x > hi), st.floats(above, above * 10 + 10, allow_nan=False).map(
+            lambda x: x > hi), st.floats(above, top, allow_nan=False).map(
             lambda x: math.ceil(x) if integer else x).filter(
             lambda x: x > hi or (meta.get("lt") is not None and x >= hi))))
     if integer:
@@ -184,6 +186,7 @@ def _shown(value) -> list[str]:
         out.add(repr(float(value)))  # an int given to a float key is shown as the float
     if isinstance(value, list):  # a list is shown whole, or the entry that is wrong
         out |= {str(value), repr(value)} | {repr(v) for v in value} | {str(v) for v in value}
+        out |= {repr(float(v)) for v in value if isinstance(v, int) and not isinstance(v, bool)}
     return [s for s in out if s]
 
 
@@ -240,7 +243,9 @@ def test_prevalidate_refuses_drawn_bad_command_lines_and_creates_nothing(data, t
     from experiments._cli import prevalidate
 
     name = data.draw(st.sampled_from(NAMES), label="experiment")
-    key, _, strategy = data.draw(st.sampled_from(overrides_for(name)), label="key")
+    options = overrides_for(name)
+    key = data.draw(st.sampled_from([k for k, _, _ in options]), label="key")
+    strategy = next(s for k, _, s in options if k == key)
     value = data.draw(strategy, label="value")
     where = tmp_path_factory.mktemp("cwd")
     monkeypatch.chdir(where)
