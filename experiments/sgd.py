@@ -31,11 +31,11 @@ from mathml_jax.optimization import (
     logistic_loss,
     minibatch_gradient_sq_errors,
     per_example_gradients,
-    running_mean_sq_errors,
     smoothness_constant,
 )
-from mathml_jax.optimization.stochastic import train_seeds
+from mathml_jax.optimization.stochastic import running_mean_sq_errors_of_keys, train_seeds
 from mathml_jax.runtime import RunContext
+from mathml_jax.sharding import device_mesh, timed_rows
 
 SECTION = "Probability theory / Law of large numbers: stochastic gradient descent"
 
@@ -148,8 +148,12 @@ def _tag(label: str) -> str:
 # ----------------------------------------------------------------------------------- compute
 
 def _unbiasedness(cfg: Config, ctx: RunContext, G, key) -> dict:
-    sq = ctx.timed("running_mean", running_mean_sq_errors, G, key, batch_size=cfg.batch_size,
-                   num_batches=cfg.num_batches, num_paths=cfg.num_paths)
+    # path i from split(key, num_paths)[i], as running_mean_sq_errors draws it: the paths are
+    # chunked to fit memory and split over the devices, the numbers unchanged
+    sq = timed_rows(ctx.timer, "running_mean", running_mean_sq_errors_of_keys, G,
+                    jax.random.split(key, cfg.num_paths), batch_argnums=(1,),
+                    mesh=device_mesh(ctx.runtime.platform), batch_size=cfg.batch_size,
+                    num_batches=cfg.num_batches)
     return {"m": np.arange(1, cfg.num_batches + 1),
             "sq_errors": np.asarray(sq, np.float64)}  # (paths, batches)
 
