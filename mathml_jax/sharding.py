@@ -84,7 +84,9 @@ def chunk_rows(n_items: int, bytes_per_item: int, budget_bytes: int, *,
         raise ValueError(f"chunk_rows({n_items}, {bytes_per_item}, {budget_bytes}, "
                          f"multiple={multiple}): counts must be >= 0, budget and multiple >= 1")
     whole = max(multiple, -(-n_items // multiple) * multiple)
-    fit = budget_bytes // max(1, bytes_per_item)
+    if bytes_per_item == 0:
+        return int(whole)
+    fit = budget_bytes // bytes_per_item
     return int(min(whole, max(multiple, fit // multiple * multiple)))
 
 
