@@ -171,6 +171,17 @@ FOUR_DEVICES = textwrap.dedent("""
             jax.random.normal(jax.random.key(2), (n, 6)), jnp.full((n,), 0.19), (A, b),
             jnp.asarray(1e6), batch_argnums=(0, 1, 2), loss_fn=quadratic, steps=5,
             in_axes=(0, 0, 0), record_losses=False)
+    # one quadratic shared by every run, the step sizes batched (the gd experiment's sweep):
+    # XLA computes A x for all runs as one matrix product, whose reduction it blocks by the
+    # batch size, so the rows are not bit-identical across chunkings: compared in the test
+    A1, b1 = make_quadratic(jax.random.key(8), 20, 10.0, jnp.float32)
+    x_s, lr_s = jax.random.normal(jax.random.key(9), (20,)), jnp.geomspace(0.05, 1.9, 25)
+    kw = dict(loss_fn=quadratic, steps=60, in_axes=(None, 0, None), record_losses=False)
+    with jax.default_device(one_device):
+        ref = gradient_descent_batch(x_s, lr_s, (A1, b1), jnp.asarray(1e6), **kw)
+    got = map_rows(gradient_descent_batch, x_s, lr_s, (A1, b1), jnp.asarray(1e6),
+                   batch_argnums=(1,), mesh=mesh, rows=8, **kw)[0]
+    out["shared"] = [A1, b1, lr_s, ref.trajectory, got.trajectory]
     idx = jnp.zeros(n, jnp.int32)
     compare("optimize_batch momentum", optimize_batch, x0, lr, jnp.asarray(0.9), idx,
             jnp.asarray(1e6), batch_argnums=(0, 1, 3), losses=1, f=rosen,
@@ -217,6 +228,7 @@ FOUR_DEVICES = textwrap.dedent("""
           g=jnp.cos, num_samples=1001)
     arrays = {f"{k}|{i}": a for k, v in out.pop("rounded").items() for i, a in enumerate(v)}
     arrays.update({f"adam|{i}": a for i, a in enumerate(out.pop("adam_one_step"))})
+    arrays.update({f"shared|{i}": np.asarray(a) for i, a in enumerate(out.pop("shared"))})
     np.savez(OUT, **arrays)
     T.append(("end", time.time()))
     print([(a, round(t - T[0][1], 1)) for a, t in T], file=sys.stderr)
@@ -241,7 +253,7 @@ def test_sharded_kernels_equal_single_device_on_four_devices(tmp_path):
     assert out["mc_shards"] and all(v == 4 for v in out["mc_shards"].values()), out["mc_shards"]
     assert out["differ"] == {}, out["differ"]
     saved = np.load(rounded)
-    names = {k.split("|")[0] for k in saved.files} - {"adam"}
+    names = {k.split("|")[0] for k in saved.files} - {"adam", "shared"}
     assert names == {"gd rosenbrock", "optimize_batch momentum"}
     for name in names:
         ref, got, traj = (saved[f"{name}|{i}"] for i in range(3))
@@ -257,3 +269,24 @@ def test_sharded_kernels_equal_single_device_on_four_devices(tmp_path):
     bound = 2 * 8 * eps / (1 - 8 * eps) * np.abs(x1_ref - x0_ref) + 2 * eps * np.abs(x1_ref)
     assert np.all(np.abs(x1_got - x1_ref) <= bound)
     assert np.any(x1_ref != x0_ref)  # the step moved
+    _shared_quadratic_within_rounding(*(saved[f"shared|{i}"] for i in range(5)))
+
+
+def _shared_quadratic_within_rounding(A, b, lr, ref, got):
+    """GD x <- x - eta (A x - b) on one quadratic, rows batched over eta <= 1.9 / L: two
+    programs that round the gradient differently (another blocking of A x's sums) stay within
+    the sum of both programs' rounding errors, because every step contracts the difference
+    (||I - eta A||_2 <= 1): per step, eta gamma_(2d+2) (|A| |x| + |b|) (the gradient, as
+    (A x + A^T x)/2 - b) plus eps (eta |g| + |x_new|) (the step and the update)."""
+    A, b, lr = (np.asarray(a, np.float64) for a in (A, b, lr))
+    ref, got = np.asarray(ref, np.float64), np.asarray(got, np.float64)
+    eps, d = float(np.finfo(np.float32).eps), A.shape[0]
+    assert np.max(np.linalg.eigvalsh(A)) * lr.max() < 2  # every run contracts
+    gamma = (2 * d + 2) * eps / (1 - (2 * d + 2) * eps)
+    x, x_new = ref[:, :-1], ref[:, 1:]
+    g = x @ A.T - b
+    per_step = lr[:, None, None] * (gamma * (np.abs(x) @ np.abs(A).T + np.abs(b))
+                                    + eps * np.abs(g)) + eps * np.abs(x_new)
+    bound = 2 * np.cumsum(np.linalg.norm(per_step, axis=2), axis=1)
+    np.testing.assert_array_equal(ref[:, 0], got[:, 0])
+    assert np.all(np.linalg.norm(got[:, 1:] - ref[:, 1:], axis=2) <= bound)
