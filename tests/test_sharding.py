@@ -202,10 +202,16 @@ FOUR_DEVICES = textwrap.dedent("""
     compare("classify_points", classify_points, pts, None, jnp.asarray(1e-6), f=rosenbrock)
     compare("newton_critical_points 1-D", newton_critical_points, jnp.linspace(-2.0, 2.0, n),
             jnp.asarray(-2.0), jnp.asarray(2.0), jnp.asarray(1e-5), f=jnp.cos, steps=20)
-    G = jax.random.normal(jax.random.key(4), (40, 3))
-    compare("running_mean_sq_errors_of_keys", running_mean_sq_errors_of_keys, G,
-            jax.random.split(jax.random.key(5), n), batch_argnums=(1,), batch_size=6,
-            num_batches=5)
+    # minibatch means of 31-dimensional gradients: XLA:CPU orders a row's sums by the batch
+    # shape (rows differ in the last bits even between chunkings on one device): the test
+    # compares them within the rounding of those sums
+    G = jax.random.normal(jax.random.key(4), (40, 31))
+    keys = jax.random.split(jax.random.key(5), n)
+    with jax.default_device(one_device):
+        ref = running_mean_sq_errors_of_keys(G, keys, batch_size=6, num_batches=5)
+    got = map_rows(running_mean_sq_errors_of_keys, G, keys, batch_argnums=(1,), mesh=mesh,
+                   rows=8, batch_size=6, num_batches=5)[0]
+    out["minibatch"] = [G, ref, got]
     compare("running_heads_of_keys", running_heads_of_keys,
             jax.random.split(jax.random.key(6), n), jnp.asarray(0.3), num_tosses=50)
 
@@ -229,6 +235,8 @@ FOUR_DEVICES = textwrap.dedent("""
     arrays = {f"{k}|{i}": a for k, v in out.pop("rounded").items() for i, a in enumerate(v)}
     arrays.update({f"adam|{i}": a for i, a in enumerate(out.pop("adam_one_step"))})
     arrays.update({f"shared|{i}": np.asarray(a) for i, a in enumerate(out.pop("shared"))})
+    arrays.update({f"minibatch|{i}": np.asarray(a)
+                   for i, a in enumerate(out.pop("minibatch"))})
     np.savez(OUT, **arrays)
     T.append(("end", time.time()))
     print([(a, round(t - T[0][1], 1)) for a, t in T], file=sys.stderr)
@@ -253,7 +261,7 @@ def test_sharded_kernels_equal_single_device_on_four_devices(tmp_path):
     assert out["mc_shards"] and all(v == 4 for v in out["mc_shards"].values()), out["mc_shards"]
     assert out["differ"] == {}, out["differ"]
     saved = np.load(rounded)
-    names = {k.split("|")[0] for k in saved.files} - {"adam", "shared"}
+    names = {k.split("|")[0] for k in saved.files} - {"adam", "shared", "minibatch"}
     assert names == {"gd rosenbrock", "optimize_batch momentum"}
     for name in names:
         ref, got, traj = (saved[f"{name}|{i}"] for i in range(3))
@@ -270,6 +278,26 @@ def test_sharded_kernels_equal_single_device_on_four_devices(tmp_path):
     assert np.all(np.abs(x1_got - x1_ref) <= bound)
     assert np.any(x1_ref != x0_ref)  # the step moved
     _shared_quadratic_within_rounding(*(saved[f"shared|{i}"] for i in range(5)))
+    _minibatch_errors_within_rounding(*(saved[f"minibatch|{i}"] for i in range(3)), B=6, m=5)
+
+
+def _minibatch_errors_within_rounding(G, ref, got, *, B, m):
+    """||T_k / k||^2, T_k the sum of k minibatch means of B centred rows: two programs that
+    order the sums differently differ in each T_i by at most 2 gamma_(B+k) k M_i (M_i the
+    largest |centred gradient| in coordinate i), and in the sum of d squares by at most
+    2 gamma_d of it; to first order |delta| <= sum_i 4 gamma_(B+k) M_i^2 + 2 gamma_d s."""
+    eps = float(np.finfo(np.float32).eps)
+    G = np.asarray(G, np.float64)
+    M2 = np.sum(np.max(np.abs(G - G.mean(axis=0)), axis=0) ** 2)
+    ref, got = np.asarray(ref, np.float64), np.asarray(got, np.float64)
+    k = np.arange(1, m + 1)
+
+    def gamma(j):
+        return j * eps / (1 - j * eps)
+
+    bound = 4 * gamma(B + k) * M2 + 2 * gamma(G.shape[1]) * ref
+    assert np.all(np.abs(got - ref) <= bound)
+    assert np.all(bound < 0.1 * ref)  # tight enough that paths swapped or lost would show
 
 
 def _shared_quadratic_within_rounding(A, b, lr, ref, got):
