@@ -94,7 +94,7 @@ def rosenbrock_discrepancy(f_a, f_b, traj) -> float:
 
 
 def test_map_rows_in_chunks_equals_one_call():
-    """Rosenbrock GD from 10 starts in chunks of 4 rows (last chunk padded) on one device:
+    """Rosenbrock GD from 10 starts in chunks of 3 rows (last chunk padded) on one device:
     bit for bit the same iterates and divergence steps as one call (a too-large step makes
     some runs diverge, so the status path is compared too). The losses, f at those same
     iterates, are evaluated by XLA:CPU with a rounding that depends on the batch's shape
@@ -106,14 +106,14 @@ def test_map_rows_in_chunks_equals_one_call():
     div = np.asarray(one.diverged_at)
     assert (div >= 0).any() and (div < 0).any()
     per = row_bytes(gradient_descent_batch, (x0, lr, None, jnp.asarray(1e3)), (0, 1), **kw)
-    for how in (dict(rows=4), dict(budget_bytes=3 * per)):  # 4-row chunks; 3 rows' bytes
-        got, timing = map_rows(gradient_descent_batch, x0, lr, None, jnp.asarray(1e3),
-                               batch_argnums=(0, 1), **how, **kw)
-        for field in ("trajectory", "diverged_at", "x"):
-            np.testing.assert_array_equal(np.asarray(getattr(one, field)), getattr(got, field))
-        assert rosenbrock_discrepancy(one.losses, got.losses, got.trajectory) \
-            <= ROSENBROCK_EVALUATIONS_EPS
-        assert timing.run_s >= 0 and timing.compile_s >= 0
+    # a budget of 3 rows' bytes: chunks of 3 rows, the last one padded
+    got, timing = map_rows(gradient_descent_batch, x0, lr, None, jnp.asarray(1e3),
+                           batch_argnums=(0, 1), budget_bytes=3 * per, **kw)
+    for field in ("trajectory", "diverged_at", "x"):
+        np.testing.assert_array_equal(np.asarray(getattr(one, field)), getattr(got, field))
+    assert rosenbrock_discrepancy(one.losses, got.losses, got.trajectory) \
+        <= ROSENBROCK_EVALUATIONS_EPS
+    assert timing.run_s >= 0 and timing.compile_s >= 0
     with pytest.raises(ValueError, match="multiple"):
         map_rows(gradient_descent_batch, x0, lr, None, 1e3, batch_argnums=(0, 1), rows=0, **kw)
 
@@ -165,12 +165,6 @@ FOUR_DEVICES = textwrap.dedent("""
     compare("gd rosenbrock", gradient_descent_batch, x0, lr, None, jnp.asarray(1e3),
             batch_argnums=(0, 1), losses=1, loss_fn=rosenbrock, steps=30,
             in_axes=(0, 0, None))
-    A, b = jax.vmap(lambda k: make_quadratic(k, 6, 10.0, jnp.float32))(
-        jax.random.split(jax.random.key(1), n))
-    compare("gd quadratics d=6", gradient_descent_batch,
-            jax.random.normal(jax.random.key(2), (n, 6)), jnp.full((n,), 0.19), (A, b),
-            jnp.asarray(1e6), batch_argnums=(0, 1, 2), loss_fn=quadratic, steps=5,
-            in_axes=(0, 0, 0), record_losses=False)
     # one quadratic shared by every run, the step sizes batched (the gd experiment's sweep):
     # XLA computes A x for all runs as one matrix product, whose reduction it blocks by the
     # batch size, so the rows are not bit-identical across chunkings: compared in the test
@@ -183,9 +177,6 @@ FOUR_DEVICES = textwrap.dedent("""
                    batch_argnums=(1,), mesh=mesh, rows=8, **kw)[0]
     out["shared"] = [A1, b1, lr_s, ref.trajectory, got.trajectory]
     idx = jnp.zeros(n, jnp.int32)
-    compare("optimize_batch momentum", optimize_batch, x0, lr, jnp.asarray(0.9), idx,
-            jnp.asarray(1e6), batch_argnums=(0, 1, 3), losses=1, f=rosen,
-            optimizer="momentum", steps=20, schedule="cosine")
     # Adam: XLA partitions the program and then divides by the bias correction as a
     # multiplication by its reciprocal, rounded differently: one step, compared in the test
     with jax.default_device(one_device):
@@ -262,7 +253,7 @@ def test_sharded_kernels_equal_single_device_on_four_devices(tmp_path):
     assert out["differ"] == {}, out["differ"]
     saved = np.load(rounded)
     names = {k.split("|")[0] for k in saved.files} - {"adam", "shared", "minibatch"}
-    assert names == {"gd rosenbrock", "optimize_batch momentum"}
+    assert names == {"gd rosenbrock"}
     for name in names:
         ref, got, traj = (saved[f"{name}|{i}"] for i in range(3))
         assert rosenbrock_discrepancy(ref, got, traj) <= ROSENBROCK_EVALUATIONS_EPS, name
