@@ -190,9 +190,12 @@ def _train(cfg: Config, ctx: RunContext, data: tuple, key, full_lr: float,
     for i, (b, lr, schedule, epochs, opt) in enumerate(runs):
         label = _label(b, n)
         lr_ = jax.device_put(np.asarray(lr, ctx.dtype))
-        losses, w_final = ctx.timed(f"train_{_tag(label)}", train_seeds, w0, X, y, l2, lr_, keys,
-                                    loss_fn=logistic_loss, optimizer=opt, schedule=schedule,
-                                    batch_size=b, epochs=epochs)
+        # the seeds (one key each) split over the devices and chunked to fit memory
+        losses, w_final = timed_rows(ctx.timer, f"train_{_tag(label)}", train_seeds, w0, X, y,
+                                     l2, lr_, keys, batch_argnums=(5,),
+                                     mesh=device_mesh(ctx.runtime.platform),
+                                     loss_fn=logistic_loss, optimizer=opt, schedule=schedule,
+                                     batch_size=b, epochs=epochs)
         losses = np.asarray(losses, np.float64)
         gaps = np.array([_np_loss(np.asarray(wf, np.float64), X64, y64, cfg.l2) - loss_star
                          for wf in np.asarray(w_final)])
