@@ -118,6 +118,44 @@ def test_map_rows_in_chunks_equals_one_call():
         map_rows(gradient_descent_batch, x0, lr, None, 1e3, batch_argnums=(0, 1), rows=0, **kw)
 
 
+def _context():
+    from mathml_jax.runtime import RunContext, RuntimeInfo
+
+    info = RuntimeInfo(platform="cpu", device="cpu", device_count=1, precision="float32",
+                       jax_version=jax.__version__)
+    return RunContext(seed=0, profile="fast", runtime=info)
+
+
+def test_streamed_monte_carlo_is_its_chunks_drawn_from_folded_keys(monkeypatch):
+    """coin's histogram and the die game's totals past MC_CHUNK_ELEMENTS (made 64 here):
+    chunk c drawn from fold_in(key, c), each reduced as it comes, equal to the chunks drawn
+    one by one by the kernel and reduced together; memory is one chunk's."""
+    import experiments.coin as coin
+    import experiments.expected_value as ev
+    from mathml_jax import sharding
+    from mathml_jax.probability import die_game_winnings, heads_counts
+
+    monkeypatch.setattr(sharding, "MC_CHUNK_ELEMENTS", 64)
+    ctx, key, p = _context(), jax.random.key(3), jnp.asarray(0.3)
+    cfg = coin.Config(num_tosses=10, repetitions=50)  # 6 repetitions a chunk: 9 chunks
+    hist = coin._heads_histogram(cfg, ctx, key, p, None)
+    counts = np.concatenate([np.asarray(heads_counts(jax.random.fold_in(key, c), p,
+                                                     num_tosses=10, num_repetitions=6))
+                             for c in range(9)])[:50]
+    np.testing.assert_array_equal(hist, np.bincount(counts, minlength=11))
+    assert hist.sum() == 50 and "heads_counts" in ctx.timer.timings
+
+    cfg = ev.Config(num_players=12, num_rounds=10)  # 6 players a chunk: 2 chunks
+    game = ev._game(cfg, ctx, key)
+    totals = np.concatenate([np.asarray(die_game_winnings(
+        jax.random.fold_in(key, c), jnp.float32(cfg.win), jnp.float32(cfg.lose), num_rounds=10,
+        num_players=6), np.float64) for c in range(2)])
+    np.testing.assert_array_equal(game["final_totals"], totals[:, -1])
+    np.testing.assert_array_equal(game["first_players"], totals[:5])
+    np.testing.assert_array_equal(game["ahead"],
+                                  (totals[:, game["checkpoints"] - 1] > 0).sum(axis=0))
+
+
 # ----------------------------------------------------------------- 4 devices against 1
 
 FOUR_DEVICES = textwrap.dedent("""
