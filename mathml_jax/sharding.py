@@ -100,15 +100,16 @@ def chunk_rows(n_items: int, bytes_per_item: int, budget_bytes: int, *,
     return int(min(whole, max(multiple, fit // multiple * multiple)))
 
 
-def memory_budget(platform: str | None = None, fraction: float = MEMORY_FRACTION) -> int:
-    """``fraction`` of one device's memory in bytes: the allocator's limit where the backend
-    reports one (GPU), else the host's physical memory shared by its devices (CPU)."""
-    device = jax.local_devices(backend=platform)[0]
+def memory_budget(device=None, fraction: float = MEMORY_FRACTION) -> int:
+    """``fraction`` of ``device``'s memory in bytes (default: the job's default device): the
+    allocator's limit where the backend reports one (GPU), else the host's physical memory
+    shared by the host's devices (CPU)."""
+    device = device or jax.config.jax_default_device or jax.local_devices()[0]
     stats = device.memory_stats() if hasattr(device, "memory_stats") else None
     total = (stats or {}).get("bytes_limit")
     if not total:
         host = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        total = host // len(jax.local_devices(backend=platform))
+        total = host // len(jax.local_devices(backend=device.platform))
     return max(1, int(fraction * total))
 
 
@@ -181,7 +182,8 @@ def map_rows(kernel: Callable, *args: Any, batch_argnums: Sequence[int] = (0,),
     n = jax.tree.leaves(args[batch_argnums[0]])[0].shape[0]
     D = num_devices(mesh)
     if rows is None:
-        budget = memory_budget() if budget_bytes is None else budget_bytes
+        device = None if mesh is None else mesh.devices.flat[0]
+        budget = memory_budget(device) if budget_bytes is None else budget_bytes
         rows = chunk_rows(n, row_bytes(kernel, args, batch_argnums, **static), budget,
                           multiple=D)
     elif rows < 1 or rows % D:
