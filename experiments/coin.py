@@ -23,8 +23,10 @@ from experiments._schema import param
 from mathml_jax import Claim, plotting
 from mathml_jax import tolerance as tol
 from mathml_jax.convergence import log_spaced_counts
-from mathml_jax.probability import heads_counts, running_heads, z_failure_probability
+from mathml_jax.probability import heads_counts, z_failure_probability
+from mathml_jax.probability.coin import running_heads_of_keys
 from mathml_jax.runtime import RunContext
+from mathml_jax.sharding import device_mesh, mc_chunks, stream_chunks, timed_rows
 
 SECTION = "Probability theory / Probability: what a probability of 1/2 means"
 #: probability that a correct sampler fails the chi-square claim (its exact tail, asymptotic)
@@ -74,19 +76,36 @@ def pooled_cells(hist, pmf, repetitions: int, z: float):
     return labels, np.asarray(counts), np.asarray(probs)
 
 
+def _heads_histogram(cfg: Config, ctx: RunContext, key, p, mesh) -> np.ndarray:
+    """Histogram of heads per repetition. The repetitions are split over the devices; a draw
+    of more than MC_CHUNK_ELEMENTS tosses streams in fixed chunks of repetitions (chunk c
+    from fold_in(key, c)), each adding its histogram: memory stays one chunk's."""
+    per, chunks = mc_chunks(cfg.repetitions, cfg.num_tosses)
+    hist = np.zeros(cfg.num_tosses + 1, np.int64)
+    parts = stream_chunks(ctx.timer, "heads_counts", heads_counts, key, p, num_chunks=chunks,
+                          progress=ctx.progress, num_tosses=cfg.num_tosses,
+                          num_repetitions=per, mesh=mesh)
+    for c, counts in enumerate(parts):
+        valid = min(per, cfg.repetitions - c * per)
+        hist += np.bincount(counts[:valid], minlength=cfg.num_tosses + 1)
+    return hist
+
+
 def compute(cfg: Config, ctx: RunContext) -> Results:
     k_counts, k_paths = jax.random.split(ctx.key)
     p = jnp.asarray(cfg.p, ctx.dtype)
-    counts = ctx.timed("heads_counts", heads_counts, k_counts, p, num_tosses=cfg.num_tosses,
-                       num_repetitions=cfg.repetitions)
-    running = ctx.timed("running_heads", running_heads, k_paths, p, num_tosses=cfg.max_n,
-                        num_paths=cfg.num_paths)
-    running = np.asarray(running, np.int64)
+    mesh = device_mesh(ctx.runtime.platform)
     cps = log_spaced_counts(cfg.max_n, per_decade=6)
     idx = np.unique(np.geomspace(1, cfg.max_n, 2000).round().astype(np.int64))
-    return Results(hist=np.bincount(np.asarray(counts), minlength=cfg.num_tosses + 1),
-                   checkpoints=cps, checkpoint_heads=running[:, cps - 1], plot_n=idx,
-                   plot_heads=running[:, idx - 1])
+    # path i from split(k_paths, num_paths)[i] (as running_heads draws it): paths chunked to
+    # fit memory and split over the devices; only the plotted and checked columns are kept
+    at_cps, at_idx = timed_rows(ctx.timer, "running_heads", running_heads_of_keys,
+                                jax.random.split(k_paths, cfg.num_paths), p, mesh=mesh,
+                                keep=lambda r: (r[:, cps - 1], r[:, idx - 1]),
+                                num_tosses=cfg.max_n)
+    return Results(hist=_heads_histogram(cfg, ctx, k_counts, p, mesh), checkpoints=cps,
+                   checkpoint_heads=np.asarray(at_cps, np.int64), plot_n=idx,
+                   plot_heads=np.asarray(at_idx, np.int64))
 
 
 # -------------------------------------------------------------------------------- claims

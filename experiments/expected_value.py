@@ -36,6 +36,7 @@ from mathml_jax.probability import (
     trapezoid_expectation,
 )
 from mathml_jax.runtime import RunContext
+from mathml_jax.sharding import device_mesh, mc_chunks, stream_chunks
 
 SECTION = "Probability theory / Expected value: the die game"
 
@@ -165,16 +166,25 @@ def _quadrature_abs(cfg: Config) -> float:
 
 
 def _game(cfg: Config, ctx: RunContext, key) -> dict:
-    dtype, N = ctx.dtype, cfg.num_rounds
+    """The players' winnings, split over the devices; more than MC_CHUNK_ELEMENTS rolls stream
+    in fixed chunks of players (chunk c from fold_in(key, c)), each reduced to its players'
+    final totals and the count ahead at each checkpoint: memory stays one chunk's."""
+    dtype, N, P = ctx.dtype, cfg.num_rounds, cfg.num_players
     win, lose = jnp.asarray(cfg.win, dtype), jnp.asarray(cfg.lose, dtype)
     mu_jax = exact_expectation(die_game_payoffs(win, lose), jnp.full(6, 1 / 6, dtype))
-    totals = ctx.timed("die_game", die_game_winnings, key, win, lose, num_rounds=N,
-                       num_players=cfg.num_players)
-    totals = np.asarray(totals, np.float64)
     cps = log_spaced_counts(N, per_decade=8)
-    return dict(mu_jax=float(mu_jax), final_totals=totals[:, -1],
-                first_players=totals[:min(5, totals.shape[0])], checkpoints=cps,
-                ahead=(totals[:, cps - 1] > 0).sum(axis=0).astype(np.int64))
+    per, chunks = mc_chunks(P, N)
+    finals, ahead, first = [], np.zeros(cps.size, np.int64), None
+    for c, totals in enumerate(stream_chunks(
+            ctx.timer, "die_game", die_game_winnings, key, win, lose, num_chunks=chunks,
+            progress=ctx.progress, num_rounds=N, num_players=per,
+            mesh=device_mesh(ctx.runtime.platform))):
+        totals = np.asarray(totals[:min(per, P - c * per)], np.float64)
+        first = totals[:min(5, totals.shape[0])] if first is None else first
+        finals.append(totals[:, -1])
+        ahead += (totals[:, cps - 1] > 0).sum(axis=0)
+    return dict(mu_jax=float(mu_jax), final_totals=np.concatenate(finals),
+                first_players=first, checkpoints=cps, ahead=ahead)
 
 
 def _continuous(cfg: Config, ctx: RunContext, key) -> dict:
@@ -185,7 +195,7 @@ def _continuous(cfg: Config, ctx: RunContext, key) -> dict:
     trap = trapezoid_expectation(g, lambda x: dist["pdf"](x, prm), jnp.asarray(lo, ctx.dtype),
                                  jnp.asarray(hi, ctx.dtype))
     vals = ctx.timed("monte_carlo", monte_carlo_values, key, prm, sampler=dist["sample"], g=g,
-                     num_samples=cfg.num_samples)
+                     num_samples=cfg.num_samples, mesh=device_mesh(ctx.runtime.platform))
     vals = np.asarray(vals, np.float64)
     m = log_spaced_counts(vals.size, per_decade=20)
     quad, quad_err = _quadrature(cfg)

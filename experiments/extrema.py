@@ -30,6 +30,7 @@ from mathml_jax.calculus import (
     newton_critical_points,
 )
 from mathml_jax.runtime import RunContext, in_float64
+from mathml_jax.sharding import device_mesh, timed_rows
 from mathml_jax.status import Kind, Status
 
 SECTION = "Calculus / Differentiation: critical points, minima and maxima"
@@ -140,9 +141,10 @@ def _analyse(cfg: Config, ctx: RunContext, name: str) -> dict:
     d1_scale, d2_scale = _scales(f, lo, hi, dtype)
     starts = jnp.linspace(lo, hi, cfg.num_starts, dtype=dtype)
     tol1 = tol.roundoff(100, eps, scale=max(1.0, d1_scale)).value  # |f'| at a converged point
-    x, status, _ = ctx.timed(f"newton_{name}", newton_critical_points, starts,
-                             jnp.asarray(lo, dtype), jnp.asarray(hi, dtype),
-                             jnp.asarray(tol1, dtype), f=f, steps=cfg.newton_steps)
+    x, status, _ = timed_rows(ctx.timer, f"newton_{name}", newton_critical_points, starts,
+                              jnp.asarray(lo, dtype), jnp.asarray(hi, dtype),
+                              jnp.asarray(tol1, dtype), mesh=device_mesh(ctx.runtime.platform),
+                              f=f, steps=cfg.newton_steps)
     x, status = np.asarray(x, np.float64), np.asarray(status, np.int32)
     found = _merge(x[status == Status.CONVERGED], gap=1e-3 * width)
     # second-derivative test; tolerance on f'' relative to its scale on the interval

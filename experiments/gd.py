@@ -34,6 +34,7 @@ from mathml_jax.optimization.descent import gradient_descent_batch
 from mathml_jax.optimization.test_functions import make_quadratic, quadratic
 from mathml_jax.optimization.test_functions import rosenbrock as rosenbrock_fn
 from mathml_jax.runtime import RunContext
+from mathml_jax.sharding import device_mesh, timed_rows
 from mathml_jax.status import describe_divergence
 
 SECTION = "Multivariable calculus / Differentiation in multiple variables: gradient descent"
@@ -122,10 +123,11 @@ def _random_start_errors(cfg, ctx, key, A, b, eta, x_star, blowup):
     runs): (nk, S, steps + 1)."""
     nk, S = len(eta), cfg.starts
     starts = jax.random.normal(key, (S, cfg.dim), ctx.dtype)
-    res = ctx.timed("gd_random_starts", gradient_descent_batch, jnp.tile(starts, (nk, 1)),
-                    jnp.asarray(np.repeat(eta, S), ctx.dtype), (jnp.repeat(A, S, axis=0),
-                                                                jnp.repeat(b, S, axis=0)),
-                    blowup, loss_fn=quadratic, steps=cfg.steps, in_axes=(0, 0, 0))
+    res = timed_rows(ctx.timer, "gd_random_starts", gradient_descent_batch,
+                     jnp.tile(starts, (nk, 1)), jnp.asarray(np.repeat(eta, S), ctx.dtype),
+                     (jnp.repeat(A, S, axis=0), jnp.repeat(b, S, axis=0)), blowup,
+                     batch_argnums=(0, 1, 2), mesh=device_mesh(ctx.runtime.platform),
+                     loss_fn=quadratic, steps=cfg.steps, in_axes=(0, 0, 0))
     traj = np.asarray(res.trajectory, np.float64).reshape(nk, S, cfg.steps + 1, cfg.dim)
     return np.linalg.norm(traj - x_star[:, None, None], axis=3)
 
@@ -143,9 +145,11 @@ def _kappa_study(cfg: Config, ctx: RunContext, k_quad, k_starts) -> dict:
     norms = np.linalg.norm(x_star, axis=1)
     eta = 2.0 / (lam_max + lam_min)
     blowup = jnp.asarray(1e6 * max(1.0, norms.max()), dtype)
-    res = ctx.timed("gd_kappas", gradient_descent_batch,
-                    jnp.asarray(np.stack([r[2] for r in refs]), dtype), jnp.asarray(eta, dtype),
-                    (A, b), blowup, loss_fn=quadratic, steps=cfg.steps, in_axes=(0, 0, 0))
+    res = timed_rows(ctx.timer, "gd_kappas", gradient_descent_batch,
+                     jnp.asarray(np.stack([r[2] for r in refs]), dtype), jnp.asarray(eta, dtype),
+                     (A, b), blowup, batch_argnums=(0, 1, 2),
+                     mesh=device_mesh(ctx.runtime.platform), loss_fn=quadratic,
+                     steps=cfg.steps, in_axes=(0, 0, 0))
     err = np.linalg.norm(np.asarray(res.trajectory, np.float64) - x_star[:, None], axis=2)
     measured, ks, fitted = [], [], []
     for i in range(len(kappas)):
@@ -170,10 +174,11 @@ def _sweep(cfg: Config, ctx: RunContext, key) -> dict:
     etas = np.concatenate([np.geomspace(cfg.sweep_min, cfg.sweep_max, cfg.sweep_points) / L,
                            [cfg.lr]])
     norm = float(np.linalg.norm(x_star))
-    res = ctx.timed("gd_sweep", gradient_descent_batch, jnp.asarray(x0, ctx.dtype),
-                    jnp.asarray(etas, ctx.dtype), (As, bs),
-                    jnp.asarray(1e6 * max(1.0, norm), ctx.dtype), loss_fn=quadratic,
-                    steps=cfg.sweep_steps, in_axes=(None, 0, None))
+    res = timed_rows(ctx.timer, "gd_sweep", gradient_descent_batch, jnp.asarray(x0, ctx.dtype),
+                     jnp.asarray(etas, ctx.dtype), (As, bs),
+                     jnp.asarray(1e6 * max(1.0, norm), ctx.dtype), batch_argnums=(1,),
+                     mesh=device_mesh(ctx.runtime.platform), loss_fn=quadratic,
+                     steps=cfg.sweep_steps, in_axes=(None, 0, None))
     err = np.linalg.norm(np.asarray(res.trajectory, np.float64) - x_star, axis=2)
     div = np.asarray(res.diverged_at)
     floor = FLOOR * ctx.eps * max(1.0, norm)

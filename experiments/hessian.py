@@ -47,6 +47,7 @@ from mathml_jax.optimization.test_functions import (
     values_at,
 )
 from mathml_jax.runtime import RunContext, in_float64
+from mathml_jax.sharding import device_mesh, timed_rows
 from mathml_jax.status import Kind
 
 SECTION = "Multivariable calculus / Higher-order derivatives: Hessian, minima, maxima, saddles"
@@ -169,9 +170,9 @@ def _newton_points(cfg: Config, ctx: RunContext, name: str) -> dict:
     starts = jnp.asarray(np.stack([X.ravel(), Y.ravel()], axis=1), dtype)
     radius = 100.0 * max(map(abs, (*tf.xlim, *tf.ylim)))
     index = jnp.asarray(FUNCTIONS.index(name), jnp.int32)
-    res = ctx.timed(f"newton_{name}", newton_from_starts, starts, index,
-                    jnp.asarray(radius, dtype), jnp.asarray(cfg.xtol, dtype), f=SWITCH,
-                    steps=cfg.newton_steps)
+    res = timed_rows(ctx.timer, f"newton_{name}", newton_from_starts, starts, index,
+                     jnp.asarray(radius, dtype), jnp.asarray(cfg.xtol, dtype),
+                     mesh=device_mesh(ctx.runtime.platform), f=SWITCH, steps=cfg.newton_steps)
     x = np.asarray(res.x, np.float64)
     ok = np.asarray(res.status) == CONVERGED
     inbox = ((x[:, 0] >= tf.xlim[0]) & (x[:, 0] <= tf.xlim[1])
@@ -189,8 +190,9 @@ def _newton_points(cfg: Config, ctx: RunContext, name: str) -> dict:
 def _classify(cfg: Config, ctx: RunContext, name: str, pts: np.ndarray) -> dict:
     """Types, eigenvalues and Hessians of ``jax.hessian`` at the points (the eigenvalue test)."""
     dtype, index = ctx.dtype, jnp.asarray(FUNCTIONS.index(name), jnp.int32)
-    codes, lam, H = classify_points(jnp.asarray(pts, dtype), index,
-                                    jnp.asarray(cfg.zero_tol, dtype), f=SWITCH)
+    codes, lam, H = timed_rows(ctx.timer, f"classify_{name}", classify_points,
+                               jnp.asarray(pts, dtype), index, jnp.asarray(cfg.zero_tol, dtype),
+                               mesh=device_mesh(ctx.runtime.platform), f=SWITCH)
     return {"codes": np.asarray(codes, np.int32), "eigenvalues": np.asarray(lam, np.float64),
             "hessians": np.asarray(H, np.float64)}
 

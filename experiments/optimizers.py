@@ -48,6 +48,7 @@ from mathml_jax.optimization.test_functions import (
     values_at,
 )
 from mathml_jax.runtime import RunContext, in_float64
+from mathml_jax.sharding import device_mesh, timed_rows
 
 SECTION = "Optimisation: gradient descent and its modern variants (momentum, adaptive steps)"
 
@@ -182,10 +183,11 @@ def _run_batch(cfg: Config, ctx: RunContext, label: str, opt: str, x0, lr, idx, 
     def pad(a):
         return np.concatenate([a, np.repeat(a[-1:], B - n, axis=0)])
 
-    res = ctx.timed(label, optimize_batch, jnp.asarray(pad(x0), ctx.dtype),
-                    jnp.asarray(pad(lr), ctx.dtype), jnp.asarray(cfg.momentum, ctx.dtype),
-                    jnp.asarray(pad(idx), jnp.int32), jnp.asarray(1e6, ctx.dtype), f=SWITCH,
-                    optimizer=opt, steps=cfg.steps, schedule=cfg.schedule)
+    res = timed_rows(ctx.timer, label, optimize_batch, jnp.asarray(pad(x0), ctx.dtype),
+                     jnp.asarray(pad(lr), ctx.dtype), jnp.asarray(cfg.momentum, ctx.dtype),
+                     jnp.asarray(pad(idx), jnp.int32), jnp.asarray(1e6, ctx.dtype),
+                     batch_argnums=(0, 1, 3), mesh=device_mesh(ctx.runtime.platform),
+                     f=SWITCH, optimizer=opt, steps=cfg.steps, schedule=cfg.schedule)
     return jax.tree.map(lambda a: np.asarray(a[:n]), res)
 
 

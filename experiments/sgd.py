@@ -31,11 +31,11 @@ from mathml_jax.optimization import (
     logistic_loss,
     minibatch_gradient_sq_errors,
     per_example_gradients,
-    running_mean_sq_errors,
     smoothness_constant,
 )
-from mathml_jax.optimization.stochastic import train_seeds
+from mathml_jax.optimization.stochastic import running_mean_sq_errors_of_keys, train_seeds
 from mathml_jax.runtime import RunContext
+from mathml_jax.sharding import device_mesh, timed_rows
 
 SECTION = "Probability theory / Law of large numbers: stochastic gradient descent"
 
@@ -149,8 +149,12 @@ def _tag(label: str) -> str:
 # ----------------------------------------------------------------------------------- compute
 
 def _unbiasedness(cfg: Config, ctx: RunContext, G, key) -> dict:
-    sq = ctx.timed("running_mean", running_mean_sq_errors, G, key, batch_size=cfg.batch_size,
-                   num_batches=cfg.num_batches, num_paths=cfg.num_paths)
+    # path i from split(key, num_paths)[i], as running_mean_sq_errors draws it: the paths are
+    # chunked to fit memory and split over the devices, the numbers unchanged
+    sq = timed_rows(ctx.timer, "running_mean", running_mean_sq_errors_of_keys, G,
+                    jax.random.split(key, cfg.num_paths), batch_argnums=(1,),
+                    mesh=device_mesh(ctx.runtime.platform), batch_size=cfg.batch_size,
+                    num_batches=cfg.num_batches)
     return {"m": np.arange(1, cfg.num_batches + 1),
             "sq_errors": np.asarray(sq, np.float64)}  # (paths, batches)
 
@@ -187,9 +191,12 @@ def _train(cfg: Config, ctx: RunContext, data: tuple, key, full_lr: float,
     for i, (b, lr, schedule, epochs, opt) in enumerate(runs):
         label = _label(b, n)
         lr_ = jax.device_put(np.asarray(lr, ctx.dtype))
-        losses, w_final = ctx.timed(f"train_{_tag(label)}", train_seeds, w0, X, y, l2, lr_, keys,
-                                    loss_fn=logistic_loss, optimizer=opt, schedule=schedule,
-                                    batch_size=b, epochs=epochs)
+        # the seeds (one key each) split over the devices and chunked to fit memory
+        losses, w_final = timed_rows(ctx.timer, f"train_{_tag(label)}", train_seeds, w0, X, y,
+                                     l2, lr_, keys, batch_argnums=(5,),
+                                     mesh=device_mesh(ctx.runtime.platform),
+                                     loss_fn=logistic_loss, optimizer=opt, schedule=schedule,
+                                     batch_size=b, epochs=epochs)
         losses = np.asarray(losses, np.float64)
         gaps = np.array([_np_loss(np.asarray(wf, np.float64), X64, y64, cfg.l2) - loss_star
                          for wf in np.asarray(w_final)])

@@ -170,26 +170,12 @@ def minibatch_gradient_sq_errors(per_example: jax.Array, key: jax.Array, batch_s
     return jax.vmap(one, out_axes=1)(jax.random.split(key, num_draws))
 
 
-@partial(jax.jit, static_argnames=("batch_size", "num_batches", "num_paths"))
-def running_mean_sq_errors(per_example: jax.Array, key: jax.Array, *, batch_size: int,
-                           num_batches: int, num_paths: int) -> jax.Array:
-    """||(1/m) sum_{j<=m} g_B^(j) - g||^2 for m = 1..num_batches, on independent paths.
-
-    The running average of m independent minibatch gradients, compared with the full
-    gradient g; a ``lax.scan`` over m, a ``vmap`` over paths. Each minibatch is
-    :func:`minibatch_indices` (exactly uniform without replacement, by a partial sort), and
-    its mean is a gather of B rows.
-
-    Args:
-      per_example: per-example gradients, shape (N, d).
-      key: PRNG key.
-      batch_size: B in [1, N] (static: it fixes the gather's shape).
-      num_batches: minibatches averaged per path.
-      num_paths: independent paths.
-
-    Returns:
-      Array (num_paths, num_batches). Its mean over paths is (sigma^2/B)(N-B)/(N-1) / m.
-    """
+@partial(jax.jit, static_argnames=("batch_size", "num_batches"))
+def running_mean_sq_errors_of_keys(per_example: jax.Array, keys: jax.Array, *, batch_size: int,
+                                   num_batches: int) -> jax.Array:
+    """:func:`running_mean_sq_errors` with one path per key of ``keys`` (P,): path i depends
+    on ``keys[i]`` only, so paths can be cut into chunks and split over devices
+    (:func:`mathml_jax.sharding.map_rows`). Returns (P, num_batches)."""
     n = per_example.shape[0]
     centered = per_example - jnp.mean(per_example, axis=0)
 
@@ -205,7 +191,32 @@ def running_mean_sq_errors(per_example: jax.Array, key: jax.Array, *, batch_size
                                (ms, jax.random.split(k, num_batches)))
         return errs
 
-    return jax.vmap(path)(jax.random.split(key, num_paths))
+    return jax.vmap(path)(keys)
+
+
+@partial(jax.jit, static_argnames=("batch_size", "num_batches", "num_paths"))
+def running_mean_sq_errors(per_example: jax.Array, key: jax.Array, *, batch_size: int,
+                           num_batches: int, num_paths: int) -> jax.Array:
+    """||(1/m) sum_{j<=m} g_B^(j) - g||^2 for m = 1..num_batches, on independent paths.
+
+    The running average of m independent minibatch gradients, compared with the full
+    gradient g; a ``lax.scan`` over m, a ``vmap`` over paths (path i from
+    ``jax.random.split(key, num_paths)[i]``, :func:`running_mean_sq_errors_of_keys`). Each
+    minibatch is :func:`minibatch_indices` (exactly uniform without replacement, by a partial
+    sort), and its mean is a gather of B rows.
+
+    Args:
+      per_example: per-example gradients, shape (N, d).
+      key: PRNG key.
+      batch_size: B in [1, N] (static: it fixes the gather's shape).
+      num_batches: minibatches averaged per path.
+      num_paths: independent paths.
+
+    Returns:
+      Array (num_paths, num_batches). Its mean over paths is (sigma^2/B)(N-B)/(N-1) / m.
+    """
+    return running_mean_sq_errors_of_keys(per_example, jax.random.split(key, num_paths),
+                                          batch_size=batch_size, num_batches=num_batches)
 
 
 LossFn = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
