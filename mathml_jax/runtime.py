@@ -179,11 +179,11 @@ def configure(platform: str = "auto", precision: str = "float32",
     jax.config.update("jax_enable_x64", precision == "float64")
     jax.config.update("jax_default_matmul_precision", matmul_precision)
     if platform == "auto":
-        devices = jax.devices()
+        devices = jax.local_devices()  # this process's (several under jax.distributed)
         jax.config.update("jax_default_device", None)
     else:
         try:
-            devices = jax.devices(platform)
+            devices = jax.local_devices(backend=platform)
         except RuntimeError as e:
             raise PlatformUnavailable(
                 f"platform={platform} was requested but JAX finds no {platform.upper()} device "

@@ -35,7 +35,7 @@ def _cache_files(folder: Path) -> set[str]:
 #: main kernels and how many distinct programs each run needs (fast profile): train_seeds
 #: once per batch size (a static argument: B = 1, 16, 64 and full batch), the others once
 MAIN_KERNELS = {
-    "sgd": {"jit(train_seeds)": 4, "jit(running_mean_sq_errors)": 1,
+    "sgd": {"jit(train_seeds)": 4, "jit(running_mean_sq_errors_of_keys)": 1,
             "jit(minibatch_gradient_sq_errors)": 1},
 }
 
