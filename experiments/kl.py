@@ -316,14 +316,16 @@ def fits(cfg: Config, r: Results):
                 label=rf"argmin $\mathrm{{KL}}(P\|Q)$: $\mathcal{{N}}({fwd[0]:.2f}, "
                       rf"{fwd[1]:.2f}^2)$")
     for i, (m, s) in enumerate(zip(rv["mean"][:, -1], rv["sd"][:, -1], strict=True)):
-        label = rf"argmin $\mathrm{{KL}}(Q\|P)$ from start {cfg.starts[i]:g}: "
-        if rv["diverged_at"][i] >= 0:  # no fitted Gaussian to draw: said in the legend
-            ax.plot([], [], "x", color=plotting.color("reverse kl"), label=label + (
-                f"diverged at step {rv['diverged_at'][i]}, not drawn"))
-            continue
-        ax.plot(x, scipy.stats.norm.pdf(x, m, s), color=plotting.color("reverse kl"),
-                linestyle=_LINESTYLES[i % len(_LINESTYLES)],
-                label=label + rf"$\mathcal{{N}}({m:.2f}, {s:.2f}^2)$")
+        if rv["diverged_at"][i] < 0:
+            ax.plot(x, scipy.stats.norm.pdf(x, m, s), color=plotting.color("reverse kl"),
+                    linestyle=_LINESTYLES[i % len(_LINESTYLES)],
+                    label=rf"argmin $\mathrm{{KL}}(Q\|P)$ from start {cfg.starts[i]:g}: "
+                          rf"$\mathcal{{N}}({m:.2f}, {s:.2f}^2)$")
+    bad = np.nonzero(rv["diverged_at"] >= 0)[0]
+    if bad.size:  # no fitted Gaussian to draw: said in the legend
+        ax.plot([], [], "x", color=plotting.color("reverse kl"),
+                label=r"$\mathrm{KL}(Q\|P)$ diverged, not drawn: " + ", ".join(
+                    f"start {cfg.starts[i]:g} at step {rv['diverged_at'][i]}" for i in bad))
     ax.set_xlim(mix_mean - 3.5 * mix_sd, mix_mean + 3.5 * mix_sd)
     ax.set_ylim(0, 1.6 * max(p.max(), scipy.stats.norm.pdf(0, 0, rv["sd"][:, -1].min())))
     ax.set_xlabel("$x$")

@@ -165,7 +165,8 @@ class Claim:
             "statement": self.statement,
             "measured": self.measured if math.isfinite(self.measured) else None,
             "expected": self.expected,
-            "tolerance": self.tolerance,
+            "tolerance": self.tolerance if self.tolerance is None
+            or math.isfinite(self.tolerance) else None,
             "rule": self.rule,
             "reference": self.reference,
             "worst": self.worst,

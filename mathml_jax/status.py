@@ -93,4 +93,5 @@ def divergence_summary(diverged_at, labels, unit: str = "step") -> str:
     bad = [f"{lab} at {unit} {int(i)}" for lab, i in zip(labels, k, strict=True) if i >= 0]
     if not bad:
         return "no run diverged"
-    return f"{len(bad)} of {k.size} runs diverged: " + ", ".join(bad)
+    more = f" and {len(bad) - 4} more" if len(bad) > 4 else ""
+    return f"{len(bad)} of {k.size} runs diverged: " + "; ".join(bad[:4]) + more
