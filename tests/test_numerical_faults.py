@@ -234,3 +234,33 @@ def test_the_runner_reports_an_undeclared_nonfinite_as_a_failed_claim_and_a_faul
     assert "no measured value" in by["falls"].detail
     assert report.metrics["final"] is None and report.metrics["steps"] == 3
     assert [f["quantity"] for f in report.metrics["faults"]] == ["loss", "metric final"]
+
+
+def test_neural_network_edge_of_stability_past_its_range_is_cut_and_drawn_with_a_mark():
+    """Full-batch GD at eta = 1000 (eos_lrs allows up to 1000) overflows: the compute phase's
+    edge-of-stability part cuts each path where it diverged, the figure stops there with an x
+    and says so in its legend, and the claims about the plateau fail naming the run (only this
+    part of the experiment: its whole run is the suite's costliest)."""
+    import types
+
+    from experiments import neural_network as nn
+    from mathml_jax import runtime
+
+    cfg = nn.Config(activation="relu", eos_lrs=[1.0, 1000.0], eos_starts=2, eos_steps=100,
+                    eos_record_every=25, eos_train=64, eos_matvecs=4)
+    ctx = runtime.RunContext(seed=0, profile="fast",
+                             runtime=runtime.configure("cpu", "float32", "highest"))
+    edge = nn._edge(cfg, ctx, {"moons": (2, *cfg.moons_hidden, 2)}, ctx.key)
+    assert (edge["diverged_at"][:, 0] == -1).all() and (edge["diverged_at"][:, 1] > 0).all()
+    for k in ("loss", "sharpness", "bound"):
+        assert np.isfinite(edge[k]).all(), k
+    r = types.SimpleNamespace(edge=edge)
+    fig = nn.edge_of_stability(cfg, r)
+    labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert any("1000" in t and "diverged" in t for t in labels), labels
+    assert any(ln.get_marker() == "x" for ax in fig.axes for ln in ax.lines)
+    assert not _nonfinite_lines(types.SimpleNamespace(figures={"edge": fig}))
+    eos = [f"eta={eta:g}, start {s}" for s in range(2) for eta in cfg.eos_lrs]
+    slope = nn._plateau_slope_claim(cfg, r, {k: types.SimpleNamespace(median=1.0) for k in eos})
+    failed = fails_on_divergence(slope, edge["diverged_at"].ravel(), eos)
+    assert not failed.passed and "eta=1000, start 0: diverged at step" in failed.worst
