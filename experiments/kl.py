@@ -324,8 +324,9 @@ def fits(cfg: Config, r: Results):
     bad = np.nonzero(rv["diverged_at"] >= 0)[0]
     if bad.size:  # no fitted Gaussian to draw: said in the legend
         ax.plot([], [], "x", color=plotting.color("reverse kl"),
-                label=r"$\mathrm{KL}(Q\|P)$ diverged, not drawn: " + ", ".join(
-                    f"start {cfg.starts[i]:g} at step {rv['diverged_at'][i]}" for i in bad))
+                label=r"$\mathrm{KL}(Q\|P)$ not drawn: starts "
+                + ", ".join(f"{cfg.starts[i]:g}" for i in bad) + " diverged (steps "
+                + ", ".join(str(rv["diverged_at"][i]) for i in bad) + ")")
     ax.set_xlim(mix_mean - 3.5 * mix_sd, mix_mean + 3.5 * mix_sd)
     ax.set_ylim(0, 1.6 * max(p.max(), scipy.stats.norm.pdf(0, 0, rv["sd"][:, -1].min())))
     ax.set_xlabel("$x$")
