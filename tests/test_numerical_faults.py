@@ -226,8 +226,12 @@ def test_the_runner_reports_an_undeclared_nonfinite_as_a_failed_claim_and_a_faul
                                      np.array([[1.0, 0.5, np.nan], [1.0, 0.4, 0.2]])),
         claims=lambda cfg, r, ctx: [Claim.at_most("loss falls", np.nan, 1.0, id="falls")],
         metrics=lambda cfg, r: {"final": float(r.loss[0, -1]), "steps": 3})
+    @dataclasses.dataclass
+    class Cfg:  # no keys
+        pass
+
     ctx = types.SimpleNamespace(timer=types.SimpleNamespace(timings={}))
-    report = run_phases("stand_in", module, None, ctx)
+    report = run_phases("stand_in", module, Cfg(), ctx)
     by = {c.id: c for c in report.claims}
     assert set(by) == {"falls", "finite_loss"} and not report.passed
     assert by["finite_loss"].worst == "first not a number at seed 0, step 2"
