@@ -158,18 +158,34 @@ def _checked_claims(name: str, claims: list) -> list:
 
 
 def run_phases(name: str, module: ModuleType, cfg: Any, ctx) -> Report:
-    """Runs compute, claims, metrics and the figures of experiment ``name``: its Report."""
+    """Runs compute, claims, metrics and the figures of experiment ``name``: its Report.
+
+    After compute, the results are scanned for non-finite values (:mod:`mathml_jax.finite`):
+    each quantity holding any that the module does not declare in ``NONFINITE_OK`` is a failed
+    claim ``finite_<quantity>`` naming its first offending index (axes from ``SERIES_AXES``);
+    a non-finite metric is written as null; all of them are listed in metrics.json's
+    ``faults``."""
+    from mathml_jax.finite import explain_unmeasured, scan_results
+
     results = module.compute(cfg, ctx)
     report = Report(name, section=module.SECTION, results=results, config=cfg, run_context=ctx)
+    report.faults = scan_results(results, getattr(module, "NONFINITE_OK", {}),
+                                 getattr(module, "SERIES_AXES", {}))
     report.claims = _checked_claims(name, list(module.claims(cfg, results, ctx)))
     report.claims, changed = mark_changed_tolerances(name, module, cfg, results, ctx,
                                                      report.claims)
     if changed:
         report.context["tolerances_changed"] = changed
+    report.claims = _checked_claims(name, explain_unmeasured(
+        [*report.claims, *(f.claim() for f in report.faults)]))
     keys = set(getattr(module, "KEY_METRICS", ()))
     metrics = module.metrics(cfg, results) if hasattr(module, "metrics") else {}
     for k, v in metrics.items():
         report.metric(k, v, key=k in keys)
+    if report.faults:
+        log.warning("%s: non-finite values: %s", name,
+                    "; ".join(f.message() for f in report.faults))
+        report.context["faults"] = [f.as_dict() for f in report.faults]
     report.timings = dict(ctx.timer.timings)
     report.figures, report.animations, report.texts = draw(module, cfg, results)
     return report

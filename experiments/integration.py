@@ -254,8 +254,10 @@ def _gauss_formula_ratios(cfg: Config, r: Results) -> dict:
     for name in ("exp", "signed"):
         if name in r.per_function:
             p, (a, b) = r.per_function[name], CATALOGUE[name][3]
-            ok = np.abs(p["gauss_signed"]) > cfg.floor_ulps * r.eps64 * p["scale"]
-            out[name] = p["gauss_signed"][ok] / _gauss_constant(b - a, r.nodes[ok])
+            K = _gauss_constant(b - a, r.nodes)  # underflows to 0 for many nodes: not used
+            ok = ((np.abs(p["gauss_signed"]) > cfg.floor_ulps * r.eps64 * p["scale"])
+                  & (K > np.finfo(np.float64).tiny))
+            out[name] = p["gauss_signed"][ok] / K[ok]
     return out
 
 
@@ -485,8 +487,8 @@ def _convergence_panel(ax, cfg: Config, r: Results, name: str, labels: dict) -> 
         ax.loglog(r.panels, np.maximum(p["composite"][rule], floor), marker=marker,
                   linestyle=ls, color=plotting.color(rule), markersize=5, mfc="none",
                   label=labels[rule])
-    g = np.abs(p["gauss_signed"])
-    ax.loglog(r.nodes, np.where(g > 0, g, np.nan), "s-",
+    # an exact 0 is drawn at the floor, as for the panel rules (never a NaN skipped silently)
+    ax.loglog(r.nodes, np.maximum(np.abs(p["gauss_signed"]), floor), "s-",
               color=plotting.color("gauss"), markersize=3, label=labels["gauss"])
     ax.loglog(r.samples, _mc_rms(p), ".-", color=plotting.color("monte carlo"),
               label=labels["monte carlo"])

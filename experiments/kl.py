@@ -26,6 +26,7 @@ import scipy.stats
 from experiments._schema import ConfigError, param
 from mathml_jax import Claim, plotting
 from mathml_jax import tolerance as tol
+from mathml_jax.finite import cut_at_divergence, fails_on_divergence
 from mathml_jax.information import (
     cross_entropy,
     density_kl,
@@ -35,6 +36,7 @@ from mathml_jax.information import (
     mixture_logpdf,
 )
 from mathml_jax.runtime import RunContext
+from mathml_jax.status import describe_divergence
 
 SECTION = "Probability theory / Information theory: cross-entropy and KL divergence"
 
@@ -73,7 +75,9 @@ class Results:
     #                 self_kl per pair; labels y, ce_onehot H(onehot_y, Q), ce_perfect H(y, y)
     gaussian_kl: dict  # pairs (m1, s1, m2, s2), quadrature: KL by the trapezoid rule
     mixture: dict   # x (grid), density (float64): the two-bump mixture P
-    fits: dict      # forward / reverse: mean, sd, kl (starts, steps + 1) of the Adam fits
+    fits: dict      # forward / reverse: mean, sd, kl (starts, steps + 1) of the Adam fits, each
+    #                 run cut where it diverged (last finite iterate kept): diverged_at
+    #                 (starts,), -1 for none, and the first_nonfinite quantity ("" for none)
     family: dict    # mean (m grid), forward_kl KL(P||N(m, w^2)), reverse_kl KL(N(m, w^2)||P)
 
 
@@ -132,7 +136,10 @@ def _fits(cfg: Config, ctx: RunContext, x, logp) -> dict:
         traj, loss = ctx.timed(f"fit_{direction}", fit_gaussian, logp, x, starts, lr,
                                direction=direction, steps=cfg.steps)
         traj = _host(traj)
-        fits[direction] = {"mean": traj[..., 0], "sd": traj[..., 1], "kl": _host(loss)}
+        # a too-large step overflows: each start's run is cut where it diverged (a status)
+        cut, diverged_at, which = cut_at_divergence(
+            {"mean": traj[..., 0], "sd": traj[..., 1], "kl": _host(loss)})
+        fits[direction] = dict(cut, diverged_at=diverged_at, first_nonfinite=np.array(which))
     return fits
 
 
@@ -249,8 +256,12 @@ def _fit_claims(cfg: Config, r: Results, eps: float) -> list[Claim]:
 
 
 def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
+    labels = [f"start {s:g}" for s in cfg.starts]
+    # a fit claim is about where Adam ends: it fails, naming the start, if that fit diverged
+    fit = [fails_on_divergence(c, r.fits["forward" if c.id.startswith("forward") else "reverse"]
+                               ["diverged_at"], labels) for c in _fit_claims(cfg, r, ctx.eps)]
     return (_kl_claims(cfg, r, ctx.eps) + _cross_entropy_claims(cfg, r, ctx.eps)
-            + [_gaussian_kl_claim(r, ctx.eps)] + _fit_claims(cfg, r, ctx.eps))
+            + [_gaussian_kl_claim(r, ctx.eps)] + fit)
 
 
 def metrics(cfg: Config, r: Results) -> dict:
@@ -261,9 +272,22 @@ def metrics(cfg: Config, r: Results) -> dict:
             "kl_minus_cross_entropy_plus_entropy_max": float(
                 np.abs(d["kl_pq"] - (d["cross_entropy"] - d["entropy"])).max()),
             "kl_min_over_random_pairs": float(min(d["kl_pq"].min(), d["kl_qp"].min())),
-            "forward_fit_sd": float(r.fits["forward"]["sd"][:, -1].mean()),
-            "reverse_fit_sd": float(r.fits["reverse"]["sd"][:, -1].mean()),
-            "mixture_sd": mixture_moments(cfg)[1]}
+            **_fit_metrics(cfg, r), "mixture_sd": mixture_moments(cfg)[1]}
+
+
+def _fit_metrics(cfg: Config, r: Results) -> dict:
+    """Per direction: the final sd averaged over the starts that did not diverge (None when
+    every start diverged), how many diverged, and each start's status in words."""
+    out = {}
+    for d in ("forward", "reverse"):
+        f = r.fits[d]
+        ok = f["diverged_at"] < 0
+        out[f"{d}_fit_sd"] = float(f["sd"][ok, -1].mean()) if ok.any() else None
+        out[f"{d}_fit_diverged"] = int((~ok).sum())
+        out[f"{d}_fit_status"] = [
+            f"start {s:g}: " + describe_divergence(k, str(q) or None)
+            for s, k, q in zip(cfg.starts, f["diverged_at"], f["first_nonfinite"], strict=True)]
+    return out
 
 
 KEY_METRICS = ("kl_asymmetry_max", "forward_fit_sd", "reverse_fit_sd")
@@ -284,13 +308,25 @@ def fits(cfg: Config, r: Results):
     ax.fill_between(x, p, color="lightgray", label="$P$: two-bump mixture")
     f, rv = r.fits["forward"], r.fits["reverse"]
     fwd = (f["mean"][0, -1], f["sd"][0, -1])
-    ax.plot(x, scipy.stats.norm.pdf(x, *fwd), color=plotting.color("forward kl"),
-            label=rf"argmin $\mathrm{{KL}}(P\|Q)$: $\mathcal{{N}}({fwd[0]:.2f}, {fwd[1]:.2f}^2)$")
+    if f["diverged_at"][0] >= 0:
+        ax.plot([], [], "x", color=plotting.color("forward kl"), label=r"argmin "
+                rf"$\mathrm{{KL}}(P\|Q)$: diverged at step {f['diverged_at'][0]}, not drawn")
+    else:
+        ax.plot(x, scipy.stats.norm.pdf(x, *fwd), color=plotting.color("forward kl"),
+                label=rf"argmin $\mathrm{{KL}}(P\|Q)$: $\mathcal{{N}}({fwd[0]:.2f}, "
+                      rf"{fwd[1]:.2f}^2)$")
     for i, (m, s) in enumerate(zip(rv["mean"][:, -1], rv["sd"][:, -1], strict=True)):
-        ax.plot(x, scipy.stats.norm.pdf(x, m, s), color=plotting.color("reverse kl"),
-                linestyle=_LINESTYLES[i % len(_LINESTYLES)],
-                label=rf"argmin $\mathrm{{KL}}(Q\|P)$ from start {cfg.starts[i]:g}: "
-                      rf"$\mathcal{{N}}({m:.2f}, {s:.2f}^2)$")
+        if rv["diverged_at"][i] < 0:
+            ax.plot(x, scipy.stats.norm.pdf(x, m, s), color=plotting.color("reverse kl"),
+                    linestyle=_LINESTYLES[i % len(_LINESTYLES)],
+                    label=rf"argmin $\mathrm{{KL}}(Q\|P)$ from start {cfg.starts[i]:g}: "
+                          rf"$\mathcal{{N}}({m:.2f}, {s:.2f}^2)$")
+    bad = np.nonzero(rv["diverged_at"] >= 0)[0]
+    if bad.size:  # no fitted Gaussian to draw: said in the legend
+        ax.plot([], [], "x", color=plotting.color("reverse kl"),
+                label=r"$\mathrm{KL}(Q\|P)$ not drawn: starts "
+                + ", ".join(f"{cfg.starts[i]:g}" for i in bad) + " diverged (steps "
+                + ", ".join(str(rv["diverged_at"][i]) for i in bad) + ")")
     ax.set_xlim(mix_mean - 3.5 * mix_sd, mix_mean + 3.5 * mix_sd)
     ax.set_ylim(0, 1.6 * max(p.max(), scipy.stats.norm.pdf(0, 0, rv["sd"][:, -1].min())))
     ax.set_xlabel("$x$")

@@ -32,6 +32,7 @@ from experiments._schema import ConfigError, param
 from mathml_jax import Claim, plotting
 from mathml_jax import tolerance as tol
 from mathml_jax.convergence import bootstrap_slope_se, fitted_slope
+from mathml_jax.finite import cut_at_divergence, fails_on_divergence
 from mathml_jax.nn import spectrum, stability
 from mathml_jax.nn.backprop import np_backprop, np_loss, np_loss_scale
 from mathml_jax.nn.data import digits_split, two_moons, two_moons_bayes_posterior
@@ -158,13 +159,15 @@ class Results:
 
     sizes: dict          # problem -> layer widths (d, hidden..., classes)
     data: dict           # moons: X_train, y_train, X_test, y_test, bayes_test_accuracy...
-    runs: dict           # problem -> optimizer -> step, loss, train_accuracy, test_accuracy
+    runs: dict           # problem -> optimizer -> step, loss, train_accuracy, test_accuracy,
+                         # each seed cut where it diverged; diverged_at (S,) step, -1: never
     boundary: dict       # grid_x, grid_y, bayes, sgd, adam: class-1 probabilities (G, G)
     backprop: dict       # problem -> hand (P,), scale (P,), jax_run (P,), jax_float64 (P,)
     central: dict        # coords, h, fd, grad, third, loss_roundoff, grad_roundoff
     unbiased: dict       # m, sq_errors (paths, batches), sigma2, batch_size, n
     hessian: dict        # dense (P,), ritz, bounds, trace_samples, slq_nodes/weights
-    edge: dict           # etas, step, loss (S, E, K), sharpness (S, E, K), bound
+    edge: dict           # etas, step, loss (S, E, K), sharpness (S, E, K), bound, each path
+                         # cut where it diverged; diverged_at (S, E) step, -1: never
 
 
 # ----------------------------------------------------------------------------------- compute
@@ -208,10 +211,12 @@ def _train(cfg: Config, ctx: RunContext, data: dict, sizes: dict, key) -> tuple[
         runs[problem] = {}
         for o, opt in enumerate(OPTIMIZERS):
             thetas[(problem, opt)] = np.asarray(theta)[o * S:(o + 1) * S]
-            runs[problem][opt] = {"step": np.arange(steps // cfg.record_every + 1)
-                                  * cfg.record_every, "lr": float(lrs[o]),
-                                  **{k: np.asarray(v, np.float64)[o * S:(o + 1) * S]
-                                     for k, v in hist._asdict().items()}}
+            step = np.arange(steps // cfg.record_every + 1) * cfg.record_every
+            # a too-large step overflows: each seed's record is cut where it diverged
+            cut, div, _ = cut_at_divergence({k: np.asarray(v, np.float64)[o * S:(o + 1) * S]
+                                             for k, v in hist._asdict().items()})
+            runs[problem][opt] = {"step": step, "lr": float(lrs[o]), **cut,
+                                  "diverged_at": np.where(div >= 0, step[div], -1)}
         ctx.progress("training", p + 1, len(PROBLEMS))
     return runs, thetas
 
@@ -344,9 +349,14 @@ def _edge(cfg: Config, ctx: RunContext, sizes: dict, key) -> dict:
                      jax.device_put(np.asarray(cfg.eos_lrs, ctx.dtype)), k_lan, f=f,
                      num_steps=cfg.eos_steps, record_every=cfg.eos_record_every,
                      num_matvecs=cfg.eos_matvecs)
-    return {"etas": np.asarray(cfg.eos_lrs, np.float64),
-            "step": stability.record_steps(cfg.eos_steps, cfg.eos_record_every),
-            **{k: np.asarray(v, np.float64) for k, v in path._asdict().items()}}
+    step = stability.record_steps(cfg.eos_steps, cfg.eos_record_every)
+    arrays = {k: np.asarray(v, np.float64) for k, v in path._asdict().items()}
+    S, E, K = arrays["sharpness"].shape
+    # a step far past 2/lambda overflows: each (start, eta) path is cut where it diverged
+    cut, div, _ = cut_at_divergence({k: v.reshape(S * E, K) for k, v in arrays.items()})
+    return {"etas": np.asarray(cfg.eos_lrs, np.float64), "step": step,
+            **{k: v.reshape(S, E, K) for k, v in cut.items()},
+            "diverged_at": np.where(div >= 0, step[div], -1).reshape(S, E)}
 
 
 def compute(cfg: Config, ctx: RunContext) -> Results:
@@ -573,10 +583,26 @@ def _plateau_slope_claim(cfg: Config, r: Results, bands: dict) -> Claim:
         detail=", ".join(f"start {s}: {v:.3f}" for s, v in enumerate(slopes)) + f"; {E} etas")
 
 
+def _training_divergence(problems, r: Results) -> tuple[np.ndarray, list[str]]:
+    """diverged_at (steps, -1: never) of every seed of both optimisers, and run names."""
+    k = [r.runs[p][o]["diverged_at"] for p in problems for o in OPTIMIZERS]
+    names = [f"{NAMES[p]}, {NAMES[o]}, seed {s}" for p in problems for o in OPTIMIZERS
+             for s in range(r.runs[p][o]["diverged_at"].size)]
+    return np.concatenate(k), names
+
+
 def claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
-    return ([_backprop_claim(r, ctx), _central_claim(r), *_unbiased_claims(r),
-             *_accuracy_claims(cfg, r), _seed_claim(cfg, r), *_hessian_claims(r, ctx),
-             *_edge_claims(cfg, r)])
+    # a claim about where training or GD ends fails, naming the run, if that run diverged
+    acc = [fails_on_divergence(c, *_training_divergence([c.id.split("_")[0]], r))
+           for c in _accuracy_claims(cfg, r)]
+    e = r.edge
+    eos = [f"eta={eta:g}, start {s}" for s in range(e["diverged_at"].shape[0])
+           for eta in e["etas"]]
+    return ([_backprop_claim(r, ctx), _central_claim(r), *_unbiased_claims(r), *acc,
+             fails_on_divergence(_seed_claim(cfg, r), *_training_divergence(PROBLEMS, r)),
+             *_hessian_claims(r, ctx),
+             *(fails_on_divergence(c, e["diverged_at"].ravel(), eos)
+               for c in _edge_claims(cfg, r))])
 
 
 def metrics(cfg: Config, r: Results) -> dict:
@@ -584,16 +610,21 @@ def metrics(cfg: Config, r: Results) -> dict:
     for problem in PROBLEMS:
         for o in OPTIMIZERS:
             run = r.runs[problem][o]
+            ok = run["diverged_at"] < 0  # a diverged seed has no final loss: null over none
             out[f"{problem}_{o}_test_accuracy"] = float(np.median(run["test_accuracy"][:, -1]))
-            out[f"{problem}_{o}_final_loss"] = float(np.median(run["loss"][:, -1]))
+            out[f"{problem}_{o}_final_loss"] = (float(np.median(run["loss"][ok, -1]))
+                                                if ok.any() else None)
+            out[f"{problem}_{o}_diverged"] = int((~ok).sum())
     out["moons_bayes_accuracy"] = r.data["moons"]["bayes_test_accuracy"]
     lam = r.hessian["dense"]
     out.update(hessian_lambda_max=float(lam[-1]), hessian_lambda_min=float(lam[0]),
                hessian_trace=float(lam.sum()),
                hutchinson_trace=float(r.hessian["trace_samples"].mean()))
     for j, eta in enumerate(r.edge["etas"]):
-        q = r.edge["sharpness"][:, j, -1] * eta / 2
-        out[f"eos_final_eta_lambda_over_2_eta{eta:g}"] = float(np.median(q))
+        ok = r.edge["diverged_at"][:, j] < 0
+        q = r.edge["sharpness"][ok, j, -1] * eta / 2
+        out[f"eos_final_eta_lambda_over_2_eta{eta:g}"] = float(np.median(q)) if ok.any() else None
+        out[f"eos_diverged_eta{eta:g}"] = int((~ok).sum())
     return out
 
 
@@ -630,19 +661,32 @@ def decision_boundary(cfg: Config, r: Results):
     return fig
 
 
+def _cut(diverged_at, step, name: str) -> tuple[int, str]:
+    """(records drawn: up to the first divergence of any run, the legend name saying so)."""
+    bad = diverged_at[diverged_at >= 0]
+    if not bad.size:
+        return step.size, name
+    end = max(int(np.searchsorted(step, bad.min())), 1)
+    return end, f"{name}, {bad.size} diverged (x: first, step {int(bad.min())})"
+
+
 def training(cfg: Config, r: Results):
     """Loss falls and accuracy rises on both problems, for every seed of both optimisers."""
     fig, axes = plotting.figure("Training: cross-entropy falls and held-out accuracy rises "
                                 "for every seed", ncols=2, nrows=2, width=4.8, height=3.4)
     for row, problem in zip(axes, PROBLEMS, strict=True):
         for opt in OPTIMIZERS:
-            run = r.runs[problem][opt]
-            c = plotting.color(opt)
-            plotting.band(row[0], run["step"], run["loss"], NAMES[opt], color_=c)
-            plotting.band(row[1], run["step"], run["test_accuracy"], f"{NAMES[opt]} held-out",
-                          color_=c)
-            row[1].plot(run["step"], np.median(run["train_accuracy"], axis=0), color=c,
-                        linestyle=":", linewidth=1.4, label=f"{NAMES[opt]} training (median)")
+            run, c = r.runs[problem][opt], plotting.color(opt)
+            end, name = _cut(run["diverged_at"], run["step"], NAMES[opt])
+            plotting.band(row[0], run["step"][:end], run["loss"][:, :end], name, color_=c)
+            plotting.band(row[1], run["step"][:end], run["test_accuracy"][:, :end],
+                          f"{NAMES[opt]} held-out", color_=c)
+            row[1].plot(run["step"][:end], np.median(run["train_accuracy"][:, :end], axis=0),
+                        color=c, linestyle=":", linewidth=1.4,
+                        label=f"{NAMES[opt]} training (median)")
+            if end < run["step"].size:  # the first divergence: x
+                row[0].plot(run["step"][end - 1], np.median(run["loss"][:, end - 1]), "x",
+                            color=c, markersize=9)
         if problem == "moons":
             row[1].axhline(r.data["moons"]["bayes_test_accuracy"], **plotting.THEORY_STYLE,
                            label="Bayes accuracy (held-out)")
@@ -698,12 +742,14 @@ def edge_of_stability(cfg: Config, r: Results):
                                       height=3.8)
     colors = plotting.ordered_colors(len(e["etas"]))
     for j, (eta, c) in enumerate(zip(e["etas"], colors, strict=True)):
-        for s in range(e["sharpness"].shape[0]):
-            label = rf"$\eta = {eta:g}$" if s == 0 else None
-            ax1.plot(e["step"], e["sharpness"][s, j], color=c, linewidth=1.4, label=label,
-                     alpha=1.0 if s == 0 else 0.5)
-            ax2.plot(e["step"], e["loss"][s, j], color=c, linewidth=1.4, label=label,
-                     alpha=1.0 if s == 0 else 0.5)
+        end, name = _cut(e["diverged_at"][:, j], e["step"], rf"$\eta = {eta:g}$")
+        for s in range(e["sharpness"].shape[0]):  # cut at the first divergence (x)
+            label = name if s == 0 else None
+            for ax, y in ((ax1, e["sharpness"][s, j]), (ax2, e["loss"][s, j])):
+                ax.plot(e["step"][:end], y[:end], color=c, linewidth=1.4, label=label,
+                        alpha=1.0 if s == 0 else 0.5)
+                if end < e["step"].size:
+                    ax.plot(e["step"][end - 1], y[end - 1], "x", color=c, markersize=9)
         ax1.axhline(2 / eta, color=c, linestyle="--", linewidth=1.0)
     ax1.plot([], [], color="black", linestyle="--", linewidth=1.0, label=r"$2/\eta$ (same colour)")
     ax1.set_yscale("log")

@@ -95,6 +95,15 @@ class Config:
             raise ConfigError("optimizers.lr_min", self.lr_min,
                               f"it must be below optimizers.lr_max={self.lr_max}")
 
+#: the series that are not finite by design (mathml_jax.finite): no median over no runs
+NONFINITE_OK = {
+    "comparison/steps_[mq]*": "NaN where no run reached the tolerance (reached = 0): the "
+                              "quartiles of the steps needed are over the runs that reached it",
+    "comparison/steps_all_median": "+inf where at most half of the runs reached the tolerance: "
+                                   "the median run never got there",
+}
+SERIES_AXES = {"comparison": ("function", "optimizer"), "losses/*": ("function", "start", "step")}
+
 
 @dataclass
 class Results:
@@ -414,16 +423,21 @@ def metrics(cfg: Config, r: Results) -> dict:
         for j, opt in enumerate(opts):
             for k in SUMMARY:
                 v = r.comparison[k][i, j]
-                out[f"{name}.{opt}.{k}"] = int(v) if k in ("reached", "diverged") else float(v)
+                # steps over no run (reached = 0), or a median run that never got there: null
+                out[f"{name}.{opt}.{k}"] = (int(v) if k in ("reached", "diverged")
+                                           else float(v) if np.isfinite(v) else None)
     dist = np.linalg.norm(r.standard_start["final"] - 1.0, axis=1)
     held_out = rosenbrock_distances(r)
     for j, opt in enumerate(opts):
         # the standard start is a tuning start: a metric, never a claim
         out[f"rosenbrock.{opt}.tuning_start_distance"] = float(dist[j])
-        out[f"rosenbrock.{opt}.held_out_median_distance"] = float(np.median(held_out[opt]))
+        # infinite when more than half of the runs diverged (rosenbrock.<opt>.diverged): null
+        med = float(np.median(held_out[opt]))
+        out[f"rosenbrock.{opt}.held_out_median_distance"] = med if np.isfinite(med) else None
     for i, name in enumerate(FUNCTIONS):
         steps = r.comparison["steps_all_median"][i]  # over all runs, failures as never
-        out[f"{name}.fastest"] = opts[int(np.argmin(steps))]
+        out[f"{name}.fastest"] = (opts[int(np.argmin(steps))] if np.isfinite(steps).any()
+                                  else "none: no median run reached the tolerance")
     out["rosenbrock_fastest"] = out["rosenbrock.fastest"]
     return out
 

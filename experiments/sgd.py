@@ -25,6 +25,7 @@ from mathml_jax import Claim, plotting
 from mathml_jax import tolerance as tol
 from mathml_jax.convergence import bootstrap_slope_se, fitted_slope
 from mathml_jax.data import BREAST_CANCER_N, breast_cancer
+from mathml_jax.finite import cut_at_divergence, fails_on_divergence
 from mathml_jax.optimization import (
     OPTIMIZERS,
     SCHEDULES,
@@ -36,6 +37,7 @@ from mathml_jax.optimization import (
 from mathml_jax.optimization.stochastic import running_mean_sq_errors_of_keys, train_seeds
 from mathml_jax.runtime import RunContext
 from mathml_jax.sharding import device_mesh, timed_rows
+from mathml_jax.status import divergence_summary
 
 SECTION = "Probability theory / Law of large numbers: stochastic gradient descent"
 
@@ -198,12 +200,18 @@ def _train(cfg: Config, ctx: RunContext, data: tuple, key, full_lr: float,
                                      loss_fn=logistic_loss, optimizer=opt, schedule=schedule,
                                      batch_size=b, epochs=epochs)
         losses = np.asarray(losses, np.float64)
-        gaps = np.array([_np_loss(np.asarray(wf, np.float64), X64, y64, cfg.l2) - loss_star
-                         for wf in np.asarray(w_final)])
+        with np.errstate(invalid="ignore", over="ignore"):  # a diverged seed's weights
+            gaps = np.array([_np_loss(np.asarray(wf, np.float64), X64, y64, cfg.l2) - loss_star
+                             for wf in np.asarray(w_final)])
+        # a too-large step overflows: each seed's run is cut at the epoch it diverged (its
+        # last finite loss kept), and its final gap is the one at that epoch
+        cut, diverged_at, _ = cut_at_divergence({"loss": losses})
+        gaps = np.where(diverged_at >= 0, cut["loss"][:, -1] - loss_star, gaps)
         out[label] = {"batch_size": b, "lr": float(lr), "schedule": schedule,
                       "optimizer": opt, "epoch": np.arange(epochs + 1),
                       "gradient_evaluations": np.arange(epochs + 1) * (n // b) * b,
-                      "loss": losses, "gap": losses - loss_star, "final_gap": gaps}
+                      "loss": cut["loss"], "gap": cut["loss"] - loss_star, "final_gap": gaps,
+                      "diverged_at": diverged_at}
         ctx.progress("sgd training", i + 1, len(runs))
     return out
 
@@ -299,9 +307,15 @@ def _variance_claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
     return out
 
 
+def _divergence_of(r: Results, labels) -> tuple[np.ndarray, list[str]]:
+    """diverged_at of every seed of the runs ``labels`` (epochs; -1: never) and run names."""
+    k = [r.training[lab]["diverged_at"] for lab in labels]
+    names = [f"{lab}, seed {s}" for lab, d in zip(labels, k, strict=True) for s in range(d.size)]
+    return (np.concatenate(k) if k else np.zeros(0, int)), names
+
+
 def _training_claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
-    worst = {k: float(t["final_gap"].max()) if np.isfinite(t["loss"]).all() else float("inf")
-             for k, t in r.training.items()}
+    worst = {k: float(t["final_gap"].max()) for k, t in r.training.items()}
     mini = {k: g for k, g in worst.items() if k != FULL}
     out = []
     if mini:
@@ -313,7 +327,10 @@ def _training_claims(cfg: Config, r: Results, ctx: RunContext) -> list[Claim]:
             reference="SciPy L-BFGS optimum in float64 (gap by the NumPy loss)",
             detail=f"{cfg.optimizer}, lr {cfg.lr:g} ({cfg.schedule}), {cfg.epochs} epochs, "
                    f"{cfg.seeds} seeds; " + ", ".join(f"{k}: {g:.3g}" for k, g in mini.items())))
-    out.append(_full_batch_rate_claim(r))
+    if mini:  # a claim about where runs end fails, naming the epoch, if one diverged
+        out[-1] = fails_on_divergence(out[-1], *_divergence_of(r, list(mini)), unit="epoch")
+    out.append(fails_on_divergence(_full_batch_rate_claim(r), *_divergence_of(r, [FULL]),
+                                   unit="epoch"))
     if r.full_batch_lr <= 1.0 / r.smoothness_L:
         # The descent lemma: with step <= 1/L on an L-smooth function, every step decreases
         # the loss (up to round-off in the loss evaluation).
@@ -334,7 +351,8 @@ def _full_batch_rate_claim(r: Results) -> Claim:
     k = np.arange(gap.size)
     tail = (k >= gap.size // 2) & (gap > 0)
     decay = -np.polyfit(k[tail], np.log(gap[tail]), 1)[0] if tail.sum() >= 3 else -np.inf
-    theory = -2 * np.log1p(-r.full_batch_lr * r.hessian_min_eig)
+    # |1 - eta mu|: finite for a step past 2/mu too (the slowest mode then grows: theory < 0)
+    theory = -2 * np.log(abs(1 - r.full_batch_lr * r.hessian_min_eig))
     return Claim.at_least(
         "full-batch GD converges linearly: fitted decay -ln(gap ratio) per step over the last "
         "half is at least that of the Hessian's slowest mode, -2 ln(1 - eta mu_min)",
@@ -365,11 +383,15 @@ def metrics(cfg: Config, r: Results) -> dict:
             v["measured"][part], v["exact"][part], v["standard_error"][part])).max())
     out["variance_at_batch_size"] = float(exact_variance(r.sigma2, n, cfg.batch_size))
     out["smoothness_L"] = r.smoothness_L
-    gaps = {k: float(t["final_gap"].max()) if np.isfinite(t["loss"]).all() else float("inf")
+    # a run with a diverged seed has no final gap (null); its count and epochs say why
+    gaps = {k: float(t["final_gap"].max()) if (t["diverged_at"] < 0).all() else None
             for k, t in r.training.items()}
     out.update({f"final_gap_{_tag(k)}": g for k, g in gaps.items()})
     out["final_gap"] = gaps[_label(cfg.batch_size, n)]
-    out["worst_final_gap"] = max(gaps.values())
+    out["worst_final_gap"] = None if None in gaps.values() else max(gaps.values())
+    k, names = _divergence_of(r, list(r.training))
+    out["diverged_runs"] = int((k >= 0).sum())
+    out["divergence"] = divergence_summary(k, names, unit="epoch")
     return out
 
 
@@ -393,11 +415,18 @@ def training(cfg: Config, r: Results):
     colors = plotting.ordered_colors(len(labels) - 1) + [plotting.color(FULL)]
     for label, c in zip(labels, colors, strict=True):
         t = r.training[label]
-        bad = int((~np.isfinite(t["loss"]).all(axis=1)).sum())
-        name = _human(label) + (f", {bad} diverged" if bad else "")
-        g = np.maximum(t["gap"], floor)[:, 1:]  # from the end of the first epoch (log axes)
-        plotting.band(ax1, t["epoch"][1:], g, name, color_=c)
-        plotting.band(ax2, t["gradient_evaluations"][1:], g, name, color_=c)
+        div = t["diverged_at"]
+        bad = int((div >= 0).sum())
+        # runs that diverged are cut at the first divergence (x), never drawn past it
+        end = int(div[div >= 0].min()) if bad else t["epoch"].size
+        name = _human(label) + (f", {bad} diverged (x: first, epoch {end})" if bad else "")
+        g = np.maximum(t["gap"], floor)[:, 1:end]  # from the end of the first epoch (log axes)
+        for ax, x in ((ax1, t["epoch"]), (ax2, t["gradient_evaluations"])):
+            if g.shape[1]:
+                plotting.band(ax, x[1:end], g, name, color_=c)
+            if bad:
+                ax.plot(x[max(end - 1, 1)], np.median(np.maximum(t["gap"], floor)[:, end - 1]),
+                        "x", color=c, markersize=9, label=None if g.shape[1] else name)
     for ax in (ax1, ax2):
         ax.axhline(cfg.gap_tol, color="black", linestyle=":", linewidth=1.2,
                    label=f"stated gap {cfg.gap_tol:g}")

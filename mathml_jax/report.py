@@ -165,14 +165,17 @@ class Claim:
             "statement": self.statement,
             "measured": self.measured if math.isfinite(self.measured) else None,
             "expected": self.expected,
-            "tolerance": self.tolerance,
+            "tolerance": self.tolerance if self.tolerance is None
+            or math.isfinite(self.tolerance) else None,
             "rule": self.rule,
             "reference": self.reference,
             "worst": self.worst,
             "passed": self.passed,
             "detail": self.detail,
+            # a failed claim's margin may be -inf (a non-finite measurement): JSON has no
+            # infinity, and "passed": false already says it
             "margin": self.margin if self.margin is None or math.isfinite(self.margin)
-            else str(self.margin),
+            else None,
         }
 
     @property
@@ -220,6 +223,9 @@ class Report:
     results: Any = None
     #: what the run was made with (config, device, precision, versions, timings in seconds)
     context: dict[str, Any] = field(default_factory=dict)
+    #: the non-finite values the run produced where none may be (:mod:`mathml_jax.finite`):
+    #: each a ``Fault``; written to metrics.json as its ``faults`` list
+    faults: list[Any] = field(default_factory=list)
     #: the experiment's config and the run context the claims were checked with (kept, not
     #: written: a test re-checks the claims on perturbed results with them)
     config: Any = field(default=None, repr=False)
@@ -230,17 +236,20 @@ class Report:
 
     def metric(self, name: str, value, key: bool = False) -> None:
         """A named value for metrics.json: a scalar, or a JSON-able structure (a list or dict,
-        e.g. a results table); only scalars may be ``key`` (a sweep summary column)."""
+        e.g. a results table); only scalars may be ``key`` (a sweep summary column). A
+        non-finite float (at any depth) is written as null and recorded as a fault: a metric
+        that cannot be computed is never the string "nan" (give None, with the reason in
+        another metric or a claim, when the experiment knows why)."""
+        from mathml_jax.finite import finite_metrics
+
         if isinstance(value, dict | list):
             if key:
                 raise ValueError(f"metric {name!r}: only a scalar can be a key metric")
-            self.metrics[name] = value
-            return
-        if isinstance(value, str | bool | int):
-            self.metrics[name] = value
-        else:
-            v = _as_float(value)
-            self.metrics[name] = v if math.isfinite(v) else str(v)
+        elif value is not None and not isinstance(value, str | bool | int):
+            value = _as_float(value)
+        clean, faults = finite_metrics({name: value})
+        self.metrics[name] = clean[name]
+        self.faults.extend(faults)
         if key and name not in self.key_metrics:
             self.key_metrics.append(name)
 
@@ -302,7 +311,7 @@ class Report:
         for c in self.claims:
             stmt = c.statement if len(c.statement) <= width else c.statement[: width - 1] + "…"
             tol = "" if c.tolerance is None else _fmt(c.tolerance)
-            meas = "nan" if not math.isfinite(c.measured) else _fmt(c.measured)
+            meas = "n/a" if not math.isfinite(c.measured) else _fmt(c.measured)
             res = "PASS" if c.passed else "FAIL"
             lines.append(f"{stmt:<{width}} {meas:>11} {c.expected:>16} {tol:>9}  {res}")
         n = len(self.claims)

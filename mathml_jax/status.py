@@ -76,8 +76,22 @@ class Kind(_Vocabulary):
                                    "and no sign change: the second-order test is inconclusive")
 
 
-def describe_divergence(diverged_at) -> str:
-    """Words for a divergence step index: "diverged at step k", or "did not diverge" for
+def describe_divergence(diverged_at, quantity: str | None = None) -> str:
+    """Words for a divergence step index: "diverged at step k" (with the quantity that became
+    non-finite first, "diverged at step k (sd)", when given), or "did not diverge" for
     :data:`NOT_DIVERGED`."""
     k = int(diverged_at)
-    return "did not diverge" if k < 0 else f"{Status.DIVERGED.word} at step {k}"
+    if k < 0:
+        return "did not diverge"
+    return f"{Status.DIVERGED.word} at step {k}" + (f" ({quantity})" if quantity else "")
+
+
+def divergence_summary(diverged_at, labels, unit: str = "step") -> str:
+    """One line for a batch of runs: "2 of 3 runs diverged: start -1 at step 12, ..." or
+    "no run diverged"; ``labels`` name the runs, ``unit`` what ``diverged_at`` counts."""
+    k = np.asarray(diverged_at).ravel()
+    bad = [f"{lab} at {unit} {int(i)}" for lab, i in zip(labels, k, strict=True) if i >= 0]
+    if not bad:
+        return "no run diverged"
+    more = f" and {len(bad) - 4} more" if len(bad) > 4 else ""
+    return f"{len(bad)} of {k.size} runs diverged: " + "; ".join(bad[:4]) + more

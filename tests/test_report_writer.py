@@ -61,7 +61,7 @@ def test_write_report_writes_every_part(tmp_path):
     write_report(r, tmp_path, formats=("png", "svg"), seed=3)
     rec = json.loads((tmp_path / "metrics.json").read_text())
     assert rec["claims_passed"] == 1 and rec["claims_total"] == 2
-    assert rec["metrics"] == {"x": 1.5, "nan_metric": "nan"}
+    assert rec["metrics"] == {"x": 1.5, "nan_metric": None}  # null, never the string "nan"
     assert rec["timings"]["kernel"] == {"compile_s": 0.5, "run_s": 0.1}
     assert rec["seed"] == 3
     assert (tmp_path / "plot.png").stat().st_size > 1000 and (tmp_path / "plot.svg").exists()
