@@ -140,15 +140,19 @@ def run_experiment(tmp_path, monkeypatch):
     checked: no kernel compiled twice, claims with references, the figure checklist, and every
     figure redrawn from the saved folder with kernels forbidden. ``figures=False`` draws
     nothing (for a second run of an experiment at another precision or seed, whose figures its
-    first run has checked: its claims are the point)."""
+    first run has checked: its claims are the point). ``determinism=True`` (each experiment's
+    end-to-end test) runs it twice more, reusing the compiled kernels: the same seed must give
+    bit-identical metrics and series, and seed 1 must change every sampled array
+    (``tests/determinism.py``)."""
 
-    def _run(name: str, *overrides: str, figures: bool = True):
+    def _run(name: str, *overrides: str, figures: bool = True, determinism: bool = False,
+             job: str | None = None):
         import experiments
         from experiments._cli import execute
 
         if not figures:
             monkeypatch.setattr(experiments.load(name), "FIGURES", ())
-        job_dir = tmp_path / name
+        job_dir = tmp_path / (job or name)
         cfg = compose(f"experiment={name}", "profile=fast", "strict=true", *overrides)
         with compile_log() as log:
             status, report = execute(cfg, name, job_dir, overrides=list(overrides))
@@ -162,6 +166,10 @@ def run_experiment(tmp_path, monkeypatch):
                 assert_figures_follow_checklist(report)
                 assert_redrawn_without_kernels(report, job_dir)
                 assert_tolerances_move_their_claims(name, report)
+            if determinism:
+                from determinism import assert_deterministic
+
+                assert_deterministic(name, report, overrides, _run)
         return status, report, job_dir
 
     return _run

@@ -164,7 +164,8 @@ CLAIM_IDS = ("gd_end_points_match_float64", "gd_divergence_status_matches",
 
 def test_benchmark_fast_profile_writes_a_sane_table(run_experiment):
     # the accelerator sizes too (ours only, rate targets), as a GPU run would time them
-    status, report, job = run_experiment("benchmark", "benchmark.accelerator_sizes=on")
+    status, report, job = run_experiment("benchmark", "benchmark.accelerator_sizes=on",
+                                         determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     record = json.loads((job / "metrics.json").read_text())

@@ -73,7 +73,7 @@ def test_random_compositions_are_well_formed():
 
 
 def test_chain_rule_experiment_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("chain_rule")
+    status, report, job = run_experiment("chain_rule", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     assert (job / "chain_rule.png").stat().st_size > 10_000

@@ -83,7 +83,7 @@ def test_count_within_z_and_pooling():
 
 
 def test_coin_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("coin")
+    status, report, job = run_experiment("coin", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     rec = json.loads((job / "metrics.json").read_text())

@@ -27,3 +27,18 @@ def test_allowed_is_said_from_the_metadata():
     assert allowed({"length": 2}, "list[float]") == "exactly 2 entries"
     assert allowed({}, "bool") == "true or false"
     assert "claim's bound" in allowed({"gt": 0, "le": 20, "tolerance": True}, "float")
+
+
+def test_every_test_the_fault_table_names_exists():
+    """The README's fault table says which test shows each behaviour: each must exist."""
+    import re
+
+    text = README.read_text()
+    table = text[text.index("## Faults and what the suite does"):]
+    table = table[:table.index("\n## ")]
+    named = re.findall(r"`(test_\w+\.py)::(\w+)(?:\[[^\]]*\])?`", table)
+    assert len(named) >= 20, "the fault table names the tests that show each row"
+    tests = README.parent / "tests"
+    for path, func in named:
+        source = (tests / path).read_text()
+        assert f"def {func}(" in source, f"README fault table: {path}::{func} does not exist"

@@ -67,7 +67,7 @@ def test_new_steps_do_not_recompile():
 
 
 def test_derivative_experiment_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("derivative")
+    status, report, job = run_experiment("derivative", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     for name in ("secants", "errors"):

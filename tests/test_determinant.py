@@ -51,7 +51,7 @@ def test_batched_monte_carlo_equals_single_calls():
 
 
 def test_determinant_experiment_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("determinant")
+    status, report, job = run_experiment("determinant", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     for name in ("unit_square_images", "monte_carlo"):

@@ -110,7 +110,7 @@ def test_entropy_does_not_recompile_for_a_new_base():
 
 
 def test_entropy_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("entropy")
+    status, report, job = run_experiment("entropy", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     rec = json.loads((job / "metrics.json").read_text())

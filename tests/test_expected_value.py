@@ -78,7 +78,7 @@ def test_monte_carlo_values_does_not_recompile_for_new_parameters():
 
 
 def test_expected_value_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("expected_value")
+    status, report, job = run_experiment("expected_value", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     rec = json.loads((job / "metrics.json").read_text())

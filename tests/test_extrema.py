@@ -72,7 +72,7 @@ def test_sign_change_test():
 
 
 def test_extrema_experiment_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("extrema")
+    status, report, job = run_experiment("extrema", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     for name in ("critical_points", "silent_test"):

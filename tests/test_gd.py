@@ -132,7 +132,7 @@ def test_gd_experiment_end_to_end_and_its_step_sweep_summary(run_experiment, tmp
 
     # both jobs differ only in gd.lr, so the summary plots one series (named by its metric)
     small = ["gd.kappas=[5,50]", "gd.sweep_points=8", "gd.rosenbrock_steps=12000"]
-    status, first, job = run_experiment("gd", "gd.lr=1.5", *small)
+    status, first, job = run_experiment("gd", "gd.lr=1.5", *small, determinism=True)
     assert status == 0
     assert_all_claims_pass(first)
     small = ["gd.lr=2.5", *small]

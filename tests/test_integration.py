@@ -139,7 +139,7 @@ MUTATIONS = {
 
 
 def test_integration_experiment_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("integration")
+    status, report, job = run_experiment("integration", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     for name in ("signed_area", "convergence", "fundamental_theorem"):

@@ -132,7 +132,7 @@ def test_jacobian_experiment_end_to_end_fast_profile(run_experiment, monkeypatch
     on wall time (the old time-ratio claims, jacfwd / jacrev >= 5, would fail at ratio 1)."""
     ticks = itertools.count()
     monkeypatch.setattr(timing, "clock", lambda: float(next(ticks)))
-    status, report, job = run_experiment("jacobian")
+    status, report, job = run_experiment("jacobian", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     for name in ("layer_jacobian", "cost"):

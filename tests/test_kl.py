@@ -84,7 +84,7 @@ def test_forward_kl_fit_is_moment_matching_and_lr_does_not_recompile():
 
 
 def test_kl_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("kl")
+    status, report, job = run_experiment("kl", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     for name in ("fits", "kl_family", "kl_identity"):

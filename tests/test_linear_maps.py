@@ -99,7 +99,7 @@ LINEAR_MAPS_MUTATIONS = {
 
 
 def test_linear_maps_experiment_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("linear_maps")
+    status, report, job = run_experiment("linear_maps", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     for name in ("maps_on_grid", "product_element"):

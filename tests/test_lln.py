@@ -257,7 +257,7 @@ def test_chunk_size_is_chosen_per_backend_and_stays_overridable(run_experiment):
 
 
 def test_lln_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("lln")
+    status, report, job = run_experiment("lln", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     rec = json.loads((job / "metrics.json").read_text())["metrics"]

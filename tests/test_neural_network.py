@@ -145,7 +145,7 @@ def test_training_loop_matches_a_hand_written_optax_loop():
 def test_neural_network_end_to_end_fast_profile(run_experiment):
     from sklearn.linear_model import LogisticRegression
 
-    status, report, job = run_experiment("neural_network")
+    status, report, job = run_experiment("neural_network", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     rec = json.loads((job / "metrics.json").read_text())

@@ -106,7 +106,7 @@ def test_optimizers_experiment_end_to_end_fast_profile(run_experiment):
     from PIL import Image
 
     status, report, job = run_experiment("optimizers", "optimizers.animate=true",
-                                         "optimizers.animation_frames=5")
+                                         "optimizers.animation_frames=5", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     rec = json.loads((job / "metrics.json").read_text())

@@ -60,7 +60,7 @@ def test_classical_loses_orthogonality_on_the_lauchli_example():
 
 
 def test_orthonormal_basis_experiment_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("orthonormal_basis")
+    status, report, job = run_experiment("orthonormal_basis", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     assert (job / "loss_of_orthogonality.png").stat().st_size > 10_000

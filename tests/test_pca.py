@@ -114,7 +114,7 @@ PCA_MUTATIONS = {
 
 
 def test_pca_experiment_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("pca")
+    status, report, job = run_experiment("pca", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     for name in ("sampling_error", "projection_2d", "explained_variance", "reconstructions"):

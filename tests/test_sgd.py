@@ -133,7 +133,7 @@ def test_gradient_descent_with_one_over_L_reaches_the_reference(data):
 
 
 def test_sgd_experiment_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("sgd")
+    status, report, job = run_experiment("sgd", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     rec = json.loads((job / "metrics.json").read_text())

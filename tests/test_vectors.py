@@ -41,7 +41,7 @@ def test_axiom_defects_are_zero_for_exact_arithmetic_values():
 
 
 def test_vectors_experiment_end_to_end_fast_profile(run_experiment):
-    status, report, job = run_experiment("vectors")
+    status, report, job = run_experiment("vectors", determinism=True)
     assert status == 0
     assert_all_claims_pass(report)
     for name in ("unit_balls", "parallelogram_defect"):
