@@ -36,7 +36,9 @@ def changed_tolerances(cfg: Any) -> dict[str, tuple[Any, Any]]:
 
 
 def _signature(c) -> tuple:
-    return (c.passed, c.expected, c.tolerance, c.margin)
+    """What a bound changes in a claim: its verdict, bound, margin, or the words that state
+    the bound (a yes/no claim "each point matched within 0.001")."""
+    return (c.passed, c.expected, c.tolerance, c.margin, c.detail)
 
 
 def mark_changed_tolerances(name: str, module: Any, cfg: Any, results: Any, ctx: Any,

@@ -129,7 +129,7 @@ def estimate(*parts: Part, seconds: float = 0.0, rate: str = "", streams: bool =
 #: times of the estimates. Unloaded (results/benchmark-cpu.md and results/gallery/*/metrics.json,
 #: made here): a 1024 x 1024 matmul 214 GFLOP/s; a thin SVD of 4000 x 1000 0.49 s (1.2e-10
 #: m n^2); eig of 60 x 60 1.3 ms. Under load (load average 8 on the 2 cores, other jobs
-#: running; best of 3 after a warm-up): matmul 67 GFLOP/s; jnp.linalg.eig of 300 x 300 0.25 s
+#: running; best of 3 after a warm-up): matmul 67 GFLOP/s; a general eig of 300 x 300 0.25 s
 #: (9e-9 n^3), eigh of 500 x 500 0.10 s; thin SVD of 2000 x 500 3.2 s (JAX) and 0.9 s (NumPy);
 #: sum(sin(x) x + 1) over 1e7 entries 0.20 s; 1e7 normal draws 0.49 s. The constants sit
 #: between the two, rounded up: an estimate is meant to within a factor of a few. An

@@ -189,18 +189,33 @@ def assert_tolerances_move_their_claims(name: str, report) -> None:
 
     module, cfg = experiments.load(name), report.config
     base = {c.id: _signature(c) for c in report.claims}
+
+    def inside(f, x) -> bool:
+        m = f.metadata
+        return ((m.get("gt") is None or x > m["gt"]) and (m.get("ge") is None or x >= m["ge"])
+                and (m.get("lt") is None or x < m["lt"]) and (m.get("le") is None or x <= m["le"]))
+
     for f in dataclasses.fields(cfg):
         if not f.metadata.get("tolerance"):
             continue
         value = getattr(cfg, f.name)
-        moved = ([value[0] * 1.02, *value[1:-1], value[-1] * 0.98] if isinstance(value, list)
-                 else value * 0.5 if value * 0.5 > (f.metadata.get("gt") or 0)
-                 and value * 0.5 >= (f.metadata.get("ge") or 0) else value * 1.5)
-        again = module.claims(dataclasses.replace(cfg, **{f.name: moved}), report.results,
-                              report.run_context)
-        assert any(_signature(c) != base.get(c.id) for c in again), (
-            f"{name}.{f.name} is declared a tolerance, but moving it from {value!r} to "
-            f"{moved!r} changes no claim: it bounds nothing the claims check")
+        # halved, then much tighter (a matching radius matters only near its edge), then wider
+        low = f.metadata.get("gt") if f.metadata.get("gt") is not None else f.metadata.get("ge")
+        high = f.metadata.get("lt") if f.metadata.get("lt") is not None else f.metadata.get("le")
+        toward = [] if isinstance(value, list) else [(value + b) / 2 for b in (low, high)
+                                                     if b is not None]
+        tries = ([[value[0] * 1.02, *value[1:-1], value[-1] * 0.98]] if isinstance(value, list)
+                 else [x for x in (value * 0.5, value * 0.01, value * 1.5, *toward)
+                       if inside(f, x)])
+        for moved in tries:
+            again = module.claims(dataclasses.replace(cfg, **{f.name: moved}), report.results,
+                                  report.run_context)
+            if any(_signature(c) != base.get(c.id) for c in again):
+                break
+        else:
+            raise AssertionError(f"{name}.{f.name} is declared a tolerance, but moving it from "
+                                 f"{value!r} to any of {tries} changes no claim: it bounds "
+                                 "nothing the claims check")
 
 
 def assert_all_claims_pass(report) -> None:

