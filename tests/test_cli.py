@@ -61,20 +61,18 @@ def test_strict_makes_a_failed_claim_a_nonzero_exit(tmp_path):
     assert len(list((tmp_path / "results" / "runs" / "coin").iterdir())) == 2
 
 
+#: one command line per kind of refusal, through a real ``python run.py`` process (each costs a
+#: Python and JAX start-up): a wrong type, a range, a choice, an unknown experiment, an unknown
+#: key, a cross-field check in __post_init__, the memory guard and a sweep. Every other bad
+#: input goes through the same prevalidation in-process: the pinned messages below and the
+#: property test over every key (tests/test_bad_input_property.py, which also checks that
+#: nothing is created).
 BAD_INPUTS = [
     (["sgd.batch_size=abc"], ["sgd.batch_size", "'abc'", "Integer"]),
     (["sgd.lr=-0.1"], ["sgd.lr", "-0.1", "> 0"]),
-    (["sgd.lr=0"], ["sgd.lr", "> 0"]),
-    (["sgd.batch_size=100000"], ["sgd.batch_size", "100000", "<= 569"]),
     (["sgd.optimizer=lbfgs"], ["sgd.optimizer", "lbfgs", "sgd, momentum, nesterov, adagrad"]),
     (["experiment=nope"], ["nope", "Available experiments", "sgd"]),
-    (["precision=float16"], ["precision", "float16", "float32, float64"]),
-    (["platform=tpu"], ["platform", "tpu", "auto, cpu, gpu"]),
-    (["matmul_precision=fastest"], ["matmul_precision", "fastest", "highest, high, default"]),
-    (["experiment=lln", "lln.chunk_words=0"], ["lln.chunk_words", "0", ">= 1"]),
     (["compilation_cache=true"], ["compilation_cache", "True", "folder", "null, false or off"]),
-    (["compilation_cache="], ["compilation_cache", "''", "folder", "null, false or off"]),
-    (["compilation_cache=[a,b]"], ["compilation_cache", "['a', 'b']", "null, false or off"]),
     (["sgd.bogus=1"], ["sgd.bogus", "batch_size"]),
     (["sgd.num_batches=10000000", "sgd.num_paths=100000"], ["sgd.num_batches", "memory"]),
     (["-m", "sgd.batch_size=1,16,100000"], ["sgd.batch_size", "100000", "<= 569"]),
