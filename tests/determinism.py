@@ -29,6 +29,13 @@ TIMING = re.compile(r"(^|_)(s|ms|us|seconds|time|times|timing|speedup|speedups|t
 TIMED = {"benchmark": ("table", "ceilings", "largest_copy_ceiling_fraction"),
          "lln": ("benchmark_coin_vs_raw_bits",)}
 SEED_FREE_DIR = Path(__file__).with_name("seed_free")
+#: arrays that may or may not coincide across seeds depending on the JAX release: round-off
+#: results that are exactly zero where an operation is exact (JAX 0.12 computes KL(P, P) and
+#: the R^n axiom defects as exact zeros, 0.10 as a few ulps that depend on the draw), and the
+#: fit window chosen from them. Neither list's check applies to them.
+MAY_COINCIDE = {"kl": {"discrete/self_kl"}, "vectors": {"axioms/rn/defects"},
+                "orthonormal_basis": {"studies/float32/window_sizes",
+                                      "studies/float64/window_sizes"}}
 
 
 def seed_free(name: str) -> set[str]:
@@ -80,13 +87,15 @@ def assert_deterministic(name: str, first, overrides: tuple, run) -> None:
     _, other, _ = run(name, *overrides, "seed=1", figures=False, job=f"{name}-seed1")
     assert other is not None and other.results is not None, f"{name}, seed 1: no results"
     b = series.to_arrays(other.results)
-    unchanged = {k for k in a0 if k in b and not _timed(name, k) and _same(a0[k], b[k])}
+    either = MAY_COINCIDE.get(name, set())
+    unchanged = {k for k in a0 if k in b and not _timed(name, k) and k not in either
+                 and _same(a0[k], b[k])}
     if os.environ.get("MATHML_UPDATE_SEED_FREE") == "1":
         SEED_FREE_DIR.mkdir(exist_ok=True)
         (SEED_FREE_DIR / f"{name}.json").write_text(json.dumps(sorted(unchanged), indent=0)
                                                      + "\n")
         return
-    free = seed_free(name)
+    free = seed_free(name) - either
     assert unchanged <= free, (f"{name}: seed 0 and seed 1 give the same {sorted(unchanged - free)}"
                                " (a sampled quantity that ignores the seed, or a deterministic "
                                "one missing from tests/seed_free)")
