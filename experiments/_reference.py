@@ -20,7 +20,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 import experiments
-from experiments._schema import RunSettings
+from experiments._schema import RunSettings, annotation
 
 README = Path(experiments.__file__).resolve().parent.parent / "README.md"
 START = "<!-- config-reference:start (python -m experiments._reference --write) -->"
@@ -85,7 +85,7 @@ def _rows(schema: type, prefix: str, default: dict, fast: dict, comments: dict) 
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         d = default.get(f.name, base)
         fv = fast.get(f.name, d)
-        kind = str(f.type).replace(" ", "")
+        kind = annotation(f)
         what = f.metadata.get("help") or comments.get(f.name, "")
         cells = [f"`{prefix}{f.name}`", kind, f"`{_fmt(d)}`",
                  "" if fv == d else f"`{_fmt(fv)}`", allowed(dict(f.metadata), kind), what]

@@ -80,6 +80,17 @@ def _describe(meta: dict[str, Any]) -> str:
     return "it must be " + " and ".join(parts)
 
 
+def _ranges(meta: dict[str, Any]) -> str:
+    """The allowed range alone (">= 1 and <= 10"), to follow another phrase; "" if none."""
+    return _describe(meta).removeprefix("it must be ")
+
+
+def annotation(f: dataclasses.Field) -> str:
+    """A field's annotation as written, without spaces (annotations are postponed strings):
+    "int", "int|None", "list[float]"."""
+    return str(f.type).replace(" ", "")
+
+
 def _check_value(key: str, value: Any, meta: dict[str, Any]) -> None:
     if meta.get("choices") is not None:
         if value not in meta["choices"]:
@@ -88,7 +99,7 @@ def _check_value(key: str, value: Any, meta: dict[str, Any]) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return
     if meta.get("finite", True) and not math.isfinite(value):
-        ranges = _describe(meta).removeprefix("it must be ")
+        ranges = _ranges(meta)
         raise ConfigError(key, value, "it must be a finite number"
                           + (f" {ranges}" if ranges else ""))
     # finite=False: +inf is allowed beside the finite range (a p-norm's p = inf)
@@ -133,9 +144,9 @@ def check_ranges(obj: Any, prefix: str) -> None:
             _check_value(key, value, dict(f.metadata))
 
 
-def _is_list_type(tp: Any) -> bool:
-    """Whether a field's annotation (a string: annotations are postponed) is a list."""
-    return str(tp).replace(" ", "").startswith(("list", "tuple"))
+def _is_list_type(f: dataclasses.Field) -> bool:
+    """Whether a field is a list."""
+    return annotation(f).startswith(("list", "tuple"))
 
 
 def _nested(f: dataclasses.Field) -> type | None:
@@ -160,27 +171,27 @@ def _check_kinds(schema: type, section: Any, prefix: str) -> None:
         if str(f.type) == "Any":  # its own __post_init__ says what it takes
             continue
         is_list = isinstance(value, list | tuple) or OmegaConf.is_list(value)
-        if _is_list_type(f.type) and value is not None and not is_list:
+        if _is_list_type(f) and value is not None and not is_list:
             example = f.default_factory() if f.default_factory is not dataclasses.MISSING \
                 else None
             shown = ("[" + ", ".join(map(str, example)) + "]") if example else "[a, b]"
             raise ConfigError(key, value, f"it must be a list, e.g. {key}={shown}")
-        if str(f.type).replace(" ", "") == "bool" and not isinstance(value, bool):
+        if annotation(f) == "bool" and not isinstance(value, bool):
             # OmegaConf would take 2 or "yes" for true: a switch is written true or false
             raise ConfigError(key, value, "it must be true or false")
-        if str(f.type).replace(" ", "") in ("int", "int|None") and isinstance(value, float) \
+        if annotation(f) in ("int", "int|None") and isinstance(value, float) \
                 and not isinstance(value, bool):
             # 1e12 is parsed as a float: a whole number is taken as the int it is (its range is
             # then checked as usual); 2.5 for a count is said plainly
             if not value.is_integer():
-                ranges = _describe(dict(f.metadata)).removeprefix("it must be ")
+                ranges = _ranges(dict(f.metadata))
                 raise ConfigError(key, value, "it must be a whole number"
                                   + (f" {ranges}" if ranges else ""))
             section[f.name] = int(value)
             continue
-        if not _is_list_type(f.type) and (is_list or isinstance(value, dict | DictConfig)):
+        if not _is_list_type(f) and (is_list or isinstance(value, dict | DictConfig)):
             value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
-            ranges = _describe(dict(f.metadata)).removeprefix("it must be ")
+            ranges = _ranges(dict(f.metadata))
             raise ConfigError(key, value, "it must be a single value"
                               + (f" ({ranges})" if ranges else "") + ", not a list or section")
 
@@ -222,12 +233,12 @@ def _type_error_message(schema: type, prefix: str, e: OmegaConfBaseException) ->
     if f is None:
         return ConfigError(key, value, msg)
     meta = dict(f.metadata)
-    kind = str(f.type).replace(" ", "")
+    kind = annotation(f)
     entry = kind[len("list["):-1] if kind.startswith("list[") else kind
     if meta.get("choices") is not None:
         allowed = _describe(meta)
     else:
-        ranges = _describe(meta).removeprefix("it must be ")
+        ranges = _ranges(meta)
         allowed = (f"it must be {_TYPE_WORDS.get(entry, entry)}"
                    + (" (each entry of the list)" if kind.startswith("list[") else "")
                    + (f" {ranges}" if ranges else ""))
