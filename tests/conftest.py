@@ -190,10 +190,14 @@ def assert_tolerances_move_their_claims(name: str, report) -> None:
     module, cfg = experiments.load(name), report.config
     base = {c.id: _signature(c) for c in report.claims}
 
-    def inside(f, x) -> bool:
-        m = f.metadata
-        return ((m.get("gt") is None or x > m["gt"]) and (m.get("ge") is None or x >= m["ge"])
-                and (m.get("lt") is None or x < m["lt"]) and (m.get("le") is None or x <= m["le"]))
+    def inside(f, x) -> bool:  # the schema's own range check
+        from experiments._schema import ConfigError, _check_value
+
+        try:
+            _check_value(f.name, x, dict(f.metadata))
+        except ConfigError:
+            return False
+        return True
 
     for f in dataclasses.fields(cfg):
         if not f.metadata.get("tolerance"):
